@@ -1,0 +1,32 @@
+"""influence: customer interaction logs -> influence graph -> segments.
+
+Read events (shares, referrals, comments), build the weighted influence-flow
+graph, measure each customer's influence and activity, find communities, and
+segment customers with a readable reason for each.
+
+>>> import influence
+>>> result = influence.analyze("examples/events.csv")      # doctest: +SKIP
+>>> result.customers.head()                                # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .analysis import Analysis, analyze
+from .config import AnalysisConfig, config_from_dict, load_config
+from .errors import ConfigError, InfluenceError, InputError
+from .graph import InfluenceGraph, build_graph
+from .io import read_customers, read_events, write_events
+
+__all__ = [
+    "__version__", "analyze", "Analysis", "AnalysisConfig", "load_config", "config_from_dict",
+    "InfluenceError", "InputError", "ConfigError", "InfluenceGraph", "build_graph",
+    "read_events", "read_customers", "write_events", "generate_events",
+]
+
+
+def __getattr__(name):
+    if name == "generate_events":
+        from .synth import generate_events
+
+        return generate_events
+    raise AttributeError(f"module 'influence' has no attribute {name!r}")

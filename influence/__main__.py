@@ -1,0 +1,5 @@
+"""``python -m influence``: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,323 @@
+"""The one orchestrator: ``analyze()`` runs every stage; ``Analysis`` holds the result.
+
+Stages, in order: read -> validate -> graph -> centrality -> activity ->
+communities -> segments -> profiles. Each stage is a function over tables in
+its own module; this module only wires them and assembles the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .communities import community_profiles, detect_communities, modularity
+from .config import AnalysisConfig
+from .errors import InputError
+from .graph import InfluenceGraph, build_graph, encode_events
+from .io import read_customers, read_events, restore_formulas, write_table
+from .metrics import activity_metrics, coreness, influence_score, pagerank, strength
+from .progress import Reporter, StageClock
+from .schema import COMMUNITY_COLUMNS, CUSTOMER_COLUMNS, CUSTOMER_ID, TYPE
+from .segments import assign_segments
+from .validation import clean_events, customer_universe
+
+__all__ = ["Analysis", "analyze", "OUTPUT_FORMATS"]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = ("csv", "parquet")
+_TIME_COLUMNS = ("first_active", "last_active")
+_EXTRA_COLUMNS = ("influence_tier", "activity_tier")
+_VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
+
+
+@dataclass
+class Analysis:
+    """Result of :func:`analyze`.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        One row per customer, sorted by ``influence_rank``; columns in contract
+        order (see ``docs/concepts.md``), then tiers, then customer attributes.
+    communities : pandas.DataFrame
+        One row per community (:func:`influence.communities.community_profiles`).
+    manifest : dict
+        What went in, what was dropped and why, the effective config, versions,
+        timings and warnings.
+    graph : InfluenceGraph or None
+        The influence graph (``None`` for an analysis loaded from disk).
+    """
+
+    customers: pd.DataFrame
+    communities: pd.DataFrame
+    manifest: dict[str, Any]
+    graph: InfluenceGraph | None = field(default=None, repr=False)
+
+    def save(self, out: str | Path, format: str = "csv") -> Path:
+        """Write ``customers``, ``communities`` and ``manifest.json`` into ``out``.
+
+        Parameters
+        ----------
+        out : path
+            Folder, created if missing.
+        format : {"csv", "parquet"}, default="csv"
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
+        if format not in OUTPUT_FORMATS:
+            raise ValueError(f"format must be one of {OUTPUT_FORMATS}; got {format!r}")
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        customers = self.customers
+        if format == "csv":
+            customers = customers.copy()
+            for column in _TIME_COLUMNS:
+                if column in customers:
+                    customers[column] = _iso(customers[column])
+        write_table(customers, out / f"customers.{format}", format)
+        write_table(self.communities, out / f"communities.{format}", format)
+        manifest = dict(self.manifest)
+        manifest["outputs"] = {"format": format,
+                               "files": [f"customers.{format}", f"communities.{format}",
+                                         "manifest.json"]}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False)
+                                           + "\n", encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Analysis":
+        """Read a results folder written by :meth:`save` (no recomputation).
+
+        Raises
+        ------
+        InputError
+            If the folder has no ``manifest.json`` or customers table.
+        """
+        folder = Path(folder)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.is_file():
+            raise InputError(f"{str(folder)!r} is not a results folder: no manifest.json "
+                             "(run 'influence analyze' to make one)")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        fmt = manifest.get("outputs", {}).get("format", "csv")
+        tables = {}
+        for name in ("customers", "communities"):
+            path = folder / f"{name}.{fmt}"
+            if not path.is_file():
+                raise InputError(f"results folder {str(folder)!r} has no {path.name}")
+            if fmt == "csv":
+                table = pd.read_csv(path, dtype={CUSTOMER_ID: "str", "leader": "str",
+                                                 "top_members": "str", "segment": "str",
+                                                 "segment_reason": "str"},
+                                    keep_default_na=False, na_values=[""])
+                for column in table.columns:
+                    if pd.api.types.is_string_dtype(table[column].dtype):
+                        table[column] = restore_formulas(table[column])
+            else:
+                table = pd.read_parquet(path)
+            tables[name] = table
+        return cls(customers=tables["customers"], communities=tables["communities"],
+                   manifest=manifest)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"<Analysis: {m.get('customers', len(self.customers))} customers, "
+                f"{m.get('edges', '?')} edges, {len(self.communities)} communities, "
+                f"{m.get('rows_used', '?')}/{m.get('rows_read', '?')} rows used>")
+
+
+def _iso(column: pd.Series) -> pd.Series:
+    text = column.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return text.astype("str")
+
+
+def _versions() -> dict[str, str]:
+    versions = {"influence": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        dist = "python-igraph" if name == "igraph" else name
+        try:
+            versions[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def analyze(events: str | Path | pd.DataFrame, *,
+            customers: str | Path | pd.DataFrame | None = None,
+            config: AnalysisConfig | None = None,
+            columns: Mapping[str, str] | None = None,
+            input_format: str | None = None,
+            since: str | None = None, until: str | None = None,
+            seed: int | None = None, resolution: float | None = None,
+            reporter: Reporter | None = None) -> Analysis:
+    """Run the whole analysis: events in, per-customer and per-community tables out.
+
+    Parameters
+    ----------
+    events : path or pandas.DataFrame
+        Events file (CSV, TSV, Parquet, JSON Lines) or DataFrame with columns
+        ``source``, ``target``, ``type`` and optionally ``timestamp``,
+        ``converted``, ``value``, ``weight`` (after ``columns`` mapping).
+    customers : path or pandas.DataFrame, optional
+        ``customer_id`` plus attributes; every customer listed appears in the
+        output, attributes are carried into ``Analysis.customers``.
+    config : AnalysisConfig, optional
+        Defaults to :class:`AnalysisConfig()`; the keyword arguments below
+        override it.
+    columns : dict of str to str, optional
+        Extra column mapping (canonical -> input name), merged over
+        ``config.columns``.
+    input_format : {"csv", "tsv", "parquet", "jsonl"}, optional
+        Overrides detection by file extension.
+    since, until : str, optional
+        ISO dates; override ``config.window``.
+    seed : int, optional
+        Overrides ``config.communities.seed``.
+    resolution : float, optional
+        Overrides ``config.communities.resolution``.
+    reporter : Reporter, optional
+        Receives stage start/done notifications (progress display).
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    InputError
+        Unusable input (see :mod:`influence.validation`).
+    ConfigError
+        Invalid overrides.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import influence
+    >>> events = pd.DataFrame({"source": ["ann", "ann", "bob"],
+    ...                        "target": ["bob", "cat", "cat"],
+    ...                        "type": ["referral", "share", "share"]})
+    >>> result = influence.analyze(events, seed=0)
+    >>> result.customers[["customer_id", "influence_rank"]].values.tolist()
+    [['ann', 1], ['bob', 2], ['cat', 3]]
+    """
+    config = config or AnalysisConfig()
+    if columns:
+        config = config.replace(columns={**config.columns, **columns})
+    config = config.replace(window__since=since, window__until=until,
+                            communities__seed=seed, communities__resolution=resolution)
+    clock = StageClock(reporter)
+
+    with clock.stage("read"):
+        raw, info = read_events(events, columns=config.columns, input_format=input_format)
+        table = read_customers(customers) if customers is not None else None
+    with clock.stage("validate"):
+        clean = clean_events(raw, config)
+        ids = customer_universe(raw, table)
+        del raw
+    with clock.stage("graph"):
+        codes = encode_events(clean.events, ids)
+        graph = build_graph(clean.events, ids, config, codes)
+    with clock.stage("centrality"):
+        out_strength = strength(graph, "out")
+        in_strength = strength(graph, "in")
+        pr = pagerank(graph, config.centrality.damping)
+        core = coreness(graph)
+    with clock.stage("activity"):
+        activity = activity_metrics(clean.events, len(ids), codes, clean.end)
+    with clock.stage("communities"):
+        cc = config.communities
+        membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
+                                        backend=cc.backend)
+        q = modularity(graph, membership, cc.resolution)
+    with clock.stage("segments"):
+        score = influence_score(pr, out_strength)
+        metrics = pd.DataFrame({
+            CUSTOMER_ID: pd.array(ids.to_numpy(), dtype="str"),
+            "influence_score": score,
+            "pagerank": pr,
+            "in_strength": in_strength,
+            "out_strength": out_strength,
+            "coreness": core,
+            "community": membership,
+        })
+        metrics = pd.concat([metrics, activity], axis=1)
+        order = np.lexsort((ids.to_numpy(), -score))
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[order] = np.arange(1, len(ids) + 1)
+        metrics["influence_rank"] = rank
+        metrics = pd.concat([metrics, assign_segments(metrics, config.segments,
+                                                      clean.has_timestamps)], axis=1)
+    with clock.stage("profiles"):
+        profiles = community_profiles(graph, membership, rank)
+        customers_table = _assemble(metrics, order, table)
+
+    events_by_type = clean.events[TYPE].value_counts()
+    manifest = {
+        "influence_version": __version__,
+        "input": info,
+        "customers_input": (None if customers is None else
+                            {"path": None if isinstance(customers, pd.DataFrame)
+                             else str(customers), "rows": len(table)}),
+        "rows_read": clean.rows_read,
+        "rows_used": clean.rows_used,
+        "dropped": clean.dropped,
+        "events_by_type": {k: int(events_by_type[k]) for k in sorted(events_by_type.index)},
+        "customers": len(ids),
+        "customers_from_table": 0 if table is None else len(table),
+        "edges": graph.n_edges,
+        "total_weight": float(graph.edges["weight"].sum()),
+        "has_timestamps": clean.has_timestamps,
+        "window": {
+            "since": None if config.window.since is None else config.window.since.isoformat(),
+            "until": None if config.window.until is None else config.window.until.isoformat(),
+            "first_event": None if clean.start is None else clean.start.isoformat(),
+            "end_date": None if clean.end is None else clean.end.isoformat(),
+        },
+        "seed": config.communities.seed,
+        "communities": {"count": int(len(profiles)), "modularity": round(q, 10),
+                        "backend": config.communities.backend,
+                        "objective": "modularity",
+                        "resolution": config.communities.resolution},
+        "pagerank": {"graph": "reversed influence flow", "damping": config.centrality.damping,
+                     "solver": "igraph prpack, 1 thread"},
+        "config": config.to_dict(),
+        "versions": _versions(),
+        "warnings": list(clean.warnings),
+        "timings": {k: round(v, 4) for k, v in clock.timings.items()},
+    }
+    for message in clean.warnings:
+        logger.warning(message)
+    return Analysis(customers=customers_table, communities=profiles[list(COMMUNITY_COLUMNS)],
+                    manifest=manifest, graph=graph)
+
+
+def _assemble(metrics: pd.DataFrame, order: np.ndarray,
+              attributes: pd.DataFrame | None) -> pd.DataFrame:
+    """Contract column order, sorted by influence rank, attributes joined last."""
+    columns = [c for c in CUSTOMER_COLUMNS if c in metrics.columns]
+    columns += [c for c in _EXTRA_COLUMNS if c in metrics.columns]
+    table = metrics.iloc[order][columns].reset_index(drop=True)
+    if attributes is not None and attributes.shape[1] > 1:
+        attrs = attributes.set_index(CUSTOMER_ID)
+        clash = [c for c in attrs.columns if c in table.columns]
+        attrs = attrs.rename(columns={c: f"attribute_{c}" for c in clash})
+        if clash:
+            logger.warning("customer attributes %s renamed with prefix 'attribute_' "
+                           "(they clash with output columns)", clash)
+        joined = attrs.reindex(table[CUSTOMER_ID].to_numpy())
+        for column in joined.columns:
+            table[column] = joined[column].to_numpy()
+    return table

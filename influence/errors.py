@@ -1,0 +1,40 @@
+"""The exception family of ``influence``.
+
+Every error the package raises on purpose is an :class:`InfluenceError`. Each
+subclass also subclasses the builtin it refines, so ``except ValueError`` keeps
+working for callers who do not know this package. The command line maps each
+class to one exit code (see ``docs/cli.md``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["InfluenceError", "InputError", "ConfigError", "EXIT_CODES"]
+
+
+class InfluenceError(Exception):
+    """Base class of every error raised on purpose by ``influence``."""
+
+    exit_code = 1
+
+
+class InputError(InfluenceError, ValueError):
+    """The input data cannot be used: unreadable, empty, missing or unmappable
+    column, undeclared event type. Exit code 3."""
+
+    exit_code = 3
+
+
+class ConfigError(InfluenceError, ValueError):
+    """The configuration is invalid: unknown key, wrong type or range. Exit code 4."""
+
+    exit_code = 4
+
+
+#: Exit codes of the command line, by meaning (a promise to scripts).
+EXIT_CODES = {
+    "success": 0,
+    "internal": 1,
+    "usage": 2,
+    "input": InputError.exit_code,
+    "config": ConfigError.exit_code,
+}

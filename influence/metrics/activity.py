@@ -1,0 +1,80 @@
+"""Activity: how much each customer takes part (interactivity segmentation).
+
+A customer *acts* when they are the ``source`` of an event (they shared,
+referred, commented); they *receive* when they are its ``target``. Activity
+counts raw events, whatever their type's flow or weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..schema import TIMESTAMP
+
+__all__ = ["activity_metrics"]
+
+
+def activity_metrics(events: pd.DataFrame, n_customers: int,
+                     codes: tuple[np.ndarray, np.ndarray],
+                     end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per-customer activity counts and, with timestamps, activity dates.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Clean events (:func:`influence.validation.clean_events`).
+    n_customers : int
+        Number of vertices; the result has one row per vertex, in vertex order.
+    codes : (ndarray, ndarray)
+        Vertex index of each event's source and target (-1: no target), from
+        :func:`influence.graph.encode_events`.
+    end : pandas.Timestamp, optional
+        Analysis end date, for ``recency_days``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``events_sent``, ``events_received``, ``distinct_contacts`` (int64:
+        distinct counterparts in either role); with timestamps also
+        ``active_days`` (int64: distinct UTC days with an event sent),
+        ``first_active``, ``last_active`` (datetime64[ns, UTC] of the first and
+        last event sent; NaT if none) and ``recency_days`` (float64: whole days
+        from ``last_active`` to ``end``; NaN if never active).
+    """
+    source, target = codes
+    has_target = target >= 0
+    sent = np.bincount(source, minlength=n_customers).astype(np.int64)
+    received = np.bincount(target[has_target], minlength=n_customers).astype(np.int64)
+    a = np.concatenate([source[has_target], target[has_target]])
+    b = np.concatenate([target[has_target], source[has_target]])
+    pairs = np.unique(a * np.int64(n_customers) + b)
+    contacts = np.bincount(pairs // n_customers, minlength=n_customers).astype(np.int64)
+    table = pd.DataFrame({
+        "events_sent": sent,
+        "events_received": received,
+        "distinct_contacts": contacts,
+    })
+    if TIMESTAMP in events.columns:
+        nanos = events[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        # int64 min is NaT: customers who never sent keep it.
+        first = np.full(n_customers, np.iinfo(np.int64).min)
+        last = np.full(n_customers, np.iinfo(np.int64).min)
+        order = np.lexsort((nanos, source))
+        src_sorted = source[order]
+        t_sorted = nanos[order]
+        starts = np.flatnonzero(np.r_[True, src_sorted[1:] != src_sorted[:-1]]) \
+            if len(src_sorted) else np.zeros(0, np.int64)
+        ends = np.r_[starts[1:], len(src_sorted)] - 1
+        first[src_sorted[starts]] = t_sorted[starts]
+        last[src_sorted[ends]] = t_sorted[ends]
+        day = t_sorted // (86_400 * 10**9)
+        day_pairs = np.unique(src_sorted * np.int64(1 << 32) + day)
+        active_days = np.bincount(day_pairs >> 32, minlength=n_customers).astype(np.int64)
+        table["active_days"] = active_days
+        table["first_active"] = pd.to_datetime(first.view("datetime64[ns]"), utc=True)
+        table["last_active"] = pd.to_datetime(last.view("datetime64[ns]"), utc=True)
+        if end is not None:
+            recency = (end - table["last_active"]).dt.total_seconds() / 86400.0
+            table["recency_days"] = np.floor(recency.clip(lower=0))
+    return table

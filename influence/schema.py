@@ -1,0 +1,76 @@
+"""Canonical column names and event types: the one place they are fixed.
+
+Influence flow
+--------------
+Every event type has a *flow*: the direction in which influence travels along
+it. ``forward`` means source -> target (A shares with B, A refers B: A moved B);
+``reverse`` means target -> source (C comments on A's post: A's content moved C
+to act). An edge ``u -> v`` in the influence graph always means "u influenced v".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "SOURCE", "TARGET", "TYPE", "TIMESTAMP", "CONVERTED", "VALUE", "WEIGHT",
+    "EVENT_COLUMNS", "REQUIRED_COLUMNS", "CUSTOMER_ID",
+    "EventType", "BUILTIN_TYPES", "FLOWS", "CUSTOMER_COLUMNS", "COMMUNITY_COLUMNS",
+]
+
+SOURCE = "source"
+TARGET = "target"
+TYPE = "type"
+TIMESTAMP = "timestamp"
+CONVERTED = "converted"
+VALUE = "value"
+WEIGHT = "weight"
+CUSTOMER_ID = "customer_id"
+
+#: Canonical event columns, in the order they are kept.
+EVENT_COLUMNS = (SOURCE, TARGET, TYPE, TIMESTAMP, CONVERTED, VALUE, WEIGHT)
+#: Columns an events table must have (after mapping).
+REQUIRED_COLUMNS = (SOURCE, TARGET, TYPE)
+
+FLOWS = ("forward", "reverse")
+
+
+@dataclass(frozen=True)
+class EventType:
+    """How one event type moves influence.
+
+    Parameters
+    ----------
+    flow : {"forward", "reverse"}
+        ``forward``: influence goes source -> target; ``reverse``: target -> source.
+    weight : float
+        Weight one event of this type adds to its influence edge; > 0.
+    """
+
+    flow: str
+    weight: float
+
+
+#: Built-in event types (contract.md). Others are declared in the config.
+BUILTIN_TYPES = {
+    "share": EventType(flow="forward", weight=2.0),
+    "referral": EventType(flow="forward", weight=3.0),
+    "comment": EventType(flow="reverse", weight=1.0),
+}
+
+#: Columns of ``customers.csv`` in contract order. Stages that are not built yet
+#: leave theirs out; the order of those present never changes.
+CUSTOMER_COLUMNS = (
+    "customer_id", "segment", "segment_reason", "influence_score", "influence_rank",
+    "pagerank", "in_strength", "out_strength", "coreness", "betweenness", "hub",
+    "authority", "community", "community_role", "events_sent", "events_received",
+    "distinct_contacts", "active_days", "first_active", "last_active", "recency_days",
+    "lifecycle_stage", "reach_1", "reach_2", "referrals_sent", "referrals_converted",
+    "referral_downstream", "referral_depth", "expected_spread", "propagator_rank",
+)
+
+#: Columns of ``communities.csv`` in order.
+COMMUNITY_COLUMNS = (
+    "community", "size", "internal_weight", "external_weight", "density", "leader",
+    "top_members",
+)

@@ -1,0 +1,83 @@
+import pandas as pd
+import pytest
+
+from influence.config import AnalysisConfig, config_from_dict, load_config
+from influence.errors import ConfigError
+from influence.schema import BUILTIN_TYPES, EventType
+
+
+def test_defaults_have_builtin_types():
+    cfg = AnalysisConfig()
+    assert cfg.types == BUILTIN_TYPES
+    assert cfg.communities.resolution == 1.0 and cfg.communities.seed == 0
+
+
+def test_toml_file_round_trip(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("""
+[columns]
+source = "user_id"
+[types.repost]
+flow = "reverse"
+weight = 2.5
+[types.share]
+weight = 4.0
+[window]
+since = "2026-01-01"
+until = 2026-03-31
+half_life_days = 90
+[communities]
+resolution = 0.5
+seed = 7
+""")
+    cfg = load_config(path)
+    assert cfg.columns == {"source": "user_id"}
+    assert cfg.types["repost"] == EventType("reverse", 2.5)
+    assert cfg.types["share"] == EventType("forward", 4.0)
+    assert cfg.window.since == pd.Timestamp("2026-01-01", tz="UTC")
+    # a date alone for `until` means the end of that day
+    assert cfg.window.until > pd.Timestamp("2026-03-31T23:59:59", tz="UTC")
+    assert cfg.communities.seed == 7
+    assert cfg.to_dict()["types"]["repost"] == {"flow": "reverse", "weight": 2.5}
+
+
+@pytest.mark.parametrize("values, key", [
+    ({"bogus": 1}, "bogus"),
+    ({"communities": {"resolutoin": 1.0}}, "communities.resolutoin"),
+    ({"communities": {"resolution": -1}}, "communities.resolution"),
+    ({"communities": {"seed": "x"}}, "communities.seed"),
+    ({"types": {"like": {"flow": "sideways", "weight": 1}}}, "types.like.flow"),
+    ({"types": {"like": {"flow": "forward", "weight": 0}}}, "types.like.weight"),
+    ({"types": {"like": {"flow": "forward"}}}, "types.like.weight"),
+    ({"types": {"like": {"flow": "forward", "weight": 1, "colour": 1}}}, "types.like.colour"),
+    ({"window": {"since": "not a date"}}, "window.since"),
+    ({"window": {"since": "2026-02-01", "until": "2026-01-01"}}, "window.since"),
+    ({"window": {"half_life_days": 0}}, "window.half_life_days"),
+    ({"columns": {"sauce": "x"}}, "columns.sauce"),
+    ({"segments": {"high_share": 1.5}}, "segments.high_share"),
+    ({"centrality": {"damping": 1.0}}, "centrality.damping"),
+])
+def test_bad_config_names_the_key(values, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config_from_dict(values)
+
+
+def test_config_error_is_value_error():
+    with pytest.raises(ValueError):
+        config_from_dict({"bogus": 1})
+
+
+def test_unreadable_and_invalid_toml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[communities\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_replace_overrides_sections():
+    cfg = AnalysisConfig().replace(communities__seed=3, window__since="2026-01-01",
+                                   communities__resolution=None)
+    assert cfg.communities.seed == 3 and cfg.communities.resolution == 1.0
+    assert cfg.window.since == pd.Timestamp("2026-01-01", tz="UTC")

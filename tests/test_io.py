@@ -1,0 +1,80 @@
+import json
+
+import pandas as pd
+import pytest
+
+from influence.errors import InputError
+from influence.io import (neutralize_formulas, read_customers, read_events, restore_formulas,
+                          write_events)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".jsonl"])
+def test_formats_round_trip_and_keep_leading_zeros(tmp_path, ext):
+    events = pd.DataFrame({"source": ["007", "010"], "target": ["010", None],
+                           "type": ["share", "comment"], "extra": [1, 2]})
+    path = write_events(events, tmp_path / f"e{ext}")
+    got, info = read_events(path)
+    assert list(got.columns) == ["source", "target", "type"]
+    assert got["source"].tolist() == ["007", "010"]
+    assert got["target"].isna().tolist() == [False, True]
+    assert info["format"] == ext.lstrip(".") and len(info["sha256"]) == 64
+
+
+def test_numeric_ids_become_text(tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"source": 1, "target": 2, "type": "share"},
+        {"source": 3, "target": None, "type": "share"}]) + "\n")
+    got, _ = read_events(path)
+    assert got["source"].tolist() == ["1", "3"]
+    assert got["target"].tolist()[0] == "2"
+
+
+def test_mapping_and_missing_column_messages():
+    table = pd.DataFrame({"src": ["a"], "dst": ["b"], "kind": ["share"]})
+    got, _ = read_events(table, columns={"source": "src", "target": "dst", "type": "kind"})
+    assert got.columns.tolist() == ["source", "target", "type"]
+    with pytest.raises(InputError, match=r"missing column 'target'; found \['src', 'dst', "
+                                         r"'kind'\]\. Map it with --map target="):
+        read_events(table, columns={"source": "src", "type": "kind"})
+    with pytest.raises(InputError, match="no column 'user' \\(mapped to 'source'\\)"):
+        read_events(table, columns={"source": "user"})
+
+
+def test_unusable_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_events(tmp_path / "nope.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_events(empty)
+    header = tmp_path / "header.csv"
+    header.write_text("source,target,type\n")
+    with pytest.raises(InputError, match="no rows"):
+        read_events(header)
+    with pytest.raises(InputError, match="cannot tell the format"):
+        read_events(tmp_path / "events.xlsx")
+    garbage = tmp_path / "g.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="cannot read events file"):
+        read_events(garbage)
+
+
+def test_customers_table(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,plan\n001,gold\n002,free\n001,dup\n")
+    got = read_customers(path)
+    assert got["customer_id"].tolist() == ["001", "002"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,plan\n1,x\n")
+    with pytest.raises(InputError, match="customer_id"):
+        read_customers(bad)
+
+
+def test_formula_neutralisation_round_trips():
+    hostile = pd.Series(["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "\tx", "safe", None],
+                        dtype="str")
+    safe = neutralize_formulas(hostile)
+    assert safe.dropna().str.startswith(("=", "+", "-", "@", "\t")).sum() == 0
+    assert safe[5] == "safe" and pd.isna(safe[6])
+    assert restore_formulas(safe).tolist()[:6] == hostile.tolist()[:6]

@@ -1,0 +1,95 @@
+import pandas as pd
+import pytest
+
+from influence.config import AnalysisConfig, config_from_dict
+from influence.errors import InputError
+from influence.validation import DROP_REASONS, clean_events, customer_universe, parse_timestamps
+
+
+def raw(rows, columns=("source", "target", "type", "timestamp")):
+    return pd.DataFrame(rows, columns=list(columns)).astype("str").where(
+        pd.DataFrame(rows, columns=list(columns)).notna())
+
+
+def test_each_reason_counted_once_and_accounting_holds():
+    table = raw([
+        ("a", "b", "share", "2026-01-01"),
+        ("a", "b", "share", "2026-01-01"),      # duplicate
+        (None, "b", "share", "2026-01-01"),     # null_source
+        ("a", "b", None, "2026-01-01"),         # null_type
+        ("a", "b", "share", "yesterday"),       # bad_timestamp
+        ("c", "c", "share", "2026-01-02"),      # self_loop
+        ("c", "c", "share", "garbage"),         # bad_timestamp wins over self_loop
+        ("d", None, "comment", "2026-01-03"),   # activity only: kept
+    ])
+    clean = clean_events(table, AnalysisConfig())
+    assert clean.dropped == {**{r: 0 for r in DROP_REASONS}, "duplicate": 1, "null_source": 1,
+                             "null_type": 1, "bad_timestamp": 2, "self_loop": 1}
+    assert clean.rows_read == clean.rows_used + sum(clean.dropped.values()) == 8
+    assert clean.rows_used == 2
+    assert any("dropped 6 of 8 rows" in w for w in clean.warnings)
+
+
+def test_weights_converted_and_values():
+    table = raw([
+        ("a", "b", "share", "2", "true", "10"),
+        ("a", "c", "share", "-1", "false", "5"),     # bad_weight
+        ("a", "d", "referral", "x", None, None),     # bad_weight
+        ("a", "e", "referral", None, "maybe", None),  # bad_converted
+        ("a", "f", "referral", None, "1", "-3"),     # bad_value
+        ("a", "g", "comment", None, None, "abc"),    # bad_value
+    ], columns=("source", "target", "type", "weight", "converted", "value"))
+    clean = clean_events(table, AnalysisConfig())
+    assert clean.dropped["bad_weight"] == 2
+    assert clean.dropped["bad_converted"] == 1
+    assert clean.dropped["bad_value"] == 2
+    assert clean.events["weight"].tolist() == [4.0]  # share weight 2 x row weight 2
+    assert clean.events["converted"].tolist() == [True]
+
+
+def test_undeclared_type_is_an_input_error_listing_declared():
+    table = raw([("a", "b", "like", None), ("a", "b", "share", None)])
+    with pytest.raises(InputError, match=r"undeclared type 'like' \(1 rows\); declared types "
+                                         r"are \['comment', 'referral', 'share'\]"):
+        clean_events(table, AnalysisConfig())
+    cfg = config_from_dict({"types": {"like": {"flow": "reverse", "weight": 0.5}}})
+    assert clean_events(table, cfg).rows_used == 2
+
+
+def test_timestamps_iso_epoch_and_zones():
+    got = parse_timestamps(pd.Series(["2026-01-01T01:00:00+01:00", "1767225600",
+                                      "2026-01-01", "nope", None], dtype="str"))
+    assert got[0] == pd.Timestamp("2026-01-01T00:00:00Z")
+    assert got[1] == pd.Timestamp("2026-01-01T00:00:00Z")
+    assert got[2] == pd.Timestamp("2026-01-01T00:00:00Z")
+    assert got[3:].isna().all()
+
+
+def test_window_and_its_accounting():
+    table = raw([("a", "b", "share", "2025-12-31"), ("a", "b", "share", "2026-01-15"),
+                 ("a", "b", "share", "2026-02-01T00:00:01Z")])
+    cfg = AnalysisConfig().replace(window__since="2026-01-01", window__until="2026-01-31")
+    clean = clean_events(table, cfg)
+    assert clean.dropped["outside_window"] == 2 and clean.rows_used == 1
+    assert clean.end == cfg.window.until
+    no_time = raw([("a", "b", "share")], columns=("source", "target", "type"))
+    with pytest.raises(InputError, match="no timestamp column"):
+        clean_events(no_time, cfg)
+
+
+def test_half_life_decays_weights():
+    table = raw([("a", "b", "share", "2026-01-01"), ("a", "c", "share", "2026-01-11")])
+    cfg = config_from_dict({"window": {"half_life_days": 10}})
+    weights = clean_events(table, cfg).events["weight"].tolist()
+    assert weights == pytest.approx([1.0, 2.0])
+
+
+def test_all_rows_dropped_is_an_input_error():
+    with pytest.raises(InputError, match="no usable events"):
+        clean_events(raw([("a", "a", "share", None)]), AnalysisConfig())
+
+
+def test_universe_keeps_customers_of_dropped_rows():
+    table = raw([("a", "a", "share", None), ("b", "c", "share", None)])
+    customers = pd.DataFrame({"customer_id": ["z"]})
+    assert customer_universe(table, customers).tolist() == ["a", "b", "c", "z"]
