@@ -61,9 +61,13 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
     above = pd.Series(values).rank(method="min", ascending=False).to_numpy() - 1
+    # how many customers each tier holds, rounded up (>= 1 customer when share > 0);
+    # the epsilon keeps 0.1 + 0.2 from counting as 0.30000000000000004
+    n_high = np.ceil(high_share * n - 1e-9)
+    n_mid = np.ceil((high_share + mid_share) * n - 1e-9)
     tiers = np.full(n, "low", dtype=object)
-    mid = (above < (high_share + mid_share) * n) & (values > 0)
-    high = (above < high_share * n) & (values > 0)
+    mid = (above < n_mid) & (values > 0)
+    high = (above < n_high) & (values > 0)
     tiers[mid] = "mid"
     tiers[high] = "high"
     return tiers

@@ -1,0 +1,115 @@
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import influence
+from influence import Analysis, AnalysisConfig, analyze
+from influence.schema import CUSTOMER_COLUMNS
+
+
+def test_api_tables_and_contract_columns(small_events):
+    result = analyze(small_events)
+    customers = result.customers
+    assert customers["customer_id"].tolist()[0] in {"a", "c"}
+    assert customers["influence_rank"].tolist() == list(range(1, 7))
+    present = [c for c in customers.columns if c in CUSTOMER_COLUMNS]
+    assert present == [c for c in CUSTOMER_COLUMNS if c in present]   # contract order
+    for column in ("customer_id", "segment", "segment_reason", "influence_score",
+                   "influence_rank", "pagerank", "in_strength", "out_strength", "coreness",
+                   "community", "events_sent", "events_received", "last_active"):
+        assert column in customers
+    assert customers["pagerank"].sum() == pytest.approx(1.0)
+    assert result.manifest["rows_read"] == 9
+    assert result.communities["size"].sum() == 6
+    assert "6 customers" in repr(result)
+
+
+def test_customers_table_adds_everyone_and_attributes(small_events):
+    table = pd.DataFrame({"customer_id": ["a", "zz"], "plan": ["gold", "free"],
+                          "segment": ["x", "y"]})
+    result = analyze(small_events, customers=table)
+    customers = result.customers.set_index("customer_id")
+    assert customers.loc["zz", "segment"] == "isolated"
+    assert customers.loc["zz", "events_sent"] == 0
+    assert customers.loc["a", "plan"] == "gold" and pd.isna(customers.loc["b", "plan"])
+    assert customers.loc["a", "attribute_segment"] == "x"
+    assert result.manifest["customers_from_table"] == 2
+
+
+def test_every_customer_exactly_once_even_when_rows_dropped():
+    events = pd.DataFrame({"source": ["a", "b", "c", None], "target": ["b", "b", None, "d"],
+                           "type": ["share", "share", "share", "share"]})
+    result = analyze(events)
+    ids = result.customers["customer_id"]
+    assert sorted(ids) == ["a", "b", "c", "d"] and ids.is_unique
+    m = result.manifest
+    assert m["rows_read"] == m["rows_used"] + sum(m["dropped"].values())
+    assert m["dropped"]["self_loop"] == 1 and m["dropped"]["null_source"] == 1
+
+
+def test_overrides_reach_the_config(small_events):
+    result = analyze(small_events, seed=5, resolution=0.3, since="2026-01-02")
+    cfg = result.manifest["config"]
+    assert cfg["communities"] == {"resolution": 0.3, "seed": 5, "backend": "igraph"}
+    assert result.manifest["dropped"]["outside_window"] == 1
+    assert result.manifest["seed"] == 5
+
+
+def test_save_load_round_trip(tmp_path, small_events):
+    result = analyze(small_events)
+    for fmt in ("csv", "parquet"):
+        folder = result.save(tmp_path / fmt, fmt)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            [f"customers.{fmt}", f"communities.{fmt}", "manifest.json"])
+        back = Analysis.load(folder)
+        assert back.customers["customer_id"].tolist() == result.customers["customer_id"].tolist()
+        assert back.customers["segment"].tolist() == result.customers["segment"].tolist()
+        assert back.manifest["rows_read"] == 9
+
+
+def _digest(folder: Path) -> dict:
+    out = {}
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        if path.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest.pop("timings")
+            data = json.dumps(manifest).encode()
+        out[path.name] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def test_byte_identical_across_processes_and_row_order(tmp_path):
+    """Same input and seed in fresh processes -> identical bytes (timings aside); so too
+    with the input rows shuffled (except the manifest's input hash)."""
+    events = influence.generate_events(400, seed=3)[0]
+    path = tmp_path / "events.csv"
+    events.to_csv(path, index=False)
+    shuffled = tmp_path / "shuffled.csv"
+    events.sample(frac=1, random_state=1).to_csv(shuffled, index=False)
+    digests = []
+    for i, source in enumerate([path, path, shuffled]):
+        out = tmp_path / f"out{i}"
+        subprocess.run([sys.executable, "-m", "influence", "analyze", str(source), "--out",
+                        str(out), "--quiet"], check=True)
+        digests.append(_digest(out))
+    assert digests[0] == digests[1]
+    for name in ("customers.csv", "communities.csv"):
+        assert digests[0][name] == digests[2][name]
+
+
+def test_parquet_output_deterministic(tmp_path, small_events):
+    a = analyze(small_events).save(tmp_path / "a", "parquet")
+    b = analyze(small_events).save(tmp_path / "b", "parquet")
+    assert (a / "customers.parquet").read_bytes() == (b / "customers.parquet").read_bytes()
+
+
+def test_config_object_is_used(small_events):
+    cfg = AnalysisConfig().replace(segments__high_share=0.5, segments__mid_share=0.5)
+    result = analyze(small_events, config=cfg)
+    assert (result.customers["influence_tier"] == "high").sum() >= 2

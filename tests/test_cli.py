@@ -1,0 +1,168 @@
+"""The command line, run in-process: exit codes, stdout vs stderr, files."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from influence import __version__
+from influence.cli import cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def events_csv(tmp_path, small_events):
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    return path
+
+
+def test_version_and_help(runner):
+    assert runner.invoke(cli, ["--version"]).output.strip() == f"influence {__version__}"
+    for command in ("analyze", "generate", "validate", "top"):
+        result = runner.invoke(cli, [command, "--help"])
+        assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_analyze_writes_files_and_keeps_stdout_clean(runner, events_csv, tmp_path):
+    out = tmp_path / "res"
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    assert "rows used" in result.stderr
+    assert {p.name for p in out.iterdir()} == {"customers.csv", "communities.csv",
+                                               "manifest.json"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
+
+
+def test_quiet_is_silent_on_stderr(runner, events_csv, tmp_path):
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--out", str(tmp_path / "q"),
+                                 "-q"])
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_parquet_format(runner, events_csv, tmp_path):
+    out = tmp_path / "pq"
+    assert runner.invoke(cli, ["analyze", str(events_csv), "--out", str(out), "--format",
+                               "parquet", "-q"]).exit_code == 0
+    assert len(pd.read_parquet(out / "customers.parquet")) == 6
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("", "empty"),
+    ("user,friend,type\na,b,share\n", "missing column 'source'"),
+    ("source,target,type,timestamp\na,b,like,2026-01-01\n", "undeclared type 'like'"),
+])
+def test_input_errors_exit_3_with_one_line(runner, tmp_path, content, needle):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    for command in ("analyze", "validate"):
+        args = [command, str(path)] + (["--out", str(tmp_path / "o")]
+                                       if command == "analyze" else [])
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 3, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("influence: error: ")
+        assert needle in lines[0] and "Traceback" not in result.output
+        assert result.stdout == ""
+
+
+def test_garbage_timestamps_are_repaired_not_fatal(runner, tmp_path):
+    path = tmp_path / "ts.csv"
+    path.write_text("source,target,type,timestamp\na,b,share,2026-01-01\n"
+                    "a,c,share,not-a-time\nb,c,share,31/02/2026\n")
+    result = runner.invoke(cli, ["validate", str(path), "--json"])
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["dropped"]["bad_timestamp"] == 2 and report["rows_used"] == 1
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0
+    assert "influence: warning: dropped 2 of 3 rows: bad_timestamp=2" in result.stderr
+
+
+def test_all_garbage_timestamps_is_an_input_error(runner, tmp_path):
+    path = tmp_path / "ts.csv"
+    path.write_text("source,target,type,timestamp\na,b,share,x\nb,c,share,y\n")
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 3 and "no usable events" in result.stderr
+
+
+def test_config_errors_exit_4(runner, events_csv, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[communities]\nresolutoin = 2\n")
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--config", str(config)])
+    assert result.exit_code == 4
+    assert "communities.resolutoin" in result.stderr
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--since", "someday"])
+    assert result.exit_code == 4 and "--since" in result.stderr
+
+
+def test_usage_errors_exit_2(runner, events_csv):
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--bogus"])
+    assert result.exit_code == 2 and result.stderr.startswith("influence: error: No such option")
+    assert runner.invoke(cli, ["analyze"]).exit_code == 2
+    assert runner.invoke(cli, ["analyze", str(events_csv), "--map", "nonsense"]).exit_code == 2
+
+
+def test_mapping_flag(runner, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("user_id,friend_id,kind\n01,02,share\n")
+    result = runner.invoke(cli, ["analyze", str(path), "--map", "source=user_id", "--map",
+                                 "target=friend_id", "--map", "type=kind", "--out",
+                                 str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    ids = pd.read_csv(tmp_path / "o" / "customers.csv", dtype=str)["customer_id"]
+    assert sorted(ids) == ["01", "02"]
+
+
+def test_internal_errors_exit_1_and_traceback_flag(runner, events_csv, monkeypatch):
+    import influence.analysis
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(influence.analysis, "analyze", boom)
+    result = runner.invoke(cli, ["analyze", str(events_csv)])
+    assert result.exit_code == 1 and "internal error" in result.stderr
+    assert "please report" in result.stderr
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--traceback"])
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_generate_then_analyze_then_top(runner, tmp_path):
+    events = tmp_path / "gen.parquet"
+    result = runner.invoke(cli, ["generate", "--customers", "300", "--seed", "2", "--out",
+                                 str(events)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "gen.truth.parquet").is_file()
+    out = tmp_path / "res"
+    assert runner.invoke(cli, ["analyze", str(events), "--out", str(out), "-q"]).exit_code == 0
+    listing = runner.invoke(cli, ["top", str(out), "-n", "5", "--format", "csv"])
+    assert listing.exit_code == 0
+    table = pd.read_csv(pd.io.common.StringIO(listing.stdout), dtype={"customer_id": str})
+    assert table["influence_rank"].tolist() == [1, 2, 3, 4, 5]
+    as_json = runner.invoke(cli, ["top", str(events), "-n", "3", "--by", "out_strength",
+                                  "--format", "json"])
+    assert as_json.exit_code == 0 and len(json.loads(as_json.stdout)) == 3
+    bad = runner.invoke(cli, ["top", str(out), "--by", "nonsense"])
+    assert bad.exit_code == 3 and "cannot rank by" in bad.stderr
+
+
+def test_hostile_ids_are_neutralised_in_csv(runner, tmp_path):
+    path = tmp_path / "h.csv"
+    pd.DataFrame({"source": ["=HYPERLINK(\"x\")", "@bad"], "target": ["+evil", "-1"],
+                  "type": ["share", "share"]}).to_csv(path, index=False)
+    out = tmp_path / "o"
+    assert runner.invoke(cli, ["analyze", str(path), "--out", str(out), "-q"]).exit_code == 0
+    text = (out / "customers.csv").read_text()
+    for line in text.splitlines()[1:]:
+        assert not line.startswith(("=", "+", "-", "@"))
+    listing = runner.invoke(cli, ["top", str(out), "--format", "json"])
+    ids = {row["customer_id"] for row in json.loads(listing.stdout)}
+    assert ids == {"=HYPERLINK(\"x\")", "@bad", "+evil", "-1"}

@@ -1,0 +1,60 @@
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from influence.config import AnalysisConfig, config_from_dict
+from influence.graph import build_graph
+from influence.validation import clean_events, customer_universe
+
+
+def graph_of(events, config=None):
+    config = config or AnalysisConfig()
+    clean = clean_events(events, config)
+    return build_graph(clean.events, customer_universe(events), config)
+
+
+def test_flow_directions_and_weights(small_events):
+    g = graph_of(small_events)
+    nxg = g.to_networkx()
+    assert nxg["a"]["b"]["weight"] == 2.0          # share: source -> target
+    assert nxg["c"]["d"]["weight"] == 3.0          # referral: source -> target
+    assert nxg.has_edge("a", "c") and not nxg.has_edge("c", "a")
+    # c commented on a (weight 1) and a shared with c (weight 2): both flow a -> c
+    assert nxg["a"]["c"]["weight"] == 3.0 and nxg["a"]["c"]["n_events"] == 2
+    assert set(nxg.nodes) == set("abcdef")
+
+
+def test_weights_conserved(small_events):
+    g = graph_of(small_events)
+    with_target = small_events[small_events["target"].notna()]
+    expected = with_target["type"].map({"share": 2.0, "referral": 3.0, "comment": 1.0}).sum()
+    assert g.edges["weight"].sum() == pytest.approx(expected)
+    assert g.edges["n_events"].sum() == len(with_target)
+    und = g.undirected()
+    assert sum(und.es["weight"]) == pytest.approx(expected)
+
+
+def test_row_order_does_not_change_edges(small_events):
+    a = graph_of(small_events).edges
+    b = graph_of(small_events.sample(frac=1, random_state=3).reset_index(drop=True)).edges
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_custom_reverse_type():
+    events = pd.DataFrame({"source": ["x"], "target": ["y"], "type": ["like"]})
+    cfg = config_from_dict({"types": {"like": {"flow": "reverse", "weight": 0.5}}})
+    nxg = graph_of(events, cfg).to_networkx()
+    assert list(nxg.edges(data="weight")) == [("y", "x", 0.5)]
+
+
+def test_igraph_and_networkx_agree(small_events):
+    g = graph_of(small_events)
+    nxg = g.to_networkx()
+    ids = g.ids.tolist()
+    for edge in g.graph.es:
+        u, v = ids[edge.source], ids[edge.target]
+        assert nxg[u][v]["weight"] == edge["weight"]
+    assert g.graph.ecount() == nxg.number_of_edges()
+    assert isinstance(nxg, nx.DiGraph)
+    assert np.array_equal(g.ids.to_numpy(), np.sort(g.ids.to_numpy()))
