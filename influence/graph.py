@@ -61,10 +61,13 @@ class InfluenceGraph:
             key = low * self.n_customers + high
             order = np.argsort(key, kind="stable")
             key_sorted = key[order]
-            starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
-            weight = np.add.reduceat(self.edges["weight"].to_numpy()[order], starts) \
-                if len(key) else np.zeros(0)
-            unique = key_sorted[starts]
+            if len(key_sorted):
+                starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
+                weight = np.add.reduceat(self.edges["weight"].to_numpy()[order], starts)
+                unique = key_sorted[starts]
+            else:
+                weight = np.zeros(0)
+                unique = np.zeros(0, dtype=np.int64)
             pairs = np.column_stack([unique // self.n_customers, unique % self.n_customers])
             graph = ig.Graph(n=self.n_customers, edges=pairs, directed=False)
             graph.es["weight"] = weight.tolist()
