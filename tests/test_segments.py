@@ -33,6 +33,7 @@ def test_rules_in_priority_order():
         events_sent=[50, 0, 30, 2, 100, 0, 1, 1, 1, 1],
         events_received=[5, 5, 5, 1, 0, 0, 1, 1, 1, 1],
         recency_days=[1, np.nan, 200, 3, 1, np.nan, 4, 5, 6, 7],
+        out_strength=[90, 0, 40, 3, 100, 0, 1, 1, 1, 1],
     )
     got = assign_segments(customers, SegmentConfig(high_share=0.3, mid_share=0.3,
                                                    dormant_days=60), has_timestamps=True)
@@ -40,13 +41,13 @@ def test_rules_in_priority_order():
                                            "dormant_advocates", "contributors",
                                            "engaged_members", "isolated"]
     assert set(got["segment"]) <= set(SEGMENTS)
-    assert "last sent 200 days" in got.loc[2, "segment_reason"]
+    assert "last active 200 days ago (rule: > 60)" in got.loc[2, "segment_reason"]
     assert "score 0.990" in got.loc[0, "segment_reason"]
 
 
 def test_dormant_days_has_effect_and_no_dormancy_without_time():
     customers = table(influence_score=[0.9, 0.1], events_sent=[10, 1],
-                      events_received=[1, 1], recency_days=[45, 1])
+                      events_received=[1, 1], recency_days=[45, 1], out_strength=[20, 2])
     strict = assign_segments(customers, SegmentConfig(dormant_days=30), True)
     loose = assign_segments(customers, SegmentConfig(dormant_days=60), True)
     assert strict.loc[0, "segment"] == "dormant_advocates"
@@ -54,4 +55,4 @@ def test_dormant_days_has_effect_and_no_dormancy_without_time():
     timeless = assign_segments(customers.drop(columns="recency_days"),
                                SegmentConfig(dormant_days=30), False)
     assert timeless.loc[0, "segment"] == "champions"
-    assert "last sent" not in timeless.loc[0, "segment_reason"]
+    assert "last active" not in timeless.loc[0, "segment_reason"]
