@@ -384,7 +384,7 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     >>> import pandas as pd
     >>> table = pd.DataFrame({"influence_score": [0.9, 0.1, 0.0],
     ...                       "events_sent": [12, 1, 0], "events_received": [3, 1, 0]})
-    >>> assign_segments(table, SegmentConfig(high_share=0.34))["segment"].tolist()
+    >>> assign_segments(table, SegmentConfig(high_share=0.3))["segment"].tolist()
     ['champions', 'contributors', 'isolated']
     """
     table = customers
