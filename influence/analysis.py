@@ -26,8 +26,8 @@ from .graph import InfluenceGraph, build_graph, encode_events
 from .io import read_customers, read_events, restore_formulas, write_table
 from .metrics import activity_metrics, coreness, influence_score, pagerank, strength
 from .progress import Reporter, StageClock
-from .schema import COMMUNITY_COLUMNS, CUSTOMER_COLUMNS, CUSTOMER_ID, TYPE
-from .segments import assign_segments
+from .schema import COMMUNITY_COLUMNS, CUSTOMER_COLUMNS, CUSTOMER_ID, SEGMENT_COLUMNS, TYPE
+from .segments import assign_segments, plan_rules, segment_profiles
 from .validation import clean_events, customer_universe
 
 __all__ = ["Analysis", "analyze", "OUTPUT_FORMATS"]
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("csv", "parquet")
 _TIME_COLUMNS = ("first_active", "last_active")
-_EXTRA_COLUMNS = ("influence_tier", "activity_tier")
+_EXTRA_COLUMNS = SEGMENT_COLUMNS
 _VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
 
 
@@ -56,15 +56,19 @@ class Analysis:
         timings and warnings.
     graph : InfluenceGraph or None
         The influence graph (``None`` for an analysis loaded from disk).
+    segments : pandas.DataFrame or None
+        Segment profiles (:func:`influence.segments.segment_profiles`), small
+        segments suppressed; ``None`` when loaded from a folder without them.
     """
 
     customers: pd.DataFrame
     communities: pd.DataFrame
     manifest: dict[str, Any]
     graph: InfluenceGraph | None = field(default=None, repr=False)
+    segments: pd.DataFrame | None = field(default=None, repr=False)
 
     def save(self, out: str | Path, format: str = "csv") -> Path:
-        """Write ``customers``, ``communities`` and ``manifest.json`` into ``out``.
+        """Write ``customers``, ``communities``, ``segments`` and ``manifest.json`` into ``out``.
 
         Parameters
         ----------
@@ -89,10 +93,12 @@ class Analysis:
                     customers[column] = _iso(customers[column])
         write_table(customers, out / f"customers.{format}", format)
         write_table(self.communities, out / f"communities.{format}", format)
+        files = [f"customers.{format}", f"communities.{format}"]
+        if self.segments is not None:
+            write_table(self.segments, out / f"segments.{format}", format)
+            files.append(f"segments.{format}")
         manifest = dict(self.manifest)
-        manifest["outputs"] = {"format": format,
-                               "files": [f"customers.{format}", f"communities.{format}",
-                                         "manifest.json"]}
+        manifest["outputs"] = {"format": format, "files": files + ["manifest.json"]}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False)
                                            + "\n", encoding="utf-8")
         return out
@@ -100,6 +106,9 @@ class Analysis:
     @classmethod
     def load(cls, folder: str | Path) -> "Analysis":
         """Read a results folder written by :meth:`save` (no recomputation).
+
+        ``segments`` is ``None`` when the folder has no segments table (older
+        results).
 
         Raises
         ------
@@ -114,9 +123,12 @@ class Analysis:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         fmt = manifest.get("outputs", {}).get("format", "csv")
         tables = {}
-        for name in ("customers", "communities"):
+        for name in ("customers", "communities", "segments"):
             path = folder / f"{name}.{fmt}"
             if not path.is_file():
+                if name == "segments":
+                    tables[name] = None
+                    continue
                 raise InputError(f"results folder {str(folder)!r} has no {path.name}")
             if fmt == "csv":
                 table = pd.read_csv(path, dtype={CUSTOMER_ID: "str", "leader": "str",
@@ -130,7 +142,7 @@ class Analysis:
                 table = pd.read_parquet(path)
             tables[name] = table
         return cls(customers=tables["customers"], communities=tables["communities"],
-                   manifest=manifest)
+                   manifest=manifest, segments=tables["segments"])
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -259,10 +271,16 @@ def analyze(events: str | Path | pd.DataFrame, *,
         rank[order] = np.arange(1, len(ids) + 1)
         metrics["influence_rank"] = rank
         metrics = pd.concat([metrics, assign_segments(metrics, config.segments,
-                                                      clean.has_timestamps)], axis=1)
+                                                      clean.has_timestamps, end=clean.end)],
+                            axis=1)
+        plans = plan_rules(config.segments, metrics.columns)
     with clock.stage("profiles"):
         profiles = community_profiles(graph, membership, rank)
         customers_table = _assemble(metrics, order, table)
+        segment_order = [p.rule.segment for p in plans] + [config.segments.default]
+        segments_table = segment_profiles(
+            customers_table, min_segment_size=config.privacy.min_segment_size,
+            order=segment_order)
 
     events_by_type = clean.events[TYPE].value_counts()
     manifest = {
@@ -291,6 +309,15 @@ def analyze(events: str | Path | pd.DataFrame, *,
                         "backend": config.communities.backend,
                         "objective": "modularity",
                         "resolution": config.communities.resolution},
+        "segments": {
+            "rules": [plan.to_dict() for plan in plans],
+            "default": config.segments.default,
+            "sizes": {row.segment: int(row.size) for row in segments_table.itertuples()},
+            "suppressed": [row.segment for row in segments_table.itertuples()
+                           if row.suppressed],
+        },
+        "attribute_columns": [c for c in customers_table.columns
+                              if c not in CUSTOMER_COLUMNS and c not in _EXTRA_COLUMNS],
         "pagerank": {"graph": "reversed influence flow", "damping": config.centrality.damping,
                      "solver": "igraph prpack, 1 thread"},
         "config": config.to_dict(),
@@ -300,8 +327,12 @@ def analyze(events: str | Path | pd.DataFrame, *,
     }
     for message in clean.warnings:
         logger.warning(message)
+    for plan in plans:
+        if plan.skipped and not plan.builtin:
+            logger.warning("segment rule %r skipped: the results have no column %s",
+                           plan.rule.name, ", ".join(repr(c) for c in plan.missing))
     return Analysis(customers=customers_table, communities=profiles[list(COMMUNITY_COLUMNS)],
-                    manifest=manifest, graph=graph)
+                    manifest=manifest, graph=graph, segments=segments_table)
 
 
 def _assemble(metrics: pd.DataFrame, order: np.ndarray,

@@ -100,6 +100,21 @@ def _input_options(func):
     return func
 
 
+def _privacy_options(func):
+    """--pseudonymize and --key-file."""
+    options = [
+        click.option("--pseudonymize", is_flag=True,
+                     help="Replace customer ids with keyed hashes (HMAC-SHA256) in every "
+                          "output; needs --key-file or $INFLUENCE_PSEUDONYM_KEY."),
+        click.option("--key-file", type=click.Path(dir_okay=False),
+                     help="File holding the secret pseudonymisation key (else "
+                          "$INFLUENCE_PSEUDONYM_KEY). Never written to any output."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _load_config(config_path, mapping, since=None, until=None):
     from .config import load_config
 
@@ -179,9 +194,10 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True, help="Format of the result tables.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
+@_privacy_options
 @_traceback_option
 def analyze(events, customers_path, config_path, mapping, input_format, since, until, out_dir,
-            seed, resolution, fmt, quiet):
+            seed, resolution, fmt, quiet, pseudonymize, key_file):
     """Analyze EVENTS and write customers, communities and manifest.json to --out.
 
     \b
@@ -190,17 +206,22 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
       influence analyze events.parquet --out results/ --format parquet --seed 7
       influence analyze log.csv --map source=user_id --map target=friend_id \\
           --since 2026-01-01 --until 2026-03-31 --customers customers.csv
+      influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
     """
     from .analysis import analyze as run
+    from .export import load_pseudonym_key, pseudonymize_analysis
 
     _setup_logging(quiet)
     config = _load_config(config_path, mapping, since, until)
+    key = load_pseudonym_key(key_file) if pseudonymize else None
     if seed is not None:
         config = config.replace(communities__seed=seed)
     if resolution is not None:
         config = config.replace(communities__resolution=resolution)
     result = run(events, customers=customers_path, config=config, input_format=input_format,
                  reporter=_reporter(quiet))
+    if key is not None:
+        result = pseudonymize_analysis(result, key)
     try:
         folder = result.save(out_dir, fmt)
     except OSError as exc:
@@ -317,30 +338,79 @@ def validate(events, config_path, mapping, input_format, since, until, as_json):
                    "(descending), ties by customer_id.")
 @click.option("--segment", help="Only customers in this segment.")
 @click.option("--community", type=int, help="Only customers in this community.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet", "table"]),
+              default="table", show_default=True, help="parquet needs --out.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the list to this file instead of stdout (required for parquet).")
+@click.option("--with-attributes", is_flag=True,
+              help="Append the customers-table attribute columns (CRM hand-off).")
+@_privacy_options
 @_input_options
 @_traceback_option
-def top(source, n, by, segment, community, fmt, config_path, mapping, input_format, since,
-        until):
+def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseudonymize,
+        key_file, config_path, mapping, input_format, since, until):
     """Print the top N customers from a results folder (no recomputation) or an events file.
 
     \b
     Examples:
       influence top influence-out/ -n 200 --format csv > ambassadors.csv
       influence top events.csv --by out_strength --segment champions --format json
+      influence top influence-out/ --segment dormant_advocates --with-attributes \\
+          --format csv --out wake-up.csv
+      influence top influence-out/ --pseudonymize --key-file influence.key \\
+          --format parquet --out shared.parquet
     """
     from .analysis import Analysis, analyze as run
-    from .export import top_customers
+    from .config import PrivacyConfig
+    from .export import (drop_small_segments, load_pseudonym_key, pseudonymize_analysis,
+                         top_customers)
 
-    _setup_logging(True)
+    _setup_logging(False)
+    if fmt == "parquet" and out_path is None:
+        raise click.UsageError("--format parquet needs --out FILE (Parquet is not written "
+                               "to a terminal)")
+    if pseudonymize and with_attributes:
+        raise click.UsageError("--with-attributes cannot be combined with --pseudonymize: "
+                               "attributes may identify customers")
+    key = load_pseudonym_key(key_file) if pseudonymize else None
+    config = _load_config(config_path, mapping, since, until) if config_path or not \
+        Path(source).is_dir() else None
     if Path(source).is_dir():
         result = Analysis.load(source)
     else:
-        config = _load_config(config_path, mapping, since, until)
         result = run(source, config=config, input_format=input_format)
-    table = top_customers(result.customers, n=n, by=by, segment=segment, community=community)
+    if config is not None:
+        min_size = config.privacy.min_segment_size
+    else:
+        saved = result.manifest.get("config", {}).get("privacy", {})
+        min_size = saved.get("min_segment_size", PrivacyConfig().min_segment_size)
+    if key is not None:
+        result = pseudonymize_analysis(result, key)
+    table = top_customers(result.customers, n=n, by=by, segment=segment, community=community,
+                          with_attributes=with_attributes)
+    if key is not None:
+        table, small = drop_small_segments(table, result.customers, min_size)
+        if small:
+            logging.getLogger("influence").warning(
+                "segments with fewer than %d customers left out of the pseudonymized list: "
+                "%s", min_size, small)
+    if out_path is not None:
+        _write_list(table, Path(out_path), fmt)
+        click.echo(str(out_path))
+        return
     click.echo(_render(table, fmt), nl=False)
+
+
+def _write_list(table, path: Path, fmt: str) -> None:
+    from .io import write_table
+
+    try:
+        if fmt in ("csv", "parquet"):
+            write_table(table, path, fmt)
+        else:
+            path.write_text(_render(table, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
 
 
 def _render(table, fmt: str) -> str:

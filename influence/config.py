@@ -22,14 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import re
+
 import pandas as pd
 
 from .errors import ConfigError
-from .schema import BUILTIN_TYPES, EVENT_COLUMNS, FLOWS, EventType
+from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VALUES,
+                     RULE_COLUMNS, TEXT_COLUMNS, EventType)
 
 __all__ = [
-    "WindowConfig", "CommunityConfig", "CentralityConfig", "SegmentConfig",
-    "AnalysisConfig", "load_config", "config_from_dict",
+    "WindowConfig", "CommunityConfig", "CentralityConfig", "SegmentConfig", "SegmentRule",
+    "PrivacyConfig", "AnalysisConfig", "load_config", "config_from_dict",
 ]
 
 
@@ -139,9 +142,102 @@ class CentralityConfig:
                "centrality.damping", "a number in (0, 1)", self.damping)
 
 
+_RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_condition(text: Any, key: str, rule: str):
+    """Parse a rule condition and check it against the known output columns.
+
+    Raises
+    ------
+    ConfigError
+        Naming the rule and the key, on a syntax error, an unknown column or
+        operator, a date column, a text column compared with a number (or the
+        reverse), or a value a fixed-valued column never takes.
+    """
+    from .conditions import Column, ConditionSyntaxError, Literal, parse_condition
+
+    _check(isinstance(text, str) and text.strip() != "", key, "a condition (text)", text)
+    try:
+        condition = parse_condition(text)
+    except ConditionSyntaxError as exc:
+        raise ConfigError(f"segment rule {rule!r} ({key} = {text!r}): {exc}") from None
+    for name in condition.columns:
+        if name not in RULE_COLUMNS:
+            raise ConfigError(
+                f"segment rule {rule!r} ({key} = {text!r}): unknown column {name!r}; "
+                f"rules can read {list(RULE_COLUMNS)}")
+        if name in DATE_COLUMNS:
+            raise ConfigError(
+                f"segment rule {rule!r} ({key}): column {name!r} is a date and cannot be "
+                "compared; use recency_days or tenure_days")
+    for comparison in condition.comparisons:
+        sides = [comparison.left]
+        sides += (list(comparison.right) if isinstance(comparison.right, tuple)
+                  else [comparison.right])
+        columns = [x for x in sides if isinstance(x, Column)]
+        literals = [x for x in sides if isinstance(x, Literal)]
+        for column in columns:
+            text_column = column.name in TEXT_COLUMNS and not column.percentile
+            if column.percentile and column.name in TEXT_COLUMNS:
+                raise ConfigError(f"segment rule {rule!r} ({key}): pct() needs a numeric "
+                                  f"column; {column.name!r} holds text")
+            for literal in literals:
+                if text_column != isinstance(literal.value, str):
+                    kind = "text" if text_column else "a number"
+                    raise ConfigError(
+                        f"segment rule {rule!r} ({key}): column {column.name!r} holds "
+                        f"{kind} but is compared with {literal.text()}")
+                allowed = KNOWN_VALUES.get(column.name)
+                if (text_column and allowed is not None and not column.percentile
+                        and literal.value not in allowed):
+                    raise ConfigError(
+                        f"segment rule {rule!r} ({key}): {column.name!r} is never "
+                        f"{literal.text()}; its values are {list(allowed)}")
+    return condition
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    """One named segment rule: who is in ``segment``.
+
+    Parameters
+    ----------
+    name : str
+        Rule name: lower case letters, digits and ``_``. A name of a built-in
+        rule overrides that rule's condition (it keeps its place).
+    when : str
+        Condition over output columns (:mod:`influence.conditions`), checked at
+        load against the known column names.
+    segment : str or None, default=None
+        Segment the rule names; defaults to ``name``. Several rules may name
+        the same segment.
+    """
+
+    name: str
+    when: str
+    segment: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.name, str) and _RULE_NAME.match(self.name) is not None,
+               "segments.rules.name", "lower case letters, digits and '_' (a letter first)",
+               self.name)
+        key = f"segments.rules[{self.name}].when"
+        check_condition(self.when, key, self.name)
+        if self.segment is None:
+            object.__setattr__(self, "segment", self.name)
+        _check(isinstance(self.segment, str) and _RULE_NAME.match(self.segment) is not None,
+               f"segments.rules[{self.name}].segment",
+               "lower case letters, digits and '_' (a letter first)", self.segment)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @dataclass(frozen=True)
 class SegmentConfig:
-    """Tier cut points and the dormancy window of the first segmentation.
+    """Tiers, the built-in segment rules' thresholds, and custom rules.
 
     Parameters
     ----------
@@ -153,11 +249,34 @@ class SegmentConfig:
     dormant_days : int, default=60
         A customer with no event sent in the last ``dormant_days`` days before the
         analysis end date is inactive (only with timestamps). > 0.
+    dormant_min_events : int, default=3
+        A low-influence inactive customer is a dormant advocate only with at least
+        this many events sent. > 0.
+    new_days : int, default=30
+        A customer first active at most this many days before the end date is new
+        (rising stars, newcomers). > 0.
+    rules : tuple of SegmentRule, default=()
+        Custom rules (``[[segments.rules]]``). A rule named like a built-in one
+        replaces its condition in place; other rules go before the built-in ones,
+        in the order written.
+    order : tuple of str, default=()
+        Rule names in the priority wanted; listed rules go first, in this order,
+        the rest follow in their default order.
+    disable : tuple of str, default=()
+        Rule names to leave out.
+    default : str, default="passive_audience"
+        Segment of customers no rule matches.
     """
 
     high_share: float = 0.10
     mid_share: float = 0.40
     dormant_days: int = 60
+    dormant_min_events: int = 3
+    new_days: int = 30
+    rules: tuple = ()
+    order: tuple = ()
+    disable: tuple = ()
+    default: str = "passive_audience"
 
     def __post_init__(self) -> None:
         _check(_is_number(self.high_share) and 0 < self.high_share < 1,
@@ -166,9 +285,62 @@ class SegmentConfig:
                and self.high_share + self.mid_share <= 1,
                "segments.mid_share", "a number >= 0 with high_share + mid_share <= 1",
                self.mid_share)
-        _check(isinstance(self.dormant_days, int) and not isinstance(self.dormant_days, bool)
-               and self.dormant_days > 0, "segments.dormant_days", "an integer > 0",
-               self.dormant_days)
+        for key in ("dormant_days", "dormant_min_events", "new_days"):
+            _check(_positive_int(getattr(self, key)), f"segments.{key}", "an integer > 0",
+                   getattr(self, key))
+        _check(isinstance(self.rules, (list, tuple)), "segments.rules",
+               "an array of tables ([[segments.rules]])", self.rules)
+        rules = []
+        for i, rule in enumerate(self.rules):
+            if isinstance(rule, dict):
+                unknown = sorted(set(rule) - {"name", "when", "segment"})
+                if unknown:
+                    raise ConfigError(f"unknown config key 'segments.rules[{i}].{unknown[0]}'; "
+                                      "known keys: ['name', 'segment', 'when']")
+                for key in ("name", "when"):
+                    _check(key in rule, f"segments.rules[{i}].{key}", "set", None)
+                rule = SegmentRule(**rule)
+            _check(isinstance(rule, SegmentRule), f"segments.rules[{i}]", "a SegmentRule",
+                   rule)
+            rules.append(rule)
+        names = [r.name for r in rules]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        _check(not dup, "segments.rules", "rules with distinct names", dup)
+        object.__setattr__(self, "rules", tuple(rules))
+        from .segments import BUILTIN_RULES  # noqa: PLC0415 (segments imports this module)
+
+        builtin = [rule[0] for rule in BUILTIN_RULES]
+        known = builtin + [n for n in names if n not in builtin]
+        for key in ("order", "disable"):
+            value = getattr(self, key)
+            _check(isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
+                   f"segments.{key}", "an array of rule names", value)
+            for name in value:
+                if name not in known:
+                    raise ConfigError(f"config key 'segments.{key}' names no rule {name!r}; "
+                                      f"rules are {known}")
+            object.__setattr__(self, key, tuple(value))
+        _check(isinstance(self.default, str) and _RULE_NAME.match(self.default) is not None,
+               "segments.default", "lower case letters, digits and '_'", self.default)
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """What is held back in outputs meant to be shared.
+
+    Parameters
+    ----------
+    min_segment_size : int, default=10
+        Segments with fewer customers are suppressed in ``segments.csv`` (their
+        metrics left empty, ``suppressed`` true) and dropped from
+        ``influence top --pseudonymize``. >= 1 (1 suppresses nothing).
+    """
+
+    min_segment_size: int = 10
+
+    def __post_init__(self) -> None:
+        _check(_positive_int(self.min_segment_size), "privacy.min_segment_size",
+               "an integer >= 1", self.min_segment_size)
 
 
 def _default_types() -> dict[str, EventType]:
@@ -190,6 +362,7 @@ class AnalysisConfig:
     communities : CommunityConfig
     centrality : CentralityConfig
     segments : SegmentConfig
+    privacy : PrivacyConfig
     """
 
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -198,6 +371,7 @@ class AnalysisConfig:
     communities: CommunityConfig = field(default_factory=CommunityConfig)
     centrality: CentralityConfig = field(default_factory=CentralityConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def __post_init__(self) -> None:
         for canonical, name in self.columns.items():
@@ -241,15 +415,21 @@ class AnalysisConfig:
             "types": {name: {"flow": t.flow, "weight": float(t.weight)}
                       for name, t in sorted(self.types.items())},
         }
-        for section in ("window", "communities", "centrality", "segments"):
+        for section in ("window", "communities", "centrality", "segments", "privacy"):
             value = getattr(self, section)
-            out[section] = {
-                f.name: (getattr(value, f.name).isoformat()
-                         if isinstance(getattr(value, f.name), pd.Timestamp)
-                         else getattr(value, f.name))
-                for f in dataclasses.fields(value)
-            }
+            out[section] = {f.name: _plain(getattr(value, f.name))
+                            for f in dataclasses.fields(value)}
         return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, SegmentRule):
+        return {"name": value.name, "when": value.when, "segment": value.segment}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 _SECTIONS = {
@@ -257,6 +437,7 @@ _SECTIONS = {
     "communities": CommunityConfig,
     "centrality": CentralityConfig,
     "segments": SegmentConfig,
+    "privacy": PrivacyConfig,
 }
 
 

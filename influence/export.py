@@ -1,20 +1,50 @@
-"""Influencer lists for scripts and CRMs (presentation only: never computes a metric)."""
+"""Influencer lists for scripts and CRMs, and pseudonymised ids (presentation only:
+never computes a metric)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import ConfigError, InputError
+from .schema import CUSTOMER_COLUMNS, CUSTOMER_ID, SEGMENT_COLUMNS
 
-__all__ = ["TOP_COLUMNS", "top_customers"]
+__all__ = ["TOP_COLUMNS", "CRM_TAG_PREFIX", "KEY_ENV", "top_customers", "load_pseudonym_key",
+           "pseudonymize_ids", "pseudonymize_analysis", "attribute_columns",
+           "drop_small_segments"]
 
-#: Columns of a ``top`` list, in order (those present in the results).
+logger = logging.getLogger(__name__)
+
+#: Columns of a ``top`` list, in order (those present in the results); the
+#: customers-table attributes follow with ``with_attributes=True``.
 TOP_COLUMNS = ("influence_rank", "customer_id", "segment", "influence_score", "pagerank",
-               "out_strength", "community", "events_sent", "segment_reason")
+               "out_strength", "community", "events_sent", "segment_reason", "crm_tag")
+
+#: ``crm_tag`` is this prefix followed by the segment name.
+CRM_TAG_PREFIX = "influence:"
+
+#: Environment variable read for the pseudonymisation key when no key file is given.
+KEY_ENV = "INFLUENCE_PSEUDONYM_KEY"
+
+#: Hex characters kept of each HMAC-SHA256 digest (96 bits).
+PSEUDONYM_HEX = 24
+
+
+def attribute_columns(customers: pd.DataFrame) -> list[str]:
+    """Columns of ``customers`` that came from the customers table (not computed)."""
+    known = set(CUSTOMER_COLUMNS) | set(SEGMENT_COLUMNS)
+    return [c for c in customers.columns if c not in known]
 
 
 def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_rank",
-                  segment: str | None = None, community: int | None = None) -> pd.DataFrame:
+                  segment: str | None = None, community: int | None = None,
+                  with_attributes: bool = False) -> pd.DataFrame:
     """The ``n`` best customers by a column, deterministically ordered.
 
     Parameters
@@ -29,11 +59,15 @@ def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_
         Keep only this segment.
     community : int, optional
         Keep only this community.
+    with_attributes : bool, default=False
+        Append the customers-table attribute columns (CRM hand-off).
 
     Returns
     -------
     pandas.DataFrame
-        :data:`TOP_COLUMNS` (those present), plus ``by`` if it is not among them.
+        :data:`TOP_COLUMNS` (those present; ``crm_tag`` is
+        ``"influence:<segment>"``), plus ``by`` (fourth) if it is not among
+        them, then the attributes when asked.
 
     Raises
     ------
@@ -53,8 +87,118 @@ def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_
         table = table[table["community"] == community]
     ascending = by == "influence_rank"
     table = table.sort_values([by, "customer_id"], ascending=[ascending, True],
-                              kind="mergesort")
+                              kind="mergesort").head(n).copy()
+    if "segment" in table.columns:
+        table["crm_tag"] = pd.array((CRM_TAG_PREFIX + table["segment"].astype(str)).to_numpy(),
+                                    dtype="str")
     columns = [c for c in TOP_COLUMNS if c in table.columns]
     if by not in columns:
         columns.insert(3, by)
-    return table.head(n)[columns].reset_index(drop=True)
+    if with_attributes:
+        columns += [c for c in attribute_columns(customers) if c not in columns]
+    return table[columns].reset_index(drop=True)
+
+
+def load_pseudonym_key(key_file: str | Path | None = None) -> bytes:
+    """The secret key for :func:`pseudonymize_ids`: from ``key_file``, else ``$INFLUENCE_PSEUDONYM_KEY``.
+
+    A key file's bytes are used as they are, less one trailing newline. The
+    key is never written to any output.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, the key is empty, or no key is found;
+        the message names where it looked.
+    """
+    if key_file is not None:
+        try:
+            key = Path(key_file).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read pseudonymisation key file {str(key_file)!r}: "
+                              f"{exc.strerror}") from None
+        key = key[:-1] if key.endswith(b"\n") else key
+        key = key[:-1] if key.endswith(b"\r") else key
+        if not key:
+            raise ConfigError(f"pseudonymisation key file {str(key_file)!r} is empty; "
+                              "put a long random secret in it")
+        return key
+    value = os.environ.get(KEY_ENV)
+    if value:
+        return value.encode("utf-8")
+    raise ConfigError(f"--pseudonymize needs a secret key: no --key-file was given and the "
+                      f"environment variable {KEY_ENV} is not set (or empty). Create one, "
+                      "e.g. python -c \"import secrets; print(secrets.token_hex(32))\" "
+                      "> influence.key, and pass --key-file influence.key")
+
+
+def pseudonymize_ids(ids: pd.Series, key: bytes) -> pd.Series:
+    """Replace each id with ``p_`` + the first 24 hex digits of HMAC-SHA256(key, id).
+
+    The same id and key always give the same pseudonym (so files of one run,
+    and runs with the same key, join); without the key an id cannot be
+    recovered or checked. Missing values stay missing.
+
+    >>> pseudonymize_ids(pd.Series(["ann", "ann", None]), b"k").tolist()[:2]
+    ['p_9266175ac0e5692db793c2ff', 'p_9266175ac0e5692db793c2ff']
+    """
+    values = ids.astype("str")
+    uniques = pd.unique(values.dropna())
+    mapping = {u: "p_" + hmac.new(key, u.encode("utf-8"), hashlib.sha256).hexdigest()
+               [:PSEUDONYM_HEX] for u in uniques}
+    if len(set(mapping.values())) != len(mapping):  # pragma: no cover - 2**-96
+        raise InputError("two ids have the same pseudonym; report this as a bug")
+    return pd.Series(pd.array(values.map(mapping).to_numpy(), dtype="str"), index=ids.index)
+
+
+def pseudonymize_analysis(result, key: bytes):
+    """An :class:`~influence.analysis.Analysis` with every customer id pseudonymised.
+
+    ``customers.customer_id``, ``communities.leader`` and the ids in
+    ``communities.top_members`` are replaced consistently; customers-table
+    attribute columns are dropped (they may identify people); the graph is
+    left out. The manifest records ``privacy.pseudonymized = true`` and the
+    dropped attribute names, never the key.
+    """
+    from .analysis import Analysis
+
+    if result.manifest.get("privacy", {}).get("pseudonymized"):
+        return result
+    customers = result.customers.copy()
+    attributes = attribute_columns(customers)
+    customers = customers.drop(columns=attributes)
+    customers[CUSTOMER_ID] = pseudonymize_ids(customers[CUSTOMER_ID], key)
+    communities = result.communities.copy()
+    if "leader" in communities:
+        communities["leader"] = pseudonymize_ids(communities["leader"], key)
+    if "top_members" in communities:
+        members = communities["top_members"].astype("str")
+        flat = members.str.split(";").explode()
+        mapped = pseudonymize_ids(flat.dropna(), key)
+        joined = mapped.groupby(level=0, sort=False).agg(";".join)
+        communities["top_members"] = pd.Series(
+            pd.array(joined.reindex(members.index).to_numpy(), dtype="str"),
+            index=members.index)
+    if attributes:
+        logger.warning("pseudonymized: customer attribute columns %s left out (they may "
+                       "identify customers)", attributes)
+    manifest = dict(result.manifest)
+    manifest["privacy"] = {"pseudonymized": True, "method": "HMAC-SHA256, 24 hex digits",
+                           "attributes_dropped": attributes}
+    manifest["attribute_columns"] = []
+    if manifest.get("customers_input"):
+        manifest["customers_input"] = dict(manifest["customers_input"])
+    return Analysis(customers=customers, communities=communities, manifest=manifest,
+                    graph=None, segments=result.segments)
+
+
+def drop_small_segments(table: pd.DataFrame, customers: pd.DataFrame,
+                        min_segment_size: int) -> tuple[pd.DataFrame, list[str]]:
+    """Drop rows of ``table`` whose segment has fewer than ``min_segment_size``
+    customers in ``customers``; return the table and the dropped segment names."""
+    sizes = customers["segment"].astype(str).value_counts()
+    small = sorted(s for s, size in sizes.items() if size < min_segment_size)
+    if not small or "segment" not in table.columns:
+        return table, small
+    keep = ~table["segment"].astype(str).isin(small).to_numpy()
+    return table[keep].reset_index(drop=True), small

@@ -16,6 +16,8 @@ __all__ = [
     "SOURCE", "TARGET", "TYPE", "TIMESTAMP", "CONVERTED", "VALUE", "WEIGHT",
     "EVENT_COLUMNS", "REQUIRED_COLUMNS", "CUSTOMER_ID",
     "EventType", "BUILTIN_TYPES", "FLOWS", "CUSTOMER_COLUMNS", "COMMUNITY_COLUMNS",
+    "SEGMENT_COLUMNS", "RULE_COLUMNS", "TEXT_COLUMNS", "DATE_COLUMNS", "KNOWN_VALUES",
+    "SEGMENT_PROFILE_COLUMNS",
 ]
 
 SOURCE = "source"
@@ -73,4 +75,40 @@ CUSTOMER_COLUMNS = (
 COMMUNITY_COLUMNS = (
     "community", "size", "internal_weight", "external_weight", "density", "leader",
     "top_members",
+)
+
+#: Columns the segmentation adds after the contract columns of ``customers.csv``:
+#: tiers per axis (``reach_tier`` only when a reach column exists) and
+#: ``tenure_days`` (days from ``first_active`` to the end date; timestamps only).
+SEGMENT_COLUMNS = ("influence_tier", "activity_tier", "reach_tier", "tenure_days")
+
+#: Columns a segment rule (``[[segments.rules]] when = ...``) may read: the
+#: per-customer outputs, whether or not this build or this input produces them.
+RULE_COLUMNS = tuple(c for c in CUSTOMER_COLUMNS if c not in ("segment", "segment_reason")) \
+    + SEGMENT_COLUMNS
+
+#: Rule columns that hold text (compared with quoted strings).
+TEXT_COLUMNS = ("customer_id", "community_role", "lifecycle_stage", "influence_tier",
+                "activity_tier", "reach_tier")
+
+#: Rule columns that hold dates (not comparable in rules: use recency_days or tenure_days).
+DATE_COLUMNS = ("first_active", "last_active")
+
+#: The values a text column can take, where they are fixed (typos in rules are errors).
+KNOWN_VALUES = {
+    "influence_tier": ("high", "mid", "low"),
+    "activity_tier": ("high", "mid", "low"),
+    "reach_tier": ("high", "mid", "low"),
+    "community_role": ("local_leader", "connector", "member", "peripheral"),
+    "lifecycle_stage": ("new", "active", "declining", "dormant", "churned"),
+}
+
+#: Columns of ``segments.csv`` (segment profiles) in order; the ``median_*``,
+#: ``referrers``, ``invites_per_referrer``, ``conversion_rate`` and
+#: ``k_factor`` columns appear when their source columns exist.
+SEGMENT_PROFILE_COLUMNS = (
+    "segment", "size", "share", "suppressed", "median_influence_score", "median_pagerank",
+    "median_out_strength", "median_events_sent", "median_recency_days", "median_reach_2",
+    "median_referral_downstream", "referrers", "invites_per_referrer", "conversion_rate",
+    "k_factor",
 )

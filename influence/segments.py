@@ -4,38 +4,107 @@ Tiers are built by ranking then cutting (never by quantile bins that crash on
 ties): a customer's tier on an axis is ``high`` when fewer than
 ``high_share`` of customers rank strictly above them, ``mid`` within
 ``high_share + mid_share``, else ``low``. Tied customers share a tier, and a
-customer whose value is zero is never above ``low``.
+customer whose value is zero is never above ``low``. Axes: influence
+(``influence_score``), activity (``events_sent``) and, when a reach column
+exists, reach (``reach_2``, else ``reach_1``).
 
-The first segmentation crosses the influence tier with the activity tier
-(and, with timestamps, dormancy). Rules are evaluated in this order; the first
-that matches names the segment:
+Segments are named by rules, conditions over the output columns written in
+the small language of :mod:`influence.conditions`. Rules are tried in
+priority order; the first that matches names the customer's one segment, and
+customers no rule matches get the default segment (``passive_audience``). A
+rule that reads a column the table does not have (a metric this input or this
+build does not produce, e.g. ``recency_days`` without timestamps) is skipped,
+and :func:`plan_rules` says so. The built-in rules, in order
+(``{name}`` is a ``[segments]`` threshold):
 
-=====================  ====================================================
-segment                rule
-=====================  ====================================================
-``isolated``           no event sent or received
-``dormant_advocates``  influence high or mid, has sent events, but none in
-                       the last ``dormant_days`` days before the end date
-``champions``          influence high, activity high or mid
-``quiet_influencers``  influence high, activity low
-``engaged_members``    activity high, influence mid or low
-``contributors``       influence mid
-``passive_audience``   everyone else
-=====================  ====================================================
+=====================  =====================  ================================================
+rule                   segment                condition
+=====================  =====================  ================================================
+``isolated``           ``isolated``           ``events_sent == 0 and events_received == 0``
+``dormant_advocates``  ``dormant_advocates``  ``recency_days > {dormant_days} and
+                                              out_strength > 0 and (influence_tier != "low"
+                                              or events_sent >= {dormant_min_events})``
+``key_propagators``    ``champions``          ``propagator_rank >= 1``
+``champions``          ``champions``          ``influence_tier == "high" and
+                                              activity_tier != "low"``
+``connectors``         ``connectors``         ``community_role == "connector"``
+``local_leaders``      ``local_leaders``      ``community_role == "local_leader"``
+``rising_stars``       ``rising_stars``       ``tenure_days <= {new_days} and
+                                              influence_tier != "low"``
+``quiet_influencers``  ``quiet_influencers``  ``influence_tier == "high"``
+``engaged_members``    ``engaged_members``    ``activity_tier == "high"``
+``contributors``       ``contributors``       ``influence_tier == "mid"``
+``newcomers``          ``newcomers``          ``tenure_days <= {new_days}``
+=====================  =====================  ================================================
+
+See ``docs/segments.md`` for what each segment means and what to do with it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from .config import SegmentConfig
+from .conditions import Column, Condition, Literal
+from .config import SegmentConfig, SegmentRule, check_condition
 
-__all__ = ["SEGMENTS", "assign_tiers", "assign_segments"]
+__all__ = ["SEGMENTS", "BUILTIN_RULES", "RulePlan", "assign_tiers", "plan_rules",
+           "assign_segments", "segment_profiles"]
 
-#: Segment names in rule order.
-SEGMENTS = ("isolated", "dormant_advocates", "champions", "quiet_influencers",
-            "engaged_members", "contributors", "passive_audience")
+#: Built-in rules in priority order: (rule name, segment, condition template).
+BUILTIN_RULES = (
+    ("isolated", "isolated", "events_sent == 0 and events_received == 0"),
+    ("dormant_advocates", "dormant_advocates",
+     'recency_days > {dormant_days} and out_strength > 0 and '
+     '(influence_tier != "low" or events_sent >= {dormant_min_events})'),
+    ("key_propagators", "champions", "propagator_rank >= 1"),
+    ("champions", "champions", 'influence_tier == "high" and activity_tier != "low"'),
+    ("connectors", "connectors", 'community_role == "connector"'),
+    ("local_leaders", "local_leaders", 'community_role == "local_leader"'),
+    ("rising_stars", "rising_stars", 'tenure_days <= {new_days} and influence_tier != "low"'),
+    ("quiet_influencers", "quiet_influencers", 'influence_tier == "high"'),
+    ("engaged_members", "engaged_members", 'activity_tier == "high"'),
+    ("contributors", "contributors", 'influence_tier == "mid"'),
+    ("newcomers", "newcomers", "tenure_days <= {new_days}"),
+)
+
+#: Segment names of the built-in rules, in priority order, then the default.
+SEGMENTS = tuple(dict.fromkeys([segment for _, segment, _ in BUILTIN_RULES]
+                               + ["passive_audience"]))
+
+_REACH_COLUMNS = ("reach_2", "reach_1")
+
+
+@dataclass(frozen=True)
+class RulePlan:
+    """A rule as it will run: its parsed condition and whether it can.
+
+    Attributes
+    ----------
+    rule : SegmentRule
+    condition : Condition
+    builtin : bool
+    missing : tuple of str
+        Columns the condition reads that the table lacks; non-empty means skipped.
+    """
+
+    rule: SegmentRule
+    condition: Condition
+    builtin: bool
+    missing: tuple = ()
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.missing)
+
+    def to_dict(self) -> dict:
+        out = {"name": self.rule.name, "segment": self.rule.segment, "when": self.rule.when,
+               "builtin": self.builtin, "status": "skipped" if self.skipped else "applied"}
+        if self.skipped:
+            out["missing"] = list(self.missing)
+        return out
 
 
 def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
@@ -45,7 +114,7 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
     Parameters
     ----------
     values : array-like of float
-        Larger is better.
+        Larger is better. Missing values are ``low``.
     high_share, mid_share : float
         Shares of customers in the high and mid tiers.
 
@@ -58,7 +127,7 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
     >>> assign_tiers([5, 0, 3, 3, 1], high_share=0.2, mid_share=0.4).tolist()
     ['high', 'low', 'mid', 'mid', 'low']
     """
-    values = np.asarray(values, dtype=np.float64)
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
     n = len(values)
     above = pd.Series(values).rank(method="min", ascending=False).to_numpy() - 1
     # how many customers each tier holds, rounded up (>= 1 customer when share > 0);
@@ -73,78 +142,363 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
     return tiers
 
 
-def _top_percent(above: np.ndarray, n: int) -> np.ndarray:
+def plan_rules(config: SegmentConfig, columns=None) -> list[RulePlan]:
+    """The rules in the order they run, each marked applied or skipped.
+
+    Parameters
+    ----------
+    config : SegmentConfig
+    columns : iterable of str, optional
+        Columns of the table the rules will run on (after tiers are added); a
+        rule reading any other column is skipped. ``None``: nothing is skipped.
+
+    Returns
+    -------
+    list of RulePlan
+        Custom rules first (in the order written), then the built-in ones (a
+        custom rule named like a built-in one replaces it in place); then
+        ``config.order`` moves the rules it names to the front; ``config.disable``
+        removes rules.
+    """
+    thresholds = {"dormant_days": config.dormant_days,
+                  "dormant_min_events": config.dormant_min_events,
+                  "new_days": config.new_days}
+    custom = {rule.name: rule for rule in config.rules}
+    builtin_names = {name for name, _, _ in BUILTIN_RULES}
+    rules: list[tuple[SegmentRule, bool]] = [
+        (rule, False) for rule in config.rules if rule.name not in builtin_names]
+    for name, segment, template in BUILTIN_RULES:
+        if name in custom:
+            rules.append((custom[name], False))
+        else:
+            rules.append((SegmentRule(name=name, segment=segment,
+                                      when=template.format(**thresholds)), True))
+    if config.order:
+        rank = {name: i for i, name in enumerate(config.order)}
+        rules.sort(key=lambda item: rank.get(item[0].name, len(rank)))  # stable
+    present = None if columns is None else set(columns)
+    plans = []
+    for rule, builtin in rules:
+        if rule.name in config.disable:
+            continue
+        condition = check_condition(rule.when, f"segments.rules[{rule.name}].when", rule.name)
+        missing = () if present is None else tuple(c for c in condition.columns
+                                                   if c not in present)
+        plans.append(RulePlan(rule=rule, condition=condition, builtin=builtin,
+                              missing=missing))
+    return plans
+
+
+def _top_percent(score: np.ndarray) -> np.ndarray:
+    n = len(score)
+    above = pd.Series(score).rank(method="min", ascending=False).to_numpy() - 1
     share = np.ceil(100.0 * (above + 1) / max(n, 1)).astype(int)
     return np.char.add(np.char.add("top ", share.astype(str)), "%")
 
 
+def _int_text(values: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(values).astype(np.int64).astype(str)
+
+
+class _Facts:
+    """Readable facts about each customer, one column at a time (vectorised, cached)."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self.cache: dict[str, np.ndarray] = {}
+
+    def num(self, column: str) -> np.ndarray:
+        return pd.to_numeric(self.table[column], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+
+    def get(self, column: str) -> np.ndarray:
+        if column not in self.cache:
+            self.cache[column] = np.asarray(self._make(column), dtype=object)
+        return self.cache[column]
+
+    def _make(self, column: str) -> np.ndarray:
+        t = self.table
+        if column in ("influence_tier", "influence_score"):
+            score = self.num("influence_score")
+            return (("influence " + t["influence_tier"].astype(str).to_numpy(dtype=object)
+                     + " (score ") + np.char.mod("%.3f", score).astype(object) + ", "
+                    + _top_percent(score).astype(object) + ")")
+        if column in ("activity_tier", "events_sent"):
+            sent = self.num("events_sent")
+            return ("activity " + t["activity_tier"].astype(str).to_numpy(dtype=object)
+                    + " (" + _int_text(sent).astype(object) + " events sent)")
+        if column == "reach_tier":
+            source = next(c for c in _REACH_COLUMNS if c in t.columns)
+            return ("reach " + t["reach_tier"].astype(str).to_numpy(dtype=object) + " ("
+                    + _int_text(self.num(source)).astype(object)
+                    + f" customers within {source[-1]} hop{'s' if source[-1] != '1' else ''})")
+        if column == "recency_days":
+            days = self.num("recency_days")
+            return np.where(np.isnan(days), "never sent an event",
+                            "last active " + _int_text(days).astype(object) + " days ago")
+        if column == "tenure_days":
+            days = self.num("tenure_days")
+            return np.where(np.isnan(days), "never sent an event",
+                            "first active " + _int_text(days).astype(object) + " days ago")
+        if column == "pagerank":
+            pr = self.num("pagerank")
+            return ("PageRank " + np.char.mod("%.4g", pr).astype(object) + " ("
+                    + _top_percent(pr).astype(object) + ")")
+        if column == "referral_downstream":
+            return _int_text(self.num(column)).astype(object) + " downstream referrals"
+        if column == "propagator_rank":
+            rank = self.num(column)
+            return np.where(np.isnan(rank), "not a key propagator",
+                            "key propagator #" + _int_text(rank).astype(object))
+        if column == "community_role":
+            role = t[column].astype(str).to_numpy(dtype=object)
+            if "community" in t.columns:
+                return role + " of community " + t["community"].astype(str).to_numpy(
+                    dtype=object)
+            return "community role " + role
+        if column == "out_strength":
+            return "influence exerted " + np.char.mod("%.4g", self.num(column)).astype(object)
+        if column == "events_received":
+            return _int_text(self.num(column)).astype(object) + " events received"
+        values = t[column]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+                values.dtype):
+            text = np.char.mod("%.4g", self.num(column)).astype(object)
+        else:
+            text = values.astype(str).to_numpy(dtype=object)
+        return column.replace("_", " ") + " " + text
+
+
+def _annotations(condition: Condition) -> dict[str, list[str]]:
+    """Numeric thresholds the condition sets on each column, as text (``> 60``)."""
+    notes: dict[str, list[str]] = {}
+    for comparison in condition.comparisons:
+        left, right = comparison.left, comparison.right
+        if isinstance(right, tuple):
+            continue
+        if isinstance(left, Literal) and isinstance(right, Column):
+            flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+            left, right = right, left
+            op = flip.get(comparison.op, comparison.op)
+        else:
+            op = comparison.op
+        if not (isinstance(left, Column) and isinstance(right, Literal)):
+            continue
+        if isinstance(right.value, str):
+            continue
+        prefix = "percentile " if left.percentile else ""
+        notes.setdefault(left.name, []).append(f"{prefix}{op} {right.value:g}")
+    return notes
+
+
+# Facts shown for every customer after the rule's own, when the columns exist.
+_CONTEXT = ("influence_tier", "activity_tier", "recency_days")
+# Columns whose fact already shows another column (no need to repeat it).
+_SAME_FACT = {"influence_score": "influence_tier", "events_sent": "activity_tier"}
+
+
+def _reason(plan: RulePlan | None, facts: _Facts, rows: np.ndarray,
+            columns: set[str]) -> np.ndarray:
+    shown: list[str] = []
+    parts: list[np.ndarray] = []
+    notes = _annotations(plan.condition) if plan is not None else {}
+    for column in (plan.condition.columns if plan is not None else ()) + _CONTEXT:
+        key = _SAME_FACT.get(column, column)
+        if key in shown or key not in columns:
+            continue
+        shown.append(key)
+        text = facts.get(key)[rows]
+        note = notes.get(column) or notes.get(key)
+        if note:
+            text = text + f" (rule: {', '.join(note)})"
+        parts.append(text)
+    if plan is None:
+        parts.insert(0, np.full(len(rows), "no rule matched", dtype=object))
+    if not parts:
+        return np.full(len(rows), f"rule {plan.rule.name}", dtype=object)
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "; " + part
+    return out
+
+
+def _derived(customers: pd.DataFrame, config: SegmentConfig,
+             end: pd.Timestamp | None) -> pd.DataFrame:
+    """Tiers per axis and tenure, as extra columns (same index)."""
+    derived = pd.DataFrame(index=customers.index)
+    derived["influence_tier"] = assign_tiers(
+        customers["influence_score"].to_numpy(dtype=float), config.high_share,
+        config.mid_share)
+    derived["activity_tier"] = assign_tiers(
+        customers["events_sent"].to_numpy(dtype=float), config.high_share, config.mid_share)
+    reach = next((c for c in _REACH_COLUMNS if c in customers.columns), None)
+    if reach is not None:
+        derived["reach_tier"] = assign_tiers(
+            pd.to_numeric(customers[reach], errors="coerce").to_numpy(dtype=float),
+            config.high_share, config.mid_share)
+    if "first_active" in customers.columns:
+        first = pd.to_datetime(customers["first_active"], utc=True)
+        if end is None and "last_active" in customers.columns:
+            end = pd.to_datetime(customers["last_active"], utc=True).max()
+        if end is not None and end is not pd.NaT:
+            tenure = (end - first).dt.total_seconds() / 86400.0
+            derived["tenure_days"] = np.floor(tenure.clip(lower=0)).to_numpy(dtype=float)
+    return derived
+
+
 def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
-                    has_timestamps: bool) -> pd.DataFrame:
+                    has_timestamps: bool | None = None, *,
+                    end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Name one segment per customer, with tiers and a reason.
 
     Parameters
     ----------
     customers : pandas.DataFrame
-        Needs ``influence_score``, ``events_sent``, ``events_received`` and,
-        with timestamps, ``recency_days``.
+        Per-customer metrics; needs ``influence_score``, ``events_sent`` and
+        ``events_received``. Any other output column a rule reads is used when
+        present (``recency_days``, ``first_active``, ``reach_2``,
+        ``community_role``, ``propagator_rank``, ...); rules reading absent
+        columns are skipped.
     config : SegmentConfig
-    has_timestamps : bool
-        Without timestamps nobody is dormant.
+    has_timestamps : bool, optional
+        ``False`` ignores the time columns (nobody is dormant, new or rising).
+    end : pandas.Timestamp, optional
+        Analysis end date, for ``tenure_days``; defaults to the latest
+        ``last_active``.
 
     Returns
     -------
     pandas.DataFrame
-        Same index: ``segment``, ``segment_reason``, ``influence_tier``,
-        ``activity_tier`` (str).
+        Same index: ``segment``, ``segment_reason`` (str), ``influence_tier``,
+        ``activity_tier`` (str), ``reach_tier`` (str, when ``reach_2`` or
+        ``reach_1`` exists), ``tenure_days`` (float, when ``first_active``
+        exists; NaN for customers who never sent an event).
+
+    Notes
+    -----
+    Every customer gets exactly one segment: the first applied rule (in
+    :func:`plan_rules` order) that matches, else ``config.default``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"influence_score": [0.9, 0.1, 0.0],
+    ...                       "events_sent": [12, 1, 0], "events_received": [3, 1, 0]})
+    >>> assign_segments(table, SegmentConfig(high_share=0.3))["segment"].tolist()
+    ['champions', 'contributors', 'isolated']
     """
-    n = len(customers)
-    score = customers["influence_score"].to_numpy(dtype=float)
-    sent = customers["events_sent"].to_numpy(dtype=float)
-    received = customers["events_received"].to_numpy(dtype=float)
-    influence_tier = assign_tiers(score, config.high_share, config.mid_share)
-    activity_tier = assign_tiers(sent, config.high_share, config.mid_share)
-
-    if has_timestamps and "recency_days" in customers:
-        recency = customers["recency_days"].to_numpy(dtype=float)
-        inactive = ~np.isnan(recency) & (recency > config.dormant_days)
-    else:
-        recency = np.full(n, np.nan)
-        inactive = np.zeros(n, dtype=bool)
-
-    isolated = (sent == 0) & (received == 0)
-    inf_hm = np.isin(influence_tier, ("high", "mid"))
-    rules = [
-        isolated,
-        inf_hm & inactive & ~isolated,
-        (influence_tier == "high") & np.isin(activity_tier, ("high", "mid")),
-        influence_tier == "high",
-        activity_tier == "high",
-        influence_tier == "mid",
-        np.ones(n, dtype=bool),
-    ]
-    segment = np.select(rules, SEGMENTS, default="passive_audience")
-
-    inf_above = pd.Series(score).rank(method="min", ascending=False).to_numpy() - 1
-    act_above = pd.Series(sent).rank(method="min", ascending=False).to_numpy() - 1
-    influence_text = np.char.add(np.char.add(np.char.add(
-        "influence " + influence_tier.astype(str), " (score "),
-        np.char.mod("%.3f", score)), np.char.add(", ", _top_percent(inf_above, n)))
-    influence_text = np.char.add(influence_text, ")")
-    activity_text = np.char.add(np.char.add(np.char.add(
-        "activity " + activity_tier.astype(str), " ("),
-        sent.astype(np.int64).astype(str)), " events sent)")
-    reason = np.char.add(np.char.add(influence_text, "; "), activity_text)
-    if has_timestamps:
-        recency_text = np.where(
-            np.isnan(recency), "never sent an event",
-            np.char.add(np.char.add("last sent ",
-                                    np.nan_to_num(recency).astype(np.int64).astype(str)),
-                        " days before the end date"))
-        reason = np.char.add(np.char.add(reason, "; "), recency_text)
-    reason = np.where(isolated, "no events sent or received", reason)
-    return pd.DataFrame({
+    table = customers
+    if has_timestamps is False:
+        table = table.drop(columns=[c for c in ("recency_days", "first_active",
+                                                "last_active", "active_days")
+                                    if c in table.columns])
+    derived = _derived(table, config, end)
+    table = pd.concat([table.drop(columns=[c for c in derived.columns if c in table.columns]),
+                       derived], axis=1)
+    n = len(table)
+    columns = set(table.columns)
+    plans = plan_rules(config, columns)
+    segment = np.full(n, config.default, dtype=object)
+    reason = np.empty(n, dtype=object)
+    undecided = np.ones(n, dtype=bool)
+    facts = _Facts(table)
+    for plan in plans:
+        if plan.skipped or not undecided.any():
+            continue
+        hit = plan.condition.evaluate(table) & undecided
+        if not hit.any():
+            continue
+        rows = np.flatnonzero(hit)
+        segment[rows] = plan.rule.segment
+        if plan.rule.name == "isolated" and plan.builtin:
+            reason[rows] = "no events sent or received"
+        else:
+            reason[rows] = _reason(plan, facts, rows, columns)
+        undecided &= ~hit
+    rows = np.flatnonzero(undecided)
+    if len(rows):
+        reason[rows] = _reason(None, facts, rows, columns)
+    out = pd.DataFrame({
         "segment": pd.array(segment.astype(str), dtype="str"),
-        "segment_reason": pd.array(np.asarray(reason, dtype=str), dtype="str"),
-        "influence_tier": pd.array(influence_tier.astype(str), dtype="str"),
-        "activity_tier": pd.array(activity_tier.astype(str), dtype="str"),
+        "segment_reason": pd.array(reason.astype(str), dtype="str"),
     }, index=customers.index)
+    for column in derived.columns:
+        values = derived[column]
+        out[column] = (pd.array(values.astype(str).to_numpy(), dtype="str")
+                       if column.endswith("_tier") else values)
+    return out
+
+
+_MEDIANS = ("influence_score", "pagerank", "out_strength", "events_sent", "recency_days",
+            "reach_2", "referral_downstream")
+
+
+def segment_profiles(customers: pd.DataFrame, *, min_segment_size: int = 1,
+                     order=None) -> pd.DataFrame:
+    """One row per segment: size, share, medians and K-factor.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        With ``segment`` and any of the metric columns.
+    min_segment_size : int, default=1
+        Segments with fewer customers are *suppressed*: ``suppressed`` is true
+        and every metric is left empty (size and share stay).
+    order : sequence of str, optional
+        Segment order (rule priority); other segments follow by name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`influence.schema.SEGMENT_PROFILE_COLUMNS` that apply:
+        ``segment`` (str), ``size`` (int64), ``share`` (float, of all
+        customers), ``suppressed`` (bool), ``median_<metric>`` for each metric
+        column present, and, when ``referrals_sent`` and ``referrals_converted``
+        exist, ``referrers`` (members with a referral sent),
+        ``invites_per_referrer``, ``conversion_rate`` (converted / sent) and
+        ``k_factor`` = ``invites_per_referrer x conversion_rate``.
+    """
+    total = len(customers)
+    names = list(dict.fromkeys(customers["segment"].astype(str)))
+    rank = {name: i for i, name in enumerate(order or ())}
+    names.sort(key=lambda s: (rank.get(s, len(rank)), s))
+    labels = customers["segment"].astype(str).to_numpy()
+    rows = []
+    referral = {"referrals_sent", "referrals_converted"} <= set(customers.columns)
+    for name in names:
+        members = customers[labels == name]
+        size = len(members)
+        row: dict = {"segment": name, "size": size, "share": size / max(total, 1),
+                     "suppressed": size < min_segment_size}
+        for metric in _MEDIANS:
+            if metric in customers.columns:
+                values = pd.to_numeric(members[metric], errors="coerce")
+                row[f"median_{metric}"] = float(values.median()) if values.notna().any() \
+                    else np.nan
+        if referral:
+            sent = pd.to_numeric(members["referrals_sent"], errors="coerce").fillna(0)
+            converted = pd.to_numeric(members["referrals_converted"],
+                                      errors="coerce").fillna(0)
+            referrers = int((sent > 0).sum())
+            per = float(sent.sum() / referrers) if referrers else np.nan
+            rate = float(converted.sum() / sent.sum()) if sent.sum() > 0 else np.nan
+            row.update(referrers=referrers, invites_per_referrer=per, conversion_rate=rate,
+                       k_factor=per * rate if referrers and sent.sum() > 0 else np.nan)
+        rows.append(row)
+    from .schema import SEGMENT_PROFILE_COLUMNS
+
+    profiles = pd.DataFrame(rows)
+    if profiles.empty:
+        profiles = pd.DataFrame(columns=["segment", "size", "share", "suppressed"])
+    columns = [c for c in SEGMENT_PROFILE_COLUMNS if c in profiles.columns]
+    profiles = profiles[columns]
+    metrics = [c for c in columns if c not in ("segment", "size", "share", "suppressed")]
+    if len(profiles):
+        profiles.loc[profiles["suppressed"], metrics] = np.nan
+        if "referrers" in profiles:
+            profiles["referrers"] = profiles["referrers"].astype("Int64")
+    profiles["segment"] = pd.array(profiles["segment"].astype(str), dtype="str")
+    profiles["size"] = profiles["size"].astype(np.int64)
+    profiles["share"] = profiles["share"].astype(float)
+    profiles["suppressed"] = profiles["suppressed"].astype(bool)
+    return profiles.reset_index(drop=True)

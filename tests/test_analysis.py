@@ -65,11 +65,15 @@ def test_save_load_round_trip(tmp_path, small_events):
     for fmt in ("csv", "parquet"):
         folder = result.save(tmp_path / fmt, fmt)
         assert sorted(p.name for p in folder.iterdir()) == sorted(
-            [f"customers.{fmt}", f"communities.{fmt}", "manifest.json"])
+            [f"customers.{fmt}", f"communities.{fmt}", f"segments.{fmt}", "manifest.json"])
         back = Analysis.load(folder)
         assert back.customers["customer_id"].tolist() == result.customers["customer_id"].tolist()
         assert back.customers["segment"].tolist() == result.customers["segment"].tolist()
         assert back.manifest["rows_read"] == 9
+        assert back.segments["segment"].tolist() == result.segments["segment"].tolist()
+        # results written before segments.csv existed still load
+        (folder / f"segments.{fmt}").unlink()
+        assert Analysis.load(folder).segments is None
 
 
 def _digest(folder: Path) -> dict:

@@ -36,7 +36,7 @@ def test_analyze_writes_files_and_keeps_stdout_clean(runner, events_csv, tmp_pat
     assert result.stdout.strip() == str(out)
     assert "rows used" in result.stderr
     assert {p.name for p in out.iterdir()} == {"customers.csv", "communities.csv",
-                                               "manifest.json"}
+                                               "segments.csv", "manifest.json"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
 

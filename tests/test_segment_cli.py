@@ -1,0 +1,226 @@
+"""Segments, lists and privacy through the command line and the config."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from influence import analyze
+from influence.cli import cli
+from influence.config import config_from_dict
+from influence.errors import ConfigError
+from influence.export import pseudonymize_ids
+
+HOSTILE = ["=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1)", "\tTAB", "0042"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.mark.parametrize("rules, needle", [
+    ([{"name": "vip", "when": "referalls >= 5"}], "segment rule 'vip'"),
+    ([{"name": "vip", "when": "referalls >= 5"}], "unknown column 'referalls'"),
+    ([{"name": "vip", "when": "events_sent ~ 5"}], "unexpected character '~'"),
+    ([{"name": "vip", "when": "events_sent like 5"}], "unknown operator 'like'"),
+    ([{"name": "vip", "when": 'influence_tier == "hihg"'}], "values are ['high', 'mid'"),
+    ([{"name": "vip", "when": "influence_tier == 3"}], "holds text"),
+    ([{"name": "vip", "when": 'events_sent > "3"'}], "holds a number"),
+    ([{"name": "vip", "when": "first_active > 3"}], "is a date"),
+    ([{"name": "vip", "when": "eval('1') > 0"}], "segment rule 'vip'"),
+    ([{"name": "Bad Name", "when": "events_sent > 1"}], "segments.rules.name"),
+    ([{"name": "vip"}], "segments.rules[0].when"),
+    ([{"name": "vip", "when": "events_sent > 1", "colour": "red"}], "segments.rules[0].colour"),
+])
+def test_bad_rules_are_config_errors(rules, needle):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"segments": {"rules": rules}})
+    assert needle in str(info.value)
+
+
+def test_order_and_disable_must_name_rules():
+    with pytest.raises(ConfigError, match="names no rule 'champs'"):
+        config_from_dict({"segments": {"order": ["champs"]}})
+    with pytest.raises(ConfigError, match="privacy.min_segment_size"):
+        config_from_dict({"privacy": {"min_segment_size": 0}})
+    cfg = config_from_dict({"segments": {"rules": [{"name": "vip", "when": "events_sent > 1"}],
+                                         "order": ["vip"]}, "privacy": {"min_segment_size": 3}})
+    assert cfg.to_dict()["segments"]["rules"] == [{"name": "vip", "when": "events_sent > 1",
+                                                    "segment": "vip"}]
+
+
+def test_bad_rule_in_toml_exits_4_naming_rule_and_column(runner, tmp_path, small_events):
+    events = tmp_path / "events.csv"
+    small_events.to_csv(events, index=False)
+    config = tmp_path / "c.toml"
+    config.write_text('[[segments.rules]]\nname = "vip_referrers"\n'
+                      'when = "referrals_converted >= 5 and recnecy_days <= 30"\n')
+    result = runner.invoke(cli, ["analyze", str(events), "--config", str(config),
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 4
+    assert "vip_referrers" in result.stderr and "'recnecy_days'" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_custom_rule_runs_and_manifest_records_skips(runner, tmp_path, small_events):
+    events = tmp_path / "events.csv"
+    small_events.to_csv(events, index=False)
+    config = tmp_path / "c.toml"
+    config.write_text('[[segments.rules]]\nname = "vip_referrers"\n'
+                      'when = "referrals_converted >= 1"\n'
+                      '[[segments.rules]]\nname = "busy"\nwhen = "events_sent >= 2"\n'
+                      "[privacy]\nmin_segment_size = 2\n")
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(events), "--config", str(config),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    rules = {r["name"]: r for r in manifest["segments"]["rules"]}
+    assert rules["vip_referrers"]["status"] == "skipped"
+    assert rules["vip_referrers"]["missing"] == ["referrals_converted"]
+    assert rules["connectors"]["missing"] == ["community_role"]
+    assert rules["busy"]["status"] == "applied"
+    assert "'vip_referrers' skipped" in result.stderr
+    customers = pd.read_csv(out / "customers.csv", dtype=str)
+    assert (customers["segment"] == "busy").sum() == 2  # a (3 sent) and c (2 sent)
+    segments = pd.read_csv(out / "segments.csv")
+    assert segments["size"].sum() == len(customers)
+    assert segments.set_index("segment").loc["busy", "suppressed"] == False  # noqa: E712
+    assert segments["suppressed"].any()
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    rows = [(HOSTILE[0], HOSTILE[1], "share"), (HOSTILE[3], HOSTILE[2], "referral"),
+            (HOSTILE[0], HOSTILE[3], "share"), (HOSTILE[1], HOSTILE[4], "comment"),
+            (HOSTILE[5], HOSTILE[0], "share"), (HOSTILE[2], HOSTILE[5], "share")]
+    events = tmp_path / "hostile.csv"
+    pd.DataFrame(rows, columns=["source", "target", "type"]).to_csv(events, index=False)
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": [HOSTILE[5], HOSTILE[0]],
+                  "note": ["ok", '=HYPERLINK("http://x")']}).to_csv(customers, index=False)
+    return events, customers
+
+
+def _cells(text):
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def test_hostile_ids_round_trip_analyze_then_top(runner, tmp_path, hostile):
+    events, customers = hostile
+    out = tmp_path / "res"
+    assert runner.invoke(cli, ["analyze", str(events), "--customers", str(customers),
+                               "--out", str(out), "-q"]).exit_code == 0
+    for path in out.glob("*.csv"):
+        for cell in _cells(path.read_text()):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (path.name, cell)
+    result = runner.invoke(cli, ["top", str(out), "--format", "csv", "--with-attributes"])
+    assert result.exit_code == 0, result.output
+    cells = _cells(result.stdout)
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t"))]
+    assert "'=cmd|' /C calc'!A0" in cells and "0042" in cells
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    # written to a file: the same protection; json keeps the ids as they are
+    file_out = tmp_path / "list.csv"
+    assert runner.invoke(cli, ["top", str(out), "--format", "csv", "--out",
+                               str(file_out)]).exit_code == 0
+    assert "'@SUM(A1)" in _cells(file_out.read_text())
+    records = json.loads(runner.invoke(cli, ["top", str(out), "--format", "json"]).stdout)
+    assert {r["customer_id"] for r in records} == set(HOSTILE)
+
+
+def test_top_parquet_attributes_and_crm_tag(runner, tmp_path, hostile):
+    events, customers = hostile
+    out = tmp_path / "res"
+    runner.invoke(cli, ["analyze", str(events), "--customers", str(customers), "--out",
+                        str(out), "-q"])
+    result = runner.invoke(cli, ["top", str(out), "--format", "parquet"])
+    assert result.exit_code == 2 and "--out" in result.stderr
+    target = tmp_path / "top.parquet"
+    result = runner.invoke(cli, ["top", str(out), "--format", "parquet", "--out", str(target),
+                                 "--with-attributes", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(target)
+    assert list(table.columns)[-2:] == ["crm_tag", "note"]
+    assert (table["crm_tag"] == "influence:" + table["segment"]).all()
+    assert table["influence_rank"].tolist() == [1, 2, 3]
+    plain = runner.invoke(cli, ["top", str(out), "--format", "csv"]).stdout
+    assert "note" not in plain.splitlines()[0]
+
+
+def test_pseudonymize_consistent_across_files_and_key_never_written(runner, tmp_path,
+                                                                     hostile):
+    events, customers = hostile
+    key_file = tmp_path / "influence.key"
+    key_file.write_text("s3cret-key-for-tests\n")
+    out = tmp_path / "pseudo"
+    result = runner.invoke(cli, ["analyze", str(events), "--customers", str(customers),
+                                 "--out", str(out), "--pseudonymize", "--key-file",
+                                 str(key_file), "-q"])
+    assert result.exit_code == 0, result.output
+    expected = pseudonymize_ids(pd.Series(HOSTILE), b"s3cret-key-for-tests")
+    table = pd.read_csv(out / "customers.csv", dtype=str)
+    assert sorted(table["customer_id"]) == sorted(expected)
+    assert "note" not in table.columns  # attributes may identify people
+    communities = pd.read_csv(out / "communities.csv", dtype=str)
+    members = {m for cell in communities["top_members"] for m in cell.split(";")}
+    assert set(communities["leader"]) <= set(expected) and members <= set(expected)
+    everything = "".join(p.read_text() for p in out.iterdir())
+    for raw in ("s3cret-key-for-tests", "0042", "calc", "SUM(A1)"):
+        assert raw not in everything
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["privacy"]["pseudonymized"] is True
+    assert manifest["privacy"]["attributes_dropped"] == ["note"]
+    # same key through the environment from an events file: same pseudonyms
+    env = {"INFLUENCE_PSEUDONYM_KEY": "s3cret-key-for-tests"}
+    config = tmp_path / "c.toml"
+    config.write_text("[privacy]\nmin_segment_size = 1\n")
+    listed = runner.invoke(cli, ["top", str(events), "--pseudonymize", "--format", "json",
+                                 "--config", str(config)], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert {r["customer_id"] for r in json.loads(listed.stdout)} == set(expected)
+
+
+def test_pseudonymized_top_drops_small_segments(runner, tmp_path, hostile):
+    events, _ = hostile
+    out = tmp_path / "res"
+    runner.invoke(cli, ["analyze", str(events), "--out", str(out), "-q"])
+    env = {"INFLUENCE_PSEUDONYM_KEY": "k"}
+    result = runner.invoke(cli, ["top", str(out), "--pseudonymize", "--format", "csv"],
+                           env=env)
+    assert result.exit_code == 0
+    assert result.stdout.strip().count("\n") == 0  # header only: every segment < 10
+    assert "fewer than 10 customers" in result.stderr
+    assert runner.invoke(cli, ["top", str(out), "--pseudonymize", "--with-attributes"],
+                         env=env).exit_code == 2
+
+
+def test_missing_key_is_config_error_naming_where_it_looked(runner, tmp_path, hostile,
+                                                            monkeypatch):
+    events, _ = hostile
+    monkeypatch.delenv("INFLUENCE_PSEUDONYM_KEY", raising=False)
+    result = runner.invoke(cli, ["analyze", str(events), "--pseudonymize", "--out",
+                                 str(tmp_path / "x")])
+    assert result.exit_code == 4
+    assert "--key-file" in result.stderr and "INFLUENCE_PSEUDONYM_KEY" in result.stderr
+    assert not (tmp_path / "x").exists()
+    result = runner.invoke(cli, ["top", str(events), "--pseudonymize", "--key-file",
+                                 str(tmp_path / "nope.key")])
+    assert result.exit_code == 4 and "nope.key" in result.stderr
+
+
+def test_planted_propagators_and_dormant_customers_are_found():
+    from influence.synth import generate_events
+
+    events, truth = generate_events(3000, seed=3)
+    result = analyze(events, seed=0)
+    merged = result.customers.merge(truth[["customer_id", "role"]], on="customer_id")
+    propagators = merged[merged["role"] == "propagator"]
+    dormant = merged[merged["role"] == "dormant"]
+    assert (propagators["segment"] == "champions").mean() >= 0.9
+    assert (dormant["segment"] == "dormant_advocates").mean() >= 0.9
