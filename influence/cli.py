@@ -343,6 +343,139 @@ def top(source, n, by, segment, community, fmt, config_path, mapping, input_form
     click.echo(_render(table, fmt), nl=False)
 
 
+def _core_input_options(func):
+    """Input options without the window (commands that set windows their own way)."""
+    options = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="TOML config file (column mapping, event types, window, ...)."),
+        click.option("--map", "mapping", multiple=True, metavar="CANONICAL=COLUMN",
+                     help="Map an input column to a canonical one, e.g. --map "
+                          "source=user_id. Repeatable."),
+        click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
+                     help="Input format, if the file extension does not tell."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _period(source, label, config, input_format, since, until, cache):
+    """One period of ``compare``: a results folder, or an events file with a window."""
+    from .analysis import Analysis, analyze as run
+
+    path = Path(source)
+    if path.is_dir():
+        if since is not None or until is not None:
+            raise click.UsageError(f"{label} is a results folder ({source}); window options "
+                                   f"--{label}-since/--{label}-until/--split need an "
+                                   "events file")
+        return Analysis.load(path)
+    if not path.exists():
+        raise InputError(f"{label} {source!r} does not exist; expected a results folder "
+                         "(from 'influence analyze') or an events file")
+    key = (str(path.resolve()), input_format)
+    if key not in cache:
+        from .io import read_events
+
+        cache[key] = read_events(path, columns=config.columns, input_format=input_format)[0]
+    raw = cache[key]
+    window = config.replace(columns={})
+    try:
+        window = window.replace(window__since=since, window__until=until)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("config key 'window.", f"option '--{label}-")
+                          ) from None
+    return run(raw, config=window)
+
+
+@cli.command()
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path(), required=False)
+@click.option("--split", metavar="DATE",
+              help="With one events file: OLD period is before DATE, NEW period on or "
+                   "after it.")
+@click.option("--old-since", metavar="DATE", help="Window of OLD when it is an events file.")
+@click.option("--old-until", metavar="DATE", help="(a date alone covers that whole day)")
+@click.option("--new-since", metavar="DATE", help="Window of NEW when it is an events file.")
+@click.option("--new-until", metavar="DATE")
+@_core_input_options
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for community detection.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.3,
+              show_default=True, help="Jaccard index at which two communities are matched.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many customers of each list to print.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write migration.csv, customer_changes.csv, community_matches.csv "
+                   "here.")
+@_traceback_option
+def compare(old, new, split, old_since, old_until, new_since, new_until, config_path,
+            mapping, input_format, seed, threshold, n, fmt, out_dir):
+    """Compare two periods: segment migration, rising stars, dormant advocates, new
+    propagators, lost champions, and how communities continued, merged, split, were born
+    or died.
+
+    OLD and NEW are results folders (read as saved, no recomputation) or events files
+    (analysed in memory, each with its own window). With --split, give one events file.
+
+    \b
+    Examples:
+      influence compare results-march/ results-april/
+      influence compare events.csv events.csv --old-until 2026-03-31 --new-since 2026-04-01
+      influence compare events.csv --split 2026-04-01 --out changes/
+      influence compare events.csv --split 2026-04-01 --format json
+    """
+    from .compare import CHANGE_LISTS, compare as run_compare
+    from .periods import parse_instant
+
+    _setup_logging(True)
+    if split is not None:
+        if new is not None:
+            raise click.UsageError("--split takes one events file (OLD); got two arguments")
+        if any(v is not None for v in (old_since, old_until, new_since, new_until)):
+            raise click.UsageError("--split sets both windows; do not combine it with "
+                                   "--old-since/--old-until/--new-since/--new-until")
+        import pandas as pd
+
+        stamp = parse_instant("--split", split)
+        new = old
+        old_until, new_since = stamp - pd.Timedelta(nanoseconds=1), stamp
+    elif new is None:
+        raise click.UsageError("missing argument 'NEW' (or give --split DATE with one "
+                               "events file)")
+    config = _load_config(config_path, mapping)
+    if seed is not None:
+        config = config.replace(communities__seed=seed)
+    cache = {}
+    before = _period(old, "old", config, input_format, old_since, old_until, cache)
+    after = _period(new, "new", config, input_format, new_since, new_until, cache)
+    result = run_compare(before, after, threshold=threshold)
+    if out_dir is not None:
+        try:
+            result.save(out_dir)
+        except OSError as exc:
+            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(n), indent=2, ensure_ascii=False))
+        return
+    s = result.summary
+    click.echo(f"customers: {s['customers_old']} old, {s['customers_new']} new, "
+               f"{s['customers_both']} in both")
+    click.echo("\nsegment migration (rows: old segment, columns: new segment; customers)")
+    click.echo(result.migration_matrix().to_string())
+    columns = ["customer_id", "old_segment", "new_segment", "old_influence_score",
+               "new_influence_score", "influence_change"]
+    for name in CHANGE_LISTS:
+        table = result.changes(name, n)
+        click.echo(f"\n{name.replace('_', ' ')}s: {s['lists'][name]} customers"
+                   + (f" (first {len(table)})" if len(table) else ""))
+        if len(table):
+            click.echo(table[columns].to_string(index=False))
+    events = ", ".join(f"{k} {v}" for k, v in s["community_events"].items())
+    click.echo(f"\ncommunities (Jaccard >= {threshold:g}): {events}")
+
+
 def _render(table, fmt: str) -> str:
     from .io import neutralize_formulas
 
