@@ -476,6 +476,63 @@ def compare(old, new, split, old_since, old_until, new_since, new_until, config_
     click.echo(f"\ncommunities (Jaccard >= {threshold:g}): {events}")
 
 
+@cli.command()
+@click.argument("events", type=click.Path(dir_okay=False))
+@click.option("--split", metavar="DATE", required=True,
+              help="Score on events before DATE, judge on events from DATE on.")
+@click.option("--horizon", default="30d", show_default=True, metavar="DAYS",
+              help="Length of the judging period: 30d, 30, 4w, or 'all'.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Customers each score picks.")
+@_core_input_options
+@click.option("--since", metavar="DATE", help="Score only on events on or after DATE.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for community detection.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write backtest.json and backtest_customers.csv here.")
+@_traceback_option
+def backtest(events, split, horizon, k, config_path, mapping, input_format, since, seed,
+             as_json, out_dir):
+    """Judge the scores: compute them on events before --split, and measure how well
+    each one's top K picks the customers whose content and referrals moved the most
+    people in the --horizon after it (precision@K, lift, Spearman). See
+    docs/backtest.md for the exact target.
+
+    \b
+    Examples:
+      influence backtest events.csv --split 2026-04-01
+      influence backtest events.csv --split 2026-04-01 --horizon 60d -k 200 --json
+      influence backtest mo.csv --config mo.toml --split 2012-12-31 --out bt/
+    """
+    from .backtest import backtest as run
+
+    _setup_logging(True)
+    config = _load_config(config_path, mapping, since)
+    if seed is not None:
+        config = config.replace(communities__seed=seed)
+    result = run(events, split, horizon=None if horizon.strip().lower() == "all" else horizon,
+                 k=k, config=config, input_format=input_format)
+    if out_dir is not None:
+        try:
+            result.save(out_dir)
+        except OSError as exc:
+            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    s = result.summary
+    horizon_text = "all later events" if s["horizon_days"] is None else \
+        f"{s['horizon_days']} days, until {s['judging_until']}"
+    click.echo(f"split {s['split']}; judged on {horizon_text}")
+    click.echo(f"events: {s['events_before']} before, {s['events_after']} in the horizon; "
+               f"judged customers {s['judged_customers']}, relevant (spread >= "
+               f"{s['relevant_spread_cut']}) {s['relevant_customers']}; new customers "
+               f"after the split {s['new_customers_after_split']} (spread "
+               f"{s['spread_by_new_customers']} of {s['spread_total']}, not judged)")
+    table = result.scores.rename(columns={"precision_at_k": f"precision@{s['k']}"})
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def _render(table, fmt: str) -> str:
     from .io import neutralize_formulas
 
