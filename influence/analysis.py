@@ -56,12 +56,17 @@ class Analysis:
         timings and warnings.
     graph : InfluenceGraph or None
         The influence graph (``None`` for an analysis loaded from disk).
+    snapshots : pandas.DataFrame or None
+        Segment sizes over rolling windows
+        (:func:`influence.snapshots.snapshot_series`), when asked for; saved as
+        ``snapshots.csv`` (or ``.parquet``).
     """
 
     customers: pd.DataFrame
     communities: pd.DataFrame
     manifest: dict[str, Any]
     graph: InfluenceGraph | None = field(default=None, repr=False)
+    snapshots: pd.DataFrame | None = field(default=None, repr=False)
 
     def save(self, out: str | Path, format: str = "csv") -> Path:
         """Write ``customers``, ``communities`` and ``manifest.json`` into ``out``.
@@ -89,10 +94,12 @@ class Analysis:
                     customers[column] = _iso(customers[column])
         write_table(customers, out / f"customers.{format}", format)
         write_table(self.communities, out / f"communities.{format}", format)
+        files = [f"customers.{format}", f"communities.{format}"]
+        if self.snapshots is not None:
+            write_table(self.snapshots, out / f"snapshots.{format}", format)
+            files.append(f"snapshots.{format}")
         manifest = dict(self.manifest)
-        manifest["outputs"] = {"format": format,
-                               "files": [f"customers.{format}", f"communities.{format}",
-                                         "manifest.json"]}
+        manifest["outputs"] = {"format": format, "files": files + ["manifest.json"]}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False)
                                            + "\n", encoding="utf-8")
         return out
@@ -129,8 +136,14 @@ class Analysis:
             else:
                 table = pd.read_parquet(path)
             tables[name] = table
+        snapshots = None
+        if f"snapshots.{fmt}" in manifest.get("outputs", {}).get("files", []):
+            path = folder / f"snapshots.{fmt}"
+            if path.is_file():
+                snapshots = (pd.read_csv(path, dtype={"segment": "str"}) if fmt == "csv"
+                             else pd.read_parquet(path))
         return cls(customers=tables["customers"], communities=tables["communities"],
-                   manifest=manifest)
+                   manifest=manifest, snapshots=snapshots)
 
     def __repr__(self) -> str:
         m = self.manifest

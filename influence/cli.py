@@ -178,10 +178,15 @@ def cli():
               help="Leiden modularity resolution (larger: smaller communities).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True, help="Format of the result tables.")
+@click.option("--snapshots", "snapshot_every", metavar="DAYS",
+              help="Also write snapshots: segment sizes over rolling windows ending every "
+                   "DAYS (30d, 30, 4w). One extra analysis per snapshot.")
+@click.option("--snapshot-window", metavar="DAYS",
+              help="Length of each snapshot's window (default: the --snapshots step).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
 @_traceback_option
 def analyze(events, customers_path, config_path, mapping, input_format, since, until, out_dir,
-            seed, resolution, fmt, quiet):
+            seed, resolution, fmt, snapshot_every, snapshot_window, quiet):
     """Analyze EVENTS and write customers, communities and manifest.json to --out.
 
     \b
@@ -199,8 +204,30 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         config = config.replace(communities__seed=seed)
     if resolution is not None:
         config = config.replace(communities__resolution=resolution)
+    if snapshot_window is not None and snapshot_every is None:
+        raise click.UsageError("--snapshot-window needs --snapshots")
+    if snapshot_every is not None:
+        from .periods import parse_days
+
+        parse_days("--snapshots", snapshot_every)
+        if snapshot_window is not None:
+            parse_days("--snapshot-window", snapshot_window)
     result = run(events, customers=customers_path, config=config, input_format=input_format,
                  reporter=_reporter(quiet))
+    if snapshot_every is not None:
+        from .snapshots import snapshot_series
+
+        window = result.manifest["window"]
+        if window["end_date"] is None:
+            raise InputError("--snapshots needs timestamps, but the events have none; map "
+                              "a column with --map timestamp=COLUMN")
+        table, info = snapshot_series(events, every=snapshot_every, window=snapshot_window,
+                                      config=config, customers=customers_path,
+                                      input_format=input_format, start=window["first_event"],
+                                      end=window["end_date"])
+        result.snapshots = table
+        result.manifest["snapshots"] = {k: v for k, v in info.items() if k != "seconds"}
+        result.manifest["timings"]["snapshots"] = info["seconds"]
     try:
         folder = result.save(out_dir, fmt)
     except OSError as exc:
