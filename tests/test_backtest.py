@@ -163,3 +163,9 @@ def test_cli_missing_file_and_no_timestamps(tmp_path):
     plain.write_text("source,target,type\na,b,share\n")
     result = runner.invoke(cli, ["backtest", str(plain), "--split", "2026-04-01"])
     assert result.exit_code == 3 and "timestamp" in result.stderr
+
+
+def test_new_commands_have_help_with_examples():
+    for command in ("compare", "backtest"):
+        result = CliRunner().invoke(cli, [command, "--help"])
+        assert result.exit_code == 0 and "Examples:" in result.output
