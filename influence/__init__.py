@@ -12,6 +12,8 @@ segment customers with a readable reason for each.
 __version__ = "0.1.0"
 
 from .analysis import Analysis, analyze
+from .backtest import Backtest, backtest
+from .compare import Comparison, compare
 from .config import AnalysisConfig, config_from_dict, load_config
 from .errors import ConfigError, InfluenceError, InputError
 from .graph import InfluenceGraph, build_graph
@@ -21,6 +23,7 @@ __all__ = [
     "__version__", "analyze", "Analysis", "AnalysisConfig", "load_config", "config_from_dict",
     "InfluenceError", "InputError", "ConfigError", "InfluenceGraph", "build_graph",
     "read_events", "read_customers", "write_events", "generate_events",
+    "compare", "Comparison", "backtest", "Backtest",
 ]
 
 

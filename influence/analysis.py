@@ -59,6 +59,10 @@ class Analysis:
     segments : pandas.DataFrame or None
         Segment profiles (:func:`influence.segments.segment_profiles`), small
         segments suppressed; ``None`` when loaded from a folder without them.
+    snapshots : pandas.DataFrame or None
+        Segment sizes over rolling windows
+        (:func:`influence.snapshots.snapshot_series`), when asked for; saved as
+        ``snapshots.csv`` (or ``.parquet``).
     """
 
     customers: pd.DataFrame
@@ -66,6 +70,7 @@ class Analysis:
     manifest: dict[str, Any]
     graph: InfluenceGraph | None = field(default=None, repr=False)
     segments: pd.DataFrame | None = field(default=None, repr=False)
+    snapshots: pd.DataFrame | None = field(default=None, repr=False)
 
     def save(self, out: str | Path, format: str = "csv") -> Path:
         """Write ``customers``, ``communities``, ``segments`` and ``manifest.json`` into ``out``.
@@ -97,6 +102,9 @@ class Analysis:
         if self.segments is not None:
             write_table(self.segments, out / f"segments.{format}", format)
             files.append(f"segments.{format}")
+        if self.snapshots is not None:
+            write_table(self.snapshots, out / f"snapshots.{format}", format)
+            files.append(f"snapshots.{format}")
         manifest = dict(self.manifest)
         manifest["outputs"] = {"format": format, "files": files + ["manifest.json"]}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False)
@@ -141,8 +149,14 @@ class Analysis:
             else:
                 table = pd.read_parquet(path)
             tables[name] = table
+        snapshots = None
+        if f"snapshots.{fmt}" in manifest.get("outputs", {}).get("files", []):
+            path = folder / f"snapshots.{fmt}"
+            if path.is_file():
+                snapshots = (pd.read_csv(path, dtype={"segment": "str"}) if fmt == "csv"
+                             else pd.read_parquet(path))
         return cls(customers=tables["customers"], communities=tables["communities"],
-                   manifest=manifest, segments=tables["segments"])
+                   manifest=manifest, segments=tables["segments"], snapshots=snapshots)
 
     def __repr__(self) -> str:
         m = self.manifest

@@ -193,11 +193,17 @@ def cli():
               help="Leiden modularity resolution (larger: smaller communities).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True, help="Format of the result tables.")
+@click.option("--snapshots", "snapshot_every", metavar="DAYS",
+              help="Also write snapshots: segment sizes over rolling windows ending every "
+                   "DAYS (30d, 30, 4w). One extra analysis per snapshot.")
+@click.option("--snapshot-window", metavar="DAYS",
+              help="Length of each snapshot's window (default: the --snapshots step).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
 @_privacy_options
 @_traceback_option
 def analyze(events, customers_path, config_path, mapping, input_format, since, until, out_dir,
-            seed, resolution, fmt, quiet, pseudonymize, key_file):
+            seed, resolution, fmt, snapshot_every, snapshot_window, quiet, pseudonymize,
+            key_file):
     """Analyze EVENTS and write customers, communities and manifest.json to --out.
 
     \b
@@ -218,8 +224,30 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         config = config.replace(communities__seed=seed)
     if resolution is not None:
         config = config.replace(communities__resolution=resolution)
+    if snapshot_window is not None and snapshot_every is None:
+        raise click.UsageError("--snapshot-window needs --snapshots")
+    if snapshot_every is not None:
+        from .periods import parse_days
+
+        parse_days("--snapshots", snapshot_every)
+        if snapshot_window is not None:
+            parse_days("--snapshot-window", snapshot_window)
     result = run(events, customers=customers_path, config=config, input_format=input_format,
                  reporter=_reporter(quiet))
+    if snapshot_every is not None:
+        from .snapshots import snapshot_series
+
+        window = result.manifest["window"]
+        if window["end_date"] is None:
+            raise InputError("--snapshots needs timestamps, but the events have none; map "
+                              "a column with --map timestamp=COLUMN")
+        table, info = snapshot_series(events, every=snapshot_every, window=snapshot_window,
+                                      config=config, customers=customers_path,
+                                      input_format=input_format, start=window["first_event"],
+                                      end=window["end_date"])
+        result.snapshots = table
+        result.manifest["snapshots"] = {k: v for k, v in info.items() if k != "seconds"}
+        result.manifest["timings"]["snapshots"] = info["seconds"]
     if key is not None:
         result = pseudonymize_analysis(result, key)
     try:
@@ -411,6 +439,196 @@ def _write_list(table, path: Path, fmt: str) -> None:
             path.write_text(_render(table, fmt), encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+
+
+def _core_input_options(func):
+    """Input options without the window (commands that set windows their own way)."""
+    options = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="TOML config file (column mapping, event types, window, ...)."),
+        click.option("--map", "mapping", multiple=True, metavar="CANONICAL=COLUMN",
+                     help="Map an input column to a canonical one, e.g. --map "
+                          "source=user_id. Repeatable."),
+        click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
+                     help="Input format, if the file extension does not tell."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _period(source, label, config, input_format, since, until, cache):
+    """One period of ``compare``: a results folder, or an events file with a window."""
+    from .analysis import Analysis, analyze as run
+
+    path = Path(source)
+    if path.is_dir():
+        if since is not None or until is not None:
+            raise click.UsageError(f"{label} is a results folder ({source}); window options "
+                                   f"--{label}-since/--{label}-until/--split need an "
+                                   "events file")
+        return Analysis.load(path)
+    if not path.exists():
+        raise InputError(f"{label} {source!r} does not exist; expected a results folder "
+                         "(from 'influence analyze') or an events file")
+    key = (str(path.resolve()), input_format)
+    if key not in cache:
+        from .io import read_events
+
+        cache[key] = read_events(path, columns=config.columns, input_format=input_format)[0]
+    raw = cache[key]
+    window = config.replace(columns={})
+    try:
+        window = window.replace(window__since=since, window__until=until)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("config key 'window.", f"option '--{label}-")
+                          ) from None
+    return run(raw, config=window)
+
+
+@cli.command()
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path(), required=False)
+@click.option("--split", metavar="DATE",
+              help="With one events file: OLD period is before DATE, NEW period on or "
+                   "after it.")
+@click.option("--old-since", metavar="DATE", help="Window of OLD when it is an events file.")
+@click.option("--old-until", metavar="DATE", help="(a date alone covers that whole day)")
+@click.option("--new-since", metavar="DATE", help="Window of NEW when it is an events file.")
+@click.option("--new-until", metavar="DATE")
+@_core_input_options
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for community detection.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.3,
+              show_default=True, help="Jaccard index at which two communities are matched.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many customers of each list to print.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write migration.csv, customer_changes.csv, community_matches.csv "
+                   "here.")
+@_traceback_option
+def compare(old, new, split, old_since, old_until, new_since, new_until, config_path,
+            mapping, input_format, seed, threshold, n, fmt, out_dir):
+    """Compare two periods: segment migration, rising stars, dormant advocates, new
+    propagators, lost champions, and how communities continued, merged, split, were born
+    or died.
+
+    OLD and NEW are results folders (read as saved, no recomputation) or events files
+    (analysed in memory, each with its own window). With --split, give one events file.
+
+    \b
+    Examples:
+      influence compare results-march/ results-april/
+      influence compare events.csv events.csv --old-until 2026-03-31 --new-since 2026-04-01
+      influence compare events.csv --split 2026-04-01 --out changes/
+      influence compare events.csv --split 2026-04-01 --format json
+    """
+    from .compare import CHANGE_LISTS, compare as run_compare
+    from .periods import parse_instant
+
+    _setup_logging(True)
+    if split is not None:
+        if new is not None:
+            raise click.UsageError("--split takes one events file (OLD); got two arguments")
+        if any(v is not None for v in (old_since, old_until, new_since, new_until)):
+            raise click.UsageError("--split sets both windows; do not combine it with "
+                                   "--old-since/--old-until/--new-since/--new-until")
+        import pandas as pd
+
+        stamp = parse_instant("--split", split)
+        new = old
+        old_until, new_since = stamp - pd.Timedelta(nanoseconds=1), stamp
+    elif new is None:
+        raise click.UsageError("missing argument 'NEW' (or give --split DATE with one "
+                               "events file)")
+    config = _load_config(config_path, mapping)
+    if seed is not None:
+        config = config.replace(communities__seed=seed)
+    cache = {}
+    before = _period(old, "old", config, input_format, old_since, old_until, cache)
+    after = _period(new, "new", config, input_format, new_since, new_until, cache)
+    result = run_compare(before, after, threshold=threshold)
+    if out_dir is not None:
+        try:
+            result.save(out_dir)
+        except OSError as exc:
+            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(n), indent=2, ensure_ascii=False))
+        return
+    s = result.summary
+    click.echo(f"customers: {s['customers_old']} old, {s['customers_new']} new, "
+               f"{s['customers_both']} in both")
+    click.echo("\nsegment migration (rows: old segment, columns: new segment; customers)")
+    click.echo(result.migration_matrix().to_string())
+    columns = ["customer_id", "old_segment", "new_segment", "old_influence_score",
+               "new_influence_score", "influence_change"]
+    for name in CHANGE_LISTS:
+        table = result.changes(name, n)
+        click.echo(f"\n{name.replace('_', ' ')}s: {s['lists'][name]} customers"
+                   + (f" (first {len(table)})" if len(table) else ""))
+        if len(table):
+            click.echo(table[columns].to_string(index=False))
+    events = ", ".join(f"{k} {v}" for k, v in s["community_events"].items())
+    click.echo(f"\ncommunities (Jaccard >= {threshold:g}): {events}")
+
+
+@cli.command()
+@click.argument("events", type=click.Path(dir_okay=False))
+@click.option("--split", metavar="DATE", required=True,
+              help="Score on events before DATE, judge on events from DATE on.")
+@click.option("--horizon", default="30d", show_default=True, metavar="DAYS",
+              help="Length of the judging period: 30d, 30, 4w, or 'all'.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Customers each score picks.")
+@_core_input_options
+@click.option("--since", metavar="DATE", help="Score only on events on or after DATE.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for community detection.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write backtest.json and backtest_customers.csv here.")
+@_traceback_option
+def backtest(events, split, horizon, k, config_path, mapping, input_format, since, seed,
+             as_json, out_dir):
+    """Judge the scores: compute them on events before --split, and measure how well
+    each one's top K picks the customers whose content and referrals moved the most
+    people in the --horizon after it (precision@K, lift, Spearman). See
+    docs/backtest.md for the exact target.
+
+    \b
+    Examples:
+      influence backtest events.csv --split 2026-04-01
+      influence backtest events.csv --split 2026-04-01 --horizon 60d -k 200 --json
+      influence backtest mo.csv --config mo.toml --split 2012-12-31 --out bt/
+    """
+    from .backtest import backtest as run
+
+    _setup_logging(True)
+    config = _load_config(config_path, mapping, since)
+    if seed is not None:
+        config = config.replace(communities__seed=seed)
+    result = run(events, split, horizon=None if horizon.strip().lower() == "all" else horizon,
+                 k=k, config=config, input_format=input_format)
+    if out_dir is not None:
+        try:
+            result.save(out_dir)
+        except OSError as exc:
+            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    s = result.summary
+    horizon_text = "all later events" if s["horizon_days"] is None else \
+        f"{s['horizon_days']} days, until {s['judging_until']}"
+    click.echo(f"split {s['split']}; judged on {horizon_text}")
+    click.echo(f"events: {s['events_before']} before, {s['events_after']} in the horizon; "
+               f"judged customers {s['judged_customers']}, relevant (spread >= "
+               f"{s['relevant_spread_cut']}) {s['relevant_customers']}; new customers "
+               f"after the split {s['new_customers_after_split']} (spread "
+               f"{s['spread_by_new_customers']} of {s['spread_total']}, not judged)")
+    table = result.scores.rename(columns={"precision_at_k": f"precision@{s['k']}"})
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _render(table, fmt: str) -> str:

@@ -189,7 +189,7 @@ def pseudonymize_analysis(result, key: bytes):
     if manifest.get("customers_input"):
         manifest["customers_input"] = dict(manifest["customers_input"])
     return Analysis(customers=customers, communities=communities, manifest=manifest,
-                    graph=None, segments=result.segments)
+                    graph=None, segments=result.segments, snapshots=result.snapshots)
 
 
 def drop_small_segments(table: pd.DataFrame, customers: pd.DataFrame,
