@@ -7,7 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+import os
+
+# ../shared/data beside the checkout (as in CI); INFLUENCE_SHARED_DATA overrides it.
+SHARED_DATA = Path(os.environ.get("INFLUENCE_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 @pytest.fixture
@@ -30,5 +34,6 @@ def small_events() -> pd.DataFrame:
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder not found at {SHARED_DATA}")
+        pytest.skip(f"shared data folder not found at {SHARED_DATA} "
+                    "(set INFLUENCE_SHARED_DATA to its path)")
     return SHARED_DATA
