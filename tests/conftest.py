@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import os
 
 # ../shared/data beside the checkout (as in CI); INFLUENCE_SHARED_DATA overrides it.
 SHARED_DATA = Path(os.environ.get("INFLUENCE_SHARED_DATA",
