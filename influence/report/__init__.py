@@ -292,8 +292,7 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
                     roots[0] if roots else next(iter(parent)))
                 depth_note = f"cascade {cascade_id}: {int(size):,} customers"
                 out["trees"].append({"title": depth_note,
-                                     "figure": plots.cascade_tree_figure(
-                                         parent, root, plots.label(depth_note, 60))})
+                                     "figure": plots.cascade_tree_figure(parent, root)})
         else:
             size_col = next((c for c in ("size", "cascade_size", "downstream")
                              if c in columns), None)

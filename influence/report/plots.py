@@ -283,7 +283,7 @@ def influence_activity_figure(customers: pd.DataFrame, order: list[str], *,
         return to_data_uri(fig), len(table)
 
 
-def cascade_tree_figure(parent: dict[str, str | None], root: str, title: str) -> str:
+def cascade_tree_figure(parent: dict[str, str | None], root: str) -> str:
     """One referral cascade as a tree: root on top, each referral one level down."""
     children: dict[str, list[str]] = {}
     for child, par in parent.items():
@@ -332,6 +332,5 @@ def cascade_tree_figure(parent: dict[str, str | None], root: str, title: str) ->
         ax.scatter([x[root]], [0], s=60, color="#d62728", zorder=3, linewidths=0)
         ax.annotate(label(root), (x[root], 0), xytext=(0, 7), textcoords="offset points",
                     ha="center", fontsize=8)
-        ax.set_title(title, fontsize=9, loc="left")
         ax.margins(0.05, 0.2)
         return to_data_uri(fig)
