@@ -40,6 +40,20 @@ def community_color(community: int) -> str:
     return _PALETTE[community] if 0 <= community < len(_PALETTE) else _OTHER
 
 
+def _picture_palette(community: np.ndarray) -> dict[int, str]:
+    """Colours for the communities in one picture: the ten largest overall keep their
+    colour (as in the community map); the others most present in the picture get the
+    colours left, in order of how many customers they have there; the rest stay grey."""
+    values, counts = np.unique(np.asarray(community, dtype=np.int64), return_counts=True)
+    order = values[np.lexsort((values, -counts))]
+    palette = {int(c): _PALETTE[c] for c in order if 0 <= c < len(_PALETTE)}
+    free = [color for i, color in enumerate(_PALETTE) if i not in palette]
+    for c in order:
+        if int(c) not in palette and free:
+            palette[int(c)] = free.pop(0)
+    return palette
+
+
 def segment_color(segment: str, order: list[str]) -> str:
     if segment in _SEGMENT_COLORS:
         return _SEGMENT_COLORS[segment]
@@ -152,7 +166,8 @@ def network_figure(customers: pd.DataFrame, edges: pd.DataFrame, rank_column: st
         is_top = np.array([n in top_set for n in nodes])
         xy = np.array([layout[n] for n in nodes])
         sizes = 25 + 260 * np.nan_to_num(score) ** 3
-        colors = [community_color(int(c)) for c in community]
+        palette = _picture_palette(community)
+        colors = [palette.get(int(c), _OTHER) for c in community]
         ax.scatter(xy[~is_top, 0], xy[~is_top, 1], s=sizes[~is_top],
                    c=[c for c, t in zip(colors, is_top) if not t], edgecolors="white",
                    linewidths=0.6, zorder=2)
@@ -169,10 +184,10 @@ def network_figure(customers: pd.DataFrame, edges: pd.DataFrame, rank_column: st
         handles = []
         from matplotlib.lines import Line2D
 
-        for c in [c for c in shown if c < len(_PALETTE)]:
-            handles.append(Line2D([], [], marker="o", linestyle="", color=community_color(c),
+        for c in [c for c in shown if c in palette]:
+            handles.append(Line2D([], [], marker="o", linestyle="", color=palette[c],
                                   label=f"community {c}"))
-        if any(c >= len(_PALETTE) for c in shown):
+        if any(c not in palette for c in shown):
             handles.append(Line2D([], [], marker="o", linestyle="", color=_OTHER,
                                   label="smaller communities"))
         handles.append(Line2D([], [], marker="o", linestyle="", color="white",
