@@ -24,6 +24,7 @@ __all__ = [
     "InfluenceError", "InputError", "ConfigError", "InfluenceGraph", "build_graph",
     "read_events", "read_customers", "write_events", "generate_events",
     "compare", "Comparison", "backtest", "Backtest",
+    "render_report", "write_report", "write_graph",
 ]
 
 
@@ -32,4 +33,12 @@ def __getattr__(name):
         from .synth import generate_events
 
         return generate_events
+    if name in ("render_report", "write_report"):
+        from . import report
+
+        return getattr(report, name)
+    if name == "write_graph":
+        from .export import write_graph
+
+        return write_graph
     raise AttributeError(f"module 'influence' has no attribute {name!r}")

@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 OUTPUT_FORMATS = ("csv", "parquet")
 _TIME_COLUMNS = ("first_active", "last_active")
 _EXTRA_COLUMNS = SEGMENT_COLUMNS
+_FLOAT_COLUMNS = frozenset({"influence_score", "pagerank", "in_strength", "out_strength",
+                            "betweenness", "hub", "authority", "expected_spread",
+                            "internal_weight", "external_weight", "density"})
 _VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
 
 
@@ -63,6 +66,11 @@ class Analysis:
         Segment sizes over rolling windows
         (:func:`influence.snapshots.snapshot_series`), when asked for; saved as
         ``snapshots.csv`` (or ``.parquet``).
+    edges : pandas.DataFrame or None
+        The influence edges with customer ids (:meth:`InfluenceGraph.edge_table`:
+        ``source`` influenced ``target``, ``weight``, ``n_events``). Filled from
+        ``graph`` when not given; read from ``edges.csv``/``.parquet`` by
+        :meth:`load` (``None`` for a folder saved without it).
     """
 
     customers: pd.DataFrame
@@ -71,15 +79,28 @@ class Analysis:
     graph: InfluenceGraph | None = field(default=None, repr=False)
     segments: pd.DataFrame | None = field(default=None, repr=False)
     snapshots: pd.DataFrame | None = field(default=None, repr=False)
+    edges: pd.DataFrame | None = field(default=None, repr=False)
 
-    def save(self, out: str | Path, format: str = "csv") -> Path:
-        """Write ``customers``, ``communities``, ``segments`` and ``manifest.json`` into ``out``.
+    def __post_init__(self) -> None:
+        if self.edges is None and self.graph is not None:
+            self.edges = self.graph.edge_table()
+
+    def save(self, out: str | Path, format: str = "csv", *, report: bool = False,
+             graph_format: str | None = None) -> Path:
+        """Write ``customers``, ``communities``, ``segments``, ``edges`` and ``manifest.json`` into ``out``.
 
         Parameters
         ----------
         out : path
             Folder, created if missing.
         format : {"csv", "parquet"}, default="csv"
+            Format of the tables.
+        report : bool, default=False
+            Also write ``report.html``, rendered from the files just written
+            (so ``influence report DIR`` later gives the same bytes).
+        graph_format : {"gexf", "graphml"}, optional
+            Also write the influence graph as ``graph.gexf`` or ``graph.graphml``
+            (:func:`influence.export.write_graph`).
 
         Returns
         -------
@@ -88,6 +109,12 @@ class Analysis:
         """
         if format not in OUTPUT_FORMATS:
             raise ValueError(f"format must be one of {OUTPUT_FORMATS}; got {format!r}")
+        if graph_format is not None:
+            from .export import GRAPH_FORMATS
+
+            if graph_format not in GRAPH_FORMATS:
+                raise ValueError(f"graph_format must be one of {GRAPH_FORMATS}; "
+                                 f"got {graph_format!r}")
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         customers = self.customers
@@ -105,10 +132,29 @@ class Analysis:
         if self.snapshots is not None:
             write_table(self.snapshots, out / f"snapshots.{format}", format)
             files.append(f"snapshots.{format}")
+        if self.edges is not None:
+            write_table(self.edges, out / f"edges.{format}", format)
+            files.append(f"edges.{format}")
+        files.append("manifest.json")
+        if graph_format is not None:
+            files.append(f"graph.{graph_format}")
+        if report:
+            files.append("report.html")
         manifest = dict(self.manifest)
-        manifest["outputs"] = {"format": format, "files": files + ["manifest.json"]}
+        manifest["outputs"] = {"format": format, "files": files}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False)
                                            + "\n", encoding="utf-8")
+        if graph_format is not None or report:
+            # render from what was written: a later re-render gives the same bytes
+            saved = Analysis.load(out)
+            if graph_format is not None:
+                from .export import write_graph
+
+                write_graph(saved, out / f"graph.{graph_format}", graph_format)
+            if report:
+                from .report import write_report
+
+                write_report(saved, out / "report.html", folder=out)
         return out
 
     @classmethod
@@ -148,6 +194,9 @@ class Analysis:
                         table[column] = restore_formulas(table[column])
             else:
                 table = pd.read_parquet(path)
+            for column in _FLOAT_COLUMNS.intersection(table.columns):
+                # CSV writes 2.0 as "2": read float columns back as floats
+                table[column] = table[column].astype(np.float64)
             tables[name] = table
         snapshots = None
         if f"snapshots.{fmt}" in manifest.get("outputs", {}).get("files", []):
@@ -155,14 +204,38 @@ class Analysis:
             if path.is_file():
                 snapshots = (pd.read_csv(path, dtype={"segment": "str"}) if fmt == "csv"
                              else pd.read_parquet(path))
+        edges = None
+        path = folder / f"edges.{fmt}"
+        if path.is_file():
+            if fmt == "csv":
+                edges = pd.read_csv(path, dtype={"source": "str", "target": "str"},
+                                    keep_default_na=False, na_values=[""])
+                for column in ("source", "target"):
+                    edges[column] = restore_formulas(edges[column])
+            else:
+                edges = pd.read_parquet(path)
+            edges["weight"] = edges["weight"].astype(np.float64)
         return cls(customers=tables["customers"], communities=tables["communities"],
-                   manifest=manifest, segments=tables["segments"], snapshots=snapshots)
+                   manifest=manifest, segments=tables["segments"],
+                   snapshots=snapshots, edges=edges)
 
     def __repr__(self) -> str:
         m = self.manifest
         return (f"<Analysis: {m.get('customers', len(self.customers))} customers, "
                 f"{m.get('edges', '?')} edges, {len(self.communities)} communities, "
                 f"{m.get('rows_used', '?')}/{m.get('rows_read', '?')} rows used>")
+
+    def __str__(self) -> str:
+        """A few lines for a terminal: what went in, segments, the top customers."""
+        from .report import summary_text
+
+        return summary_text(self)
+
+    def _repr_html_(self) -> str:
+        """Compact HTML summary for Jupyter (every value escaped)."""
+        from .report import summary_html
+
+        return summary_html(self)
 
 
 def _iso(column: pd.Series) -> pd.Series:

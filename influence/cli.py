@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -138,28 +139,56 @@ def _setup_logging(quiet: bool) -> None:
 
 
 class _RichReporter:
-    """Shows each stage on stderr while it runs (only on a terminal)."""
+    """A rich progress display of the stages on stderr: a spinner on the running stage,
+    a tick and its time on each finished one. Used only when stderr is a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, console=None) -> None:
         from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        self.console = Console(stderr=True)
-        self.status = None
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(finished_text="[green]\u2713[/green]"),
+            TextColumn("{task.description:<12}"),
+            TextColumn("{task.fields[seconds]}", style="dim"),
+            console=self.console, transient=False)
+        self.tasks: dict[str, Any] = {}
+        self.started = False
 
     def start(self, stage: str) -> None:
-        self.status = self.console.status(f"[bold]{stage}[/bold] ...")
-        self.status.start()
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        self.tasks[stage] = self.progress.add_task(stage, total=1, seconds="")
 
     def done(self, stage: str, seconds: float) -> None:
-        if self.status is not None:
-            self.status.stop()
-        self.console.print(f"[green]done[/green] {stage:<12} {seconds:8.2f} s")
+        task = self.tasks.get(stage)
+        if task is not None:
+            self.progress.update(task, completed=1, seconds=f"{seconds:8.2f} s")
+
+    def close(self) -> None:
+        if self.started:
+            self.progress.stop()
+            self.started = False
 
 
 def _reporter(quiet: bool):
     if quiet or not sys.stderr.isatty():
         return None
     return _RichReporter()
+
+
+class _Quiet:
+    """The reporter when progress is off: does nothing."""
+
+    def start(self, stage: str) -> None:
+        pass
+
+    def done(self, stage: str, seconds: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
@@ -175,6 +204,7 @@ def cli():
       influence generate --customers 2000 --out events.csv
       influence analyze events.csv --out results/
       influence top results/ -n 20
+      open results/report.html
 
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 input data, 4 config.
     """
@@ -198,22 +228,30 @@ def cli():
                    "DAYS (30d, 30, 4w). One extra analysis per snapshot.")
 @click.option("--snapshot-window", metavar="DAYS",
               help="Length of each snapshot's window (default: the --snapshots step).")
+@click.option("--report/--no-report", "with_report", default=True, show_default=True,
+              help="Write report.html (the analyst's report) into --out.")
+@click.option("--graph-format", type=click.Choice(["gexf", "graphml"]),
+              help="Also write the influence graph as graph.gexf or graph.graphml (Gephi).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
 @_privacy_options
 @_traceback_option
 def analyze(events, customers_path, config_path, mapping, input_format, since, until, out_dir,
-            seed, resolution, fmt, snapshot_every, snapshot_window, quiet, pseudonymize,
-            key_file):
-    """Analyze EVENTS and write customers, communities and manifest.json to --out.
+            seed, resolution, fmt, snapshot_every, snapshot_window, with_report, graph_format,
+            quiet, pseudonymize, key_file):
+    """Analyze EVENTS and write customers, communities, segments, edges, manifest.json and
+    report.html to --out.
 
     \b
     Examples:
       influence analyze events.csv
       influence analyze events.parquet --out results/ --format parquet --seed 7
+      influence analyze events.csv --graph-format gexf --no-report
       influence analyze log.csv --map source=user_id --map target=friend_id \\
           --since 2026-01-01 --until 2026-03-31 --customers customers.csv
       influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
     """
+    import time
+
     from .analysis import analyze as run
     from .export import load_pseudonym_key, pseudonymize_analysis
 
@@ -232,28 +270,36 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         parse_days("--snapshots", snapshot_every)
         if snapshot_window is not None:
             parse_days("--snapshot-window", snapshot_window)
-    result = run(events, customers=customers_path, config=config, input_format=input_format,
-                 reporter=_reporter(quiet))
-    if snapshot_every is not None:
-        from .snapshots import snapshot_series
-
-        window = result.manifest["window"]
-        if window["end_date"] is None:
-            raise InputError("--snapshots needs timestamps, but the events have none; map "
-                              "a column with --map timestamp=COLUMN")
-        table, info = snapshot_series(events, every=snapshot_every, window=snapshot_window,
-                                      config=config, customers=customers_path,
-                                      input_format=input_format, start=window["first_event"],
-                                      end=window["end_date"])
-        result.snapshots = table
-        result.manifest["snapshots"] = {k: v for k, v in info.items() if k != "seconds"}
-        result.manifest["timings"]["snapshots"] = info["seconds"]
-    if key is not None:
-        result = pseudonymize_analysis(result, key)
+    reporter = _reporter(quiet) or _Quiet()
     try:
-        folder = result.save(out_dir, fmt)
-    except OSError as exc:
-        raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+        result = run(events, customers=customers_path, config=config,
+                     input_format=input_format, reporter=reporter)
+        if snapshot_every is not None:
+            from .snapshots import snapshot_series
+
+            window = result.manifest["window"]
+            if window["end_date"] is None:
+                raise InputError("--snapshots needs timestamps, but the events have none; "
+                                 "map a column with --map timestamp=COLUMN")
+            table, info = snapshot_series(events, every=snapshot_every, window=snapshot_window,
+                                          config=config, customers=customers_path,
+                                          input_format=input_format,
+                                          start=window["first_event"], end=window["end_date"])
+            result.snapshots = table
+            result.manifest["snapshots"] = {k: v for k, v in info.items() if k != "seconds"}
+            result.manifest["timings"]["snapshots"] = info["seconds"]
+        if key is not None:
+            result = pseudonymize_analysis(result, key)
+        stage = "save + report" if with_report else "save"
+        reporter.start(stage)
+        began = time.perf_counter()
+        try:
+            folder = result.save(out_dir, fmt, report=with_report, graph_format=graph_format)
+        except OSError as exc:
+            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+        reporter.done(stage, time.perf_counter() - began)
+    finally:
+        reporter.close()
     m = result.manifest
     if not quiet:
         dropped = sum(m["dropped"].values())
@@ -262,6 +308,66 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
                    f"{m['communities']['count']} communities "
                    f"(modularity {m['communities']['modularity']:.3f})", err=True)
     click.echo(str(folder))
+
+
+@cli.command()
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Where to write the report.  [default: DIR/report.html]")
+@_traceback_option
+def report(folder, out_path):
+    """(Re)render report.html from the saved results in DIR (no recomputation).
+
+    The network picture and community map need DIR/edges.csv (or .parquet), which
+    'influence analyze' writes. Same results give the same bytes.
+
+    \b
+    Examples:
+      influence report influence-out/
+      influence report results/ --out /tmp/march.html
+    """
+    from .analysis import Analysis
+    from .report import write_report
+
+    _setup_logging(False)
+    result = Analysis.load(folder)
+    path = Path(out_path) if out_path else Path(folder) / "report.html"
+    try:
+        write_report(result, path, folder=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+    click.echo(str(path))
+
+
+@cli.command()
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--graph-format", type=click.Choice(["gexf", "graphml"]), default="gexf",
+              show_default=True, help="GEXF or GraphML; both open in Gephi.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="File to write.  [default: DIR/graph.gexf or DIR/graph.graphml]")
+@_traceback_option
+def export(folder, graph_format, out_path):
+    """Export the influence graph of the saved results in DIR for Gephi or networkx.
+
+    Nodes are customers with every customer column as attributes; edges go from
+    influencer to influenced with weight and n_events. Needs DIR/edges.csv (or
+    .parquet), which 'influence analyze' writes.
+
+    \b
+    Examples:
+      influence export influence-out/
+      influence export results/ --graph-format graphml --out graph.graphml
+    """
+    from .analysis import Analysis
+    from .export import write_graph
+
+    result = Analysis.load(folder)
+    path = Path(out_path) if out_path else Path(folder) / f"graph.{graph_format}"
+    try:
+        write_graph(result, path, graph_format)
+    except OSError as exc:
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+    click.echo(str(path))
 
 
 @cli.command()

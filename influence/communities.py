@@ -16,7 +16,7 @@ import pandas as pd
 
 from .graph import InfluenceGraph
 
-__all__ = ["detect_communities", "modularity", "community_profiles"]
+__all__ = ["detect_communities", "modularity", "community_profiles", "community_links"]
 
 
 @contextmanager
@@ -152,3 +152,48 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
         "leader": pd.array(leaders, dtype="str"),
         "top_members": pd.array(tops, dtype="str"),
     })
+
+
+def community_links(edges: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """Weight of influence between communities (the community map of the report).
+
+    Parameters
+    ----------
+    edges : pandas.DataFrame
+        Influence edges with ids: ``source``, ``target``, ``weight``
+        (:meth:`InfluenceGraph.edge_table`).
+    customers : pandas.DataFrame
+        ``customer_id`` and ``community``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``community_a`` < ``community_b`` (int64), ``weight`` (float64: total
+        weight of edges between them, both directions), ``n_edges`` (int64);
+        sorted by (community_a, community_b). Pairs without edges are absent;
+        edges inside one community are not counted.
+
+    Examples
+    --------
+    >>> edges = pd.DataFrame({"source": ["a", "b", "c"], "target": ["b", "c", "a"],
+    ...                       "weight": [1.0, 2.0, 4.0]})
+    >>> customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "community": [0, 0, 1]})
+    >>> community_links(edges, customers).values.tolist()
+    [[0.0, 1.0, 6.0, 2.0]]
+    """
+    membership = pd.Series(customers["community"].to_numpy(dtype=np.int64),
+                           index=customers["customer_id"].astype("str").to_numpy())
+    c_src = membership.reindex(edges["source"].astype("str").to_numpy()).to_numpy()
+    c_dst = membership.reindex(edges["target"].astype("str").to_numpy()).to_numpy()
+    known = ~(np.isnan(c_src.astype(float)) | np.isnan(c_dst.astype(float)))
+    c_src = c_src[known].astype(np.int64)
+    c_dst = c_dst[known].astype(np.int64)
+    weight = edges["weight"].to_numpy(dtype=np.float64)[known]
+    across = c_src != c_dst
+    links = pd.DataFrame({"community_a": np.minimum(c_src, c_dst)[across],
+                          "community_b": np.maximum(c_src, c_dst)[across],
+                          "weight": weight[across]})
+    # sort before summing so the totals do not depend on the order of the edges
+    links = links.sort_values(["community_a", "community_b", "weight"], kind="mergesort")
+    grouped = links.groupby(["community_a", "community_b"], sort=True)["weight"]
+    return pd.DataFrame({"weight": grouped.sum(), "n_edges": grouped.size()}).reset_index()

@@ -1,13 +1,15 @@
-"""Influencer lists for scripts and CRMs, and pseudonymised ids (presentation only:
-never computes a metric)."""
+"""Influencer lists, graph files and pseudonymised ids for scripts, CRMs and Gephi
+(presentation only: never computes a metric)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +17,17 @@ import pandas as pd
 from .errors import ConfigError, InputError
 from .schema import CUSTOMER_COLUMNS, CUSTOMER_ID, SEGMENT_COLUMNS
 
-__all__ = ["TOP_COLUMNS", "CRM_TAG_PREFIX", "KEY_ENV", "top_customers", "load_pseudonym_key",
-           "pseudonymize_ids", "pseudonymize_analysis", "attribute_columns",
-           "drop_small_segments"]
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+    from .analysis import Analysis
+
+__all__ = ["TOP_COLUMNS", "CRM_TAG_PREFIX", "KEY_ENV", "GRAPH_FORMATS", "top_customers",
+           "load_pseudonym_key", "pseudonymize_ids", "pseudonymize_analysis",
+           "attribute_columns", "drop_small_segments", "to_networkx", "write_graph"]
+
+#: Graph file formats :func:`write_graph` writes (both open in Gephi).
+GRAPH_FORMATS = ("gexf", "graphml")
 
 logger = logging.getLogger(__name__)
 
@@ -154,10 +164,11 @@ def pseudonymize_ids(ids: pd.Series, key: bytes) -> pd.Series:
 def pseudonymize_analysis(result, key: bytes):
     """An :class:`~influence.analysis.Analysis` with every customer id pseudonymised.
 
-    ``customers.customer_id``, ``communities.leader`` and the ids in
-    ``communities.top_members`` are replaced consistently; customers-table
-    attribute columns are dropped (they may identify people); the graph is
-    left out. The manifest records ``privacy.pseudonymized = true`` and the
+    ``customers.customer_id``, ``communities.leader``, the ids in
+    ``communities.top_members`` and the edges' ``source``/``target`` are
+    replaced consistently (so the report and graph files carry pseudonyms
+    too); customers-table attribute columns are dropped (they may identify
+    people); the igraph graph is left out. The manifest records ``privacy.pseudonymized = true`` and the
     dropped attribute names, never the key.
     """
     from .analysis import Analysis
@@ -188,8 +199,14 @@ def pseudonymize_analysis(result, key: bytes):
     manifest["attribute_columns"] = []
     if manifest.get("customers_input"):
         manifest["customers_input"] = dict(manifest["customers_input"])
+    edges = None
+    if result.edges is not None:
+        edges = result.edges.copy()
+        for column in ("source", "target"):
+            edges[column] = pseudonymize_ids(edges[column], key)
     return Analysis(customers=customers, communities=communities, manifest=manifest,
-                    graph=None, segments=result.segments, snapshots=result.snapshots)
+                    graph=None, segments=result.segments, snapshots=result.snapshots,
+                    edges=edges)
 
 
 def drop_small_segments(table: pd.DataFrame, customers: pd.DataFrame,
@@ -202,3 +219,114 @@ def drop_small_segments(table: pd.DataFrame, customers: pd.DataFrame,
         return table, small
     keep = ~table["segment"].astype(str).isin(small).to_numpy()
     return table[keep].reset_index(drop=True), small
+
+
+def _plain(value: Any) -> Any:
+    """A numpy/pandas scalar as the Python value graph writers understand; None if missing."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def to_networkx(analysis: "Analysis") -> "nx.DiGraph":
+    """The influence graph with every customer column as node attributes.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        Computed or loaded (:meth:`Analysis.load` reads ``edges.csv``).
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes: customer ids, in ``customers`` order (by influence rank), with
+        every column of ``analysis.customers`` except ``customer_id`` as an
+        attribute; missing values are left out of that node's attributes and
+        times are ISO 8601 text. Edges ``u -> v`` (u influenced v) carry
+        ``weight``, ``n_events`` and any other column of ``analysis.edges``.
+
+    Raises
+    ------
+    InputError
+        If the analysis has no edges (a results folder saved without
+        ``edges.csv``).
+    """
+    import networkx as nx
+
+    if analysis.edges is None:
+        raise InputError("this analysis has no influence edges (no edges.csv or "
+                         "edges.parquet in the results folder); re-run 'influence analyze' "
+                         "to write them")
+    graph = nx.DiGraph()
+    customers = analysis.customers
+    columns = [c for c in customers.columns if c != "customer_id"]
+    values = {c: customers[c].astype(object).tolist() for c in columns}
+    for i, node in enumerate(customers["customer_id"].astype("str").tolist()):
+        attrs = {}
+        for column in columns:
+            value = _plain(values[column][i])
+            if value is not None:
+                attrs[column] = value
+        graph.add_node(node, **attrs)
+    edges = analysis.edges
+    extra = [c for c in edges.columns if c not in ("source", "target")]
+    cols = {c: edges[c].astype(object).tolist() for c in extra}
+    for k, (u, v) in enumerate(zip(edges["source"].astype("str").tolist(),
+                                   edges["target"].astype("str").tolist())):
+        attrs = {}
+        for column in extra:
+            value = _plain(cols[column][k])
+            if value is not None:
+                attrs[column] = value
+        graph.add_edge(u, v, **attrs)
+    return graph
+
+
+def write_graph(analysis: "Analysis", path: str | Path, format: str | None = None) -> Path:
+    """Write the influence graph as GEXF or GraphML (readable by Gephi and networkx).
+
+    Parameters
+    ----------
+    analysis : Analysis
+    path : path
+        File to write.
+    format : {"gexf", "graphml"}, optional
+        Defaults to the file extension.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Notes
+    -----
+    Built through :func:`to_networkx`, so memory grows with the graph (about
+    1 KiB per node and edge). The GEXF ``lastmodifieddate`` is left out so the
+    same analysis always gives the same bytes.
+    """
+    import networkx as nx
+    from networkx.readwrite.gexf import GEXFWriter
+
+    path = Path(path)
+    format = format or path.suffix.lstrip(".").lower()
+    if format not in GRAPH_FORMATS:
+        raise InputError(f"unknown graph format {format!r}; expected one of "
+                         f"{list(GRAPH_FORMATS)}")
+    graph = to_networkx(analysis)
+    if format == "gexf":
+        writer = GEXFWriter(encoding="utf-8", prettyprint=True)
+        meta = writer.xml.find("meta")
+        if meta is not None:
+            meta.attrib.pop("lastmodifieddate", None)
+        writer.add_graph(graph)
+        writer.write(path)
+    else:
+        nx.write_graphml_xml(graph, path, encoding="utf-8", prettyprint=True)
+    return path

@@ -74,6 +74,23 @@ class InfluenceGraph:
             self._undirected = graph
         return self._undirected
 
+    def edge_table(self) -> pd.DataFrame:
+        """The edges with customer ids: what ``edges.csv`` of a results folder holds.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``source``, ``target`` (str: ``source`` influenced ``target``),
+            ``weight`` (float64), ``n_events`` (int64); sorted by (source, target).
+        """
+        ids = self.ids.to_numpy()
+        return pd.DataFrame({
+            "source": pd.array(ids[self.edges["src"].to_numpy()], dtype="str"),
+            "target": pd.array(ids[self.edges["dst"].to_numpy()], dtype="str"),
+            "weight": self.edges["weight"].to_numpy(dtype=np.float64),
+            "n_events": self.edges["n_events"].to_numpy(dtype=np.int64),
+        })
+
     def to_networkx(self) -> nx.DiGraph:
         """The graph as a :class:`networkx.DiGraph` with customer ids as nodes and
         ``weight`` and ``n_events`` edge attributes (for interchange and tests)."""

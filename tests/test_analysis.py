@@ -65,11 +65,14 @@ def test_save_load_round_trip(tmp_path, small_events):
     for fmt in ("csv", "parquet"):
         folder = result.save(tmp_path / fmt, fmt)
         assert sorted(p.name for p in folder.iterdir()) == sorted(
-            [f"customers.{fmt}", f"communities.{fmt}", f"segments.{fmt}", "manifest.json"])
+            [f"customers.{fmt}", f"communities.{fmt}", f"segments.{fmt}", f"edges.{fmt}",
+             "manifest.json"])
         back = Analysis.load(folder)
         assert back.customers["customer_id"].tolist() == result.customers["customer_id"].tolist()
         assert back.customers["segment"].tolist() == result.customers["segment"].tolist()
         assert back.manifest["rows_read"] == 9
+        pd.testing.assert_frame_equal(back.edges, result.edges, check_dtype=False)
+        assert back.edges["weight"].dtype == "float64"
         assert back.segments["segment"].tolist() == result.segments["segment"].tolist()
         # results written before segments.csv existed still load
         (folder / f"segments.{fmt}").unlink()
@@ -102,6 +105,7 @@ def test_byte_identical_across_processes_and_row_order(tmp_path):
         subprocess.run([sys.executable, "-m", "influence", "analyze", str(source), "--out",
                         str(out), "--quiet"], check=True)
         digests.append(_digest(out))
+    assert "report.html" in digests[0] and "edges.csv" in digests[0]
     assert digests[0] == digests[1]
     for name in ("customers.csv", "communities.csv"):
         assert digests[0][name] == digests[2][name]

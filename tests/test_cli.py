@@ -24,7 +24,7 @@ def events_csv(tmp_path, small_events):
 
 def test_version_and_help(runner):
     assert runner.invoke(cli, ["--version"]).output.strip() == f"influence {__version__}"
-    for command in ("analyze", "generate", "validate", "top"):
+    for command in ("analyze", "generate", "validate", "top", "report", "export"):
         result = runner.invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Examples:" in result.output
 
@@ -36,7 +36,8 @@ def test_analyze_writes_files_and_keeps_stdout_clean(runner, events_csv, tmp_pat
     assert result.stdout.strip() == str(out)
     assert "rows used" in result.stderr
     assert {p.name for p in out.iterdir()} == {"customers.csv", "communities.csv",
-                                               "segments.csv", "manifest.json"}
+                                               "segments.csv", "edges.csv", "manifest.json",
+                                               "report.html"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
 
@@ -166,3 +167,46 @@ def test_hostile_ids_are_neutralised_in_csv(runner, tmp_path):
     listing = runner.invoke(cli, ["top", str(out), "--format", "json"])
     ids = {row["customer_id"] for row in json.loads(listing.stdout)}
     assert ids == {"=HYPERLINK(\"x\")", "@bad", "+evil", "-1"}
+
+
+def test_no_report_and_report_command(runner, events_csv, tmp_path):
+    out = tmp_path / "nr"
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--out", str(out), "-q",
+                                 "--no-report"])
+    assert result.exit_code == 0 and not (out / "report.html").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "report.html" not in manifest["outputs"]["files"]
+    result = runner.invoke(cli, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out / "report.html")
+    assert "<!DOCTYPE html>" in (out / "report.html").read_text()
+    elsewhere = tmp_path / "r.html"
+    assert runner.invoke(cli, ["report", str(out), "--out", str(elsewhere)]).exit_code == 0
+    assert elsewhere.read_bytes() == (out / "report.html").read_bytes()
+    missing = runner.invoke(cli, ["report", str(tmp_path / "nothing")])
+    assert missing.exit_code == 3 and "not a results folder" in missing.stderr
+
+
+def test_progress_shows_stage_names_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from influence.cli import _RichReporter
+    from influence.progress import StageClock
+
+    buffer = io.StringIO()
+    reporter = _RichReporter(Console(file=buffer, force_terminal=True, width=80))
+    clock = StageClock(reporter)
+    for stage in ("read", "graph"):
+        with clock.stage(stage):
+            pass
+    reporter.close()
+    text = buffer.getvalue()
+    assert "read" in text and "graph" in text and " s" in text
+
+
+def test_no_progress_when_not_a_terminal(runner, events_csv, tmp_path):
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0
+    assert result.stderr.count("\n") == 1 and "rows used" in result.stderr

@@ -161,7 +161,7 @@ def test_pseudonymize_consistent_across_files_and_key_never_written(runner, tmp_
     out = tmp_path / "pseudo"
     result = runner.invoke(cli, ["analyze", str(events), "--customers", str(customers),
                                  "--out", str(out), "--pseudonymize", "--key-file",
-                                 str(key_file), "-q"])
+                                 str(key_file), "--graph-format", "gexf", "-q"])
     assert result.exit_code == 0, result.output
     expected = pseudonymize_ids(pd.Series(HOSTILE), b"s3cret-key-for-tests")
     table = pd.read_csv(out / "customers.csv", dtype=str)
@@ -170,6 +170,8 @@ def test_pseudonymize_consistent_across_files_and_key_never_written(runner, tmp_
     communities = pd.read_csv(out / "communities.csv", dtype=str)
     members = {m for cell in communities["top_members"] for m in cell.split(";")}
     assert set(communities["leader"]) <= set(expected) and members <= set(expected)
+    # every file of the run, the edges, report and graph file included
+    assert {"edges.csv", "report.html", "graph.gexf"} <= {p.name for p in out.iterdir()}
     everything = "".join(p.read_text() for p in out.iterdir())
     for raw in ("s3cret-key-for-tests", "0042", "calc", "SUM(A1)"):
         assert raw not in everything

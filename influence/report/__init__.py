@@ -1,0 +1,445 @@
+"""The analyst's report: one self-contained HTML file, plus short summaries.
+
+Presentation only: everything shown was computed by the analysis and is read
+from an :class:`~influence.analysis.Analysis` (in memory or loaded from a
+results folder); this package selects, formats and draws, and never computes
+a metric. Pictures are inline SVG ``data:`` URIs; the HTML comes from jinja2
+templates with autoescaping, so every id, name and attribute from the input is
+escaped. Same results -> same bytes (no dates, fixed SVG hash salt, seeded
+layouts).
+
+Sections that depend on stages other issues add light up when their data is
+there: ``propagator_rank`` (ranking of the top propagators), ``cascades``
+(an ``Analysis.cascades`` table or ``cascades.csv``/``.parquet`` in the
+folder) and ``kfactor`` in the manifest (word of mouth).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..analysis import Analysis
+
+__all__ = ["render_report", "write_report", "summary_html", "summary_text", "SECTIONS"]
+
+#: Section ids of report.html, in order.
+SECTIONS = ("summary", "segments", "propagators", "network", "communities", "word-of-mouth",
+            "distributions", "method")
+
+#: What a growth team does with each built-in segment (docs/concepts.md).
+SEGMENT_ACTIONS = {
+    "isolated": "Nothing to act on yet: onboard them.",
+    "dormant_advocates": "The wake-up list: they used to move others and went quiet.",
+    "champions": "Ambassador programme and rewards: their word travels and they keep acting.",
+    "quiet_influencers": "Few actions that travel far: ask them for more.",
+    "engaged_members": "Active, but their word travels little: give them reach.",
+    "contributors": "Nurture: mid influence, room to grow.",
+    "passive_audience": "Broadcast audience: reach them through the segments above.",
+}
+
+DROP_REASONS = {
+    "null_source": "no source id",
+    "null_type": "no event type",
+    "bad_timestamp": "timestamp missing or unparseable",
+    "bad_weight": "weight not a number > 0",
+    "bad_converted": "converted not true/false/1/0/yes/no",
+    "bad_value": "value not a number >= 0",
+    "self_loop": "source and target are the same customer",
+    "duplicate": "exact copy of an earlier row",
+    "outside_window": "outside the --since/--until window",
+}
+
+SCORES = (
+    ("influence_score", "Composite in [0, 1]: half how far your influence carries through "
+     "the network (PageRank percentile), half how much you push directly (out-strength "
+     "percentile)."),
+    ("influence_rank", "1 = most influential; ties broken by customer id."),
+    ("pagerank", "PageRank on the reversed influence graph: high when you influence "
+     "customers who themselves influence many."),
+    ("out_strength", "Influence exerted: total weight of influence edges leaving the "
+     "customer."),
+    ("in_strength", "Influence received: total weight of influence edges arriving."),
+    ("coreness", "k-core number: how deep in the dense core of the network the customer "
+     "sits."),
+    ("events_sent", "Activity: events with the customer as source, whatever their weight."),
+    ("recency_days", "Whole days from the last event sent to the analysis end date."),
+    ("community", "Leiden community (modularity) on the undirected view of the graph; "
+     "numbered by decreasing size."),
+    ("propagator_rank", "Rank in the seed set that maximises expected spread (independent "
+     "cascade)."),
+    ("expected_spread", "Expected number of customers reached under the diffusion model."),
+)
+
+_TOP_N = 25
+_CASCADE_COLUMNS = {
+    "cascade": ("cascade", "cascade_id", "root", "root_id"),
+    "node": ("customer_id", "node", "referred", "child", "target"),
+    "parent": ("parent", "referred_by", "referrer", "parent_id", "source"),
+}
+
+
+# ------------------------------------------------------------------ helpers
+def _segment_order(customers: pd.DataFrame) -> list[str]:
+    from ..segments import SEGMENTS
+
+    present = customers["segment"].dropna().astype("str").unique().tolist()
+    return [s for s in SEGMENTS if s in present] + sorted(s for s in present
+                                                          if s not in SEGMENTS)
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)):
+        return _number(value)
+    return str(value)
+
+
+def _rows(table: pd.DataFrame) -> list[list[str]]:
+    return [[_cell(v) for v in row] for row in table.astype(object).itertuples(index=False)]
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        out = []
+        for key in value:
+            out += _flatten(f"{prefix}.{key}" if prefix else str(key), value[key])
+        return out
+    if isinstance(value, list):
+        return [(prefix, ", ".join(_cell(v) for v in value))]
+    return [(prefix, _cell(value))]
+
+
+def _rank_column(customers: pd.DataFrame) -> str:
+    if "propagator_rank" in customers and customers["propagator_rank"].notna().any():
+        return "propagator_rank"
+    return "influence_rank"
+
+
+def _find_cascades(analysis: "Analysis", folder: Path | None) -> pd.DataFrame | None:
+    table = getattr(analysis, "cascades", None)
+    if isinstance(table, pd.DataFrame):
+        return table
+    if folder is not None:
+        for name in ("cascades.csv", "cascades.parquet"):
+            path = Path(folder) / name
+            if path.is_file():
+                if name.endswith(".csv"):
+                    return pd.read_csv(path, dtype=str, keep_default_na=False,
+                                       na_values=[""])
+                return pd.read_parquet(path)
+    return None
+
+
+def _pick(columns: list[str], names: tuple[str, ...], taken: set[str]) -> str | None:
+    for name in names:
+        if name in columns and name not in taken:
+            return name
+    return None
+
+
+# ------------------------------------------------------------------ sections
+def _summary(analysis: "Analysis") -> dict:
+    m = analysis.manifest
+    dropped = [(reason, count, DROP_REASONS.get(reason, ""))
+               for reason, count in m.get("dropped", {}).items() if count]
+    info = m.get("input", {}) or {}
+    window = m.get("window", {}) or {}
+    return {
+        "input_path": info.get("path") or "a DataFrame in memory",
+        "input_format": info.get("format", ""),
+        "sha256": (info.get("sha256") or "")[:16],
+        "rows_read": _number(m.get("rows_read")),
+        "rows_used": _number(m.get("rows_used")),
+        "rows_dropped": _number(sum(m.get("dropped", {}).values())),
+        "dropped": [(r, _number(c), why) for r, c, why in dropped],
+        "events_by_type": [(k, _number(v)) for k, v in m.get("events_by_type", {}).items()],
+        "customers": _number(m.get("customers", len(analysis.customers))),
+        "customers_from_table": _number(m.get("customers_from_table", 0)),
+        "edges": _number(m.get("edges")),
+        "communities": _number((m.get("communities") or {}).get("count",
+                                                                 len(analysis.communities))),
+        "modularity": _number((m.get("communities") or {}).get("modularity")),
+        "period": (f"{(window.get('first_event') or '')[:10]} to "
+                   f"{(window.get('end_date') or '')[:10]}"
+                   if window.get("first_event") else "no timestamps"),
+        "warnings": list(m.get("warnings", [])),
+    }
+
+
+def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
+    sizes = customers["segment"].astype("str").value_counts().reindex(order).fillna(0)
+    sizes = sizes.astype(np.int64)
+    total = max(len(customers), 1)
+    rows = []
+    grouped = customers.groupby(customers["segment"].astype("str"), sort=False)
+    for segment in order:
+        part = grouped.get_group(segment)
+        first = part.sort_values("influence_rank", kind="mergesort").iloc[0]
+        rows.append({
+            "name": segment,
+            "count": _number(int(sizes[segment])),
+            "share": f"{100 * sizes[segment] / total:.1f}%",
+            "score": _number(float(part["influence_score"].mean())),
+            "sent": _number(float(part["events_sent"].median()), 1),
+            "out_strength": _number(float(part["out_strength"].median()), 1),
+            "recency": (_number(float(part["recency_days"].median()), 0)
+                        if "recency_days" in part and part["recency_days"].notna().any()
+                        else ""),
+            "action": SEGMENT_ACTIONS.get(segment, "Custom segment: see its rule in the "
+                                                   "config."),
+            "example": _cell(first.get("segment_reason")),
+        })
+    return {"rows": rows, "has_recency": "recency_days" in customers,
+            "figure": plots.segment_sizes_figure(sizes, order)}
+
+
+def _propagators(customers: pd.DataFrame) -> dict:
+    rank = _rank_column(customers)
+    table = customers.sort_values([rank, "customer_id"], kind="mergesort").head(_TOP_N)
+    columns = [c for c in (rank, "customer_id", "segment", "influence_score",
+                           "expected_spread", "out_strength", "community", "community_role",
+                           "events_sent") if c in table.columns]
+    if rank != "influence_rank":
+        columns.insert(1, "influence_rank")
+    return {"rank": rank, "columns": columns + ["segment_reason"],
+            "rows": _rows(table[columns + ["segment_reason"]])}
+
+
+def _network(analysis: "Analysis", rank: str, seed: int) -> dict:
+    if analysis.edges is None:
+        return {"figure": None}
+    figure, info = plots.network_figure(analysis.customers, analysis.edges, rank, seed=seed)
+    return {"figure": figure, **info}
+
+
+def _communities(analysis: "Analysis", seed: int) -> dict:
+    from ..communities import community_links
+
+    communities = analysis.communities.sort_values("community", kind="mergesort")
+    columns = [c for c in ("community", "size", "internal_weight", "external_weight",
+                           "density", "leader", "top_members") if c in communities.columns]
+    shown = communities.head(15)
+    rows = _rows(shown[columns])
+    for row in rows:  # top members: "a;b;c" -> "a, b, c"
+        if "top_members" in columns:
+            i = columns.index("top_members")
+            row[i] = row[i].replace(";", ", ")
+    figure = None
+    if analysis.edges is not None and (communities["size"] > 1).sum() > 1:
+        links = community_links(analysis.edges, analysis.customers)
+        figure = plots.community_map_figure(links, communities)
+    singletons = int((communities["size"] == 1).sum())
+    return {"columns": columns, "rows": rows, "figure": figure, "total": len(communities),
+            "has_edges": analysis.edges is not None,
+            "more": max(len(communities) - len(shown), 0), "singletons": singletons}
+
+
+def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
+    m = analysis.manifest
+    kfactor = m.get("kfactor", m.get("k_factor"))
+    customers = analysis.customers
+    out: dict[str, Any] = {"kfactor": None, "kfactor_rows": [], "trees": [], "table": None,
+                           "referrers": None}
+    if isinstance(kfactor, dict):
+        out["kfactor_rows"] = _flatten("", kfactor)
+    elif kfactor is not None:
+        out["kfactor"] = _cell(kfactor)
+    cascades = _find_cascades(analysis, folder)
+    if cascades is not None and len(cascades):
+        columns = list(cascades.columns)
+        taken: set[str] = set()
+        found = {}
+        for role in ("cascade", "parent", "node"):
+            found[role] = _pick(columns, _CASCADE_COLUMNS[role], taken)
+            if found[role]:
+                taken.add(found[role])
+        if all(found.values()):
+            tables = cascades.astype({found["cascade"]: "str", found["node"]: "str"})
+            sizes = tables.groupby(found["cascade"], sort=True).size()
+            largest = sizes.sort_values(ascending=False, kind="mergesort").head(3)
+            for cascade_id, size in largest.items():
+                part = tables[tables[found["cascade"]] == cascade_id]
+                parent = {str(n): (None if pd.isna(p) or p == "" else str(p))
+                          for n, p in zip(part[found["node"]], part[found["parent"]])}
+                roots = sorted(n for n, p in parent.items() if p is None or p not in parent)
+                root = str(cascade_id) if str(cascade_id) in parent else (
+                    roots[0] if roots else next(iter(parent)))
+                depth_note = f"cascade {cascade_id}: {int(size):,} customers"
+                out["trees"].append({"title": depth_note,
+                                     "figure": plots.cascade_tree_figure(parent, root)})
+        else:
+            size_col = next((c for c in ("size", "cascade_size", "downstream")
+                             if c in columns), None)
+            shown = cascades
+            if size_col is not None:
+                shown = cascades.sort_values(size_col, ascending=False, kind="mergesort")
+            out["table"] = {"columns": columns, "rows": _rows(shown.head(10))}
+    referral_columns = [c for c in ("referrals_sent", "referrals_converted",
+                                    "referral_downstream", "referral_depth")
+                        if c in customers.columns]
+    if referral_columns and customers[referral_columns[0]].fillna(0).astype(float).sum() > 0:
+        by = "referral_downstream" if "referral_downstream" in referral_columns \
+            else referral_columns[0]
+        table = customers.sort_values([by, "customer_id"], ascending=[False, True],
+                                      kind="mergesort").head(10)
+        columns = ["customer_id", "segment"] + referral_columns
+        out["referrers"] = {"columns": columns, "rows": _rows(table[columns])}
+    out["any"] = bool(out["kfactor"] is not None or out["kfactor_rows"] or out["trees"]
+                      or out["table"] or out["referrers"])
+    return out
+
+
+def _distributions(analysis: "Analysis", order: list[str]) -> dict:
+    customers = analysis.customers
+    if analysis.edges is not None:
+        index = pd.Index(customers["customer_id"].astype("str"))
+        out_degree = np.bincount(index.get_indexer(analysis.edges["source"].astype("str")),
+                                 minlength=len(index))
+        in_degree = np.bincount(index.get_indexer(analysis.edges["target"].astype("str")),
+                                minlength=len(index))
+        degrees = {"out-degree (customers influenced)": out_degree,
+                   "in-degree (influenced by)": in_degree}
+    else:
+        degrees = {"distinct contacts": customers["distinct_contacts"].to_numpy()}
+    scatter, drawn = plots.influence_activity_figure(customers, order)
+    return {"degree": plots.degree_figure(degrees), "scatter": scatter, "drawn": drawn,
+            "total": len(customers)}
+
+
+def _method(analysis: "Analysis") -> dict:
+    m = analysis.manifest
+    present = set(analysis.customers.columns)
+    return {
+        "scores": [(name, text) for name, text in SCORES if name in present],
+        "config": [(k, v if v != "" else "not set") for k, v in _flatten("", m.get("config",
+                                                                                    {}))],
+        "seed": _cell(m.get("seed")),
+        "pagerank": _flatten("", m.get("pagerank", {})),
+        "communities": _flatten("", {k: v for k, v in (m.get("communities") or {}).items()
+                                     if k not in ("count", "modularity")}),
+        "versions": _flatten("", m.get("versions", {})),
+    }
+
+
+# ------------------------------------------------------------------ entry points
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("influence.report", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> str:
+    """The report as HTML text.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        Computed (:func:`influence.analyze`) or loaded (:meth:`Analysis.load`).
+        The network picture, community map and degree plot need
+        ``analysis.edges``; without them those parts say so.
+    folder : path, optional
+        Results folder, searched for ``cascades.csv``/``.parquet``.
+
+    Returns
+    -------
+    str
+        One self-contained HTML document (no external scripts, fonts or
+        images); byte-identical for the same results.
+    """
+    from .. import __version__
+
+    customers = analysis.customers
+    seed = int(analysis.manifest.get("seed") or 0)
+    order = _segment_order(customers)
+    propagators = _propagators(customers)
+    context = {
+        "version": analysis.manifest.get("influence_version", __version__),
+        "summary": _summary(analysis),
+        "segments": _segments(customers, order),
+        "propagators": propagators,
+        "network": _network(analysis, propagators["rank"], seed),
+        "communities": _communities(analysis, seed),
+        "wom": _word_of_mouth(analysis, Path(folder) if folder is not None else None),
+        "distributions": _distributions(analysis, order),
+        "method": _method(analysis),
+        "sections": SECTIONS,
+    }
+    return _environment().get_template("report.html").render(**context)
+
+
+def write_report(analysis: "Analysis", path: str | Path, *,
+                 folder: str | Path | None = None) -> Path:
+    """Write :func:`render_report` to ``path`` (UTF-8). Returns the path."""
+    path = Path(path)
+    path.write_text(render_report(analysis, folder=folder), encoding="utf-8", newline="\n")
+    return path
+
+
+def _top(analysis: "Analysis", n: int = 5) -> pd.DataFrame:
+    return analysis.customers.sort_values(["influence_rank", "customer_id"],
+                                          kind="mergesort").head(n)
+
+
+def summary_html(analysis: "Analysis") -> str:
+    """Compact HTML summary (Jupyter's ``_repr_html_``); every value escaped."""
+    customers = analysis.customers
+    order = _segment_order(customers)
+    sizes = customers["segment"].astype("str").value_counts()
+    top = _top(analysis)
+    context = {
+        "summary": _summary(analysis),
+        "segments": [(s, _number(int(sizes[s]))) for s in order],
+        "top": _rows(top[["influence_rank", "customer_id", "segment", "influence_score"]]),
+    }
+    return _environment().get_template("summary.html").render(**context)
+
+
+def summary_text(analysis: "Analysis") -> str:
+    """A few plain-text lines for a terminal (``str(analysis)``)."""
+    s = _summary(analysis)
+    customers = analysis.customers
+    order = _segment_order(customers)
+    sizes = customers["segment"].astype("str").value_counts()
+    lines = [
+        f"Influence analysis: {s['customers']} customers, {s['edges']} edges, "
+        f"{s['communities']} communities (modularity {s['modularity']})",
+        f"  rows      {s['rows_used']} used of {s['rows_read']} read, {s['rows_dropped']} "
+        "dropped" + (" (" + ", ".join(f"{r} {c}" for r, c, _ in s["dropped"]) + ")"
+                     if s["dropped"] else ""),
+        f"  period    {s['period']}",
+        "  segments  " + ", ".join(f"{name} {int(sizes[name]):,}" for name in order),
+        "  top       " + ", ".join(
+            f"{int(r)}. {c}" for r, c in zip(_top(analysis)["influence_rank"],
+                                             _top(analysis)["customer_id"])),
+    ]
+    lines += [f"  warning   {w}" for w in s["warnings"]]
+    return "\n".join(lines)

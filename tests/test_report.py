@@ -1,0 +1,145 @@
+"""report.html: well-formed, self-contained, every section, escaped, deterministic."""
+
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from influence import Analysis, analyze
+from influence.report import SECTIONS, render_report, summary_html, summary_text
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+EVIL = '<script>alert("x")</script>'
+
+
+class _Checker(HTMLParser):
+    """Balanced tags, and every src/href that is not a fragment or a data: URI."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.errors, self.refs, self.ids, self.scripts = [], [], [], set(), 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            if value is not None and not value.startswith(("#", "data:")):
+                self.refs.append(value)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+
+def _check(html: str) -> _Checker:
+    checker = _Checker()
+    checker.feed(html)
+    checker.close()
+    return checker
+
+
+@pytest.fixture
+def evil_events(small_events):
+    events = small_events.copy()
+    events.loc[events["source"] == "a", "source"] = EVIL
+    events.loc[events["target"] == "a", "target"] = EVIL
+    events.loc[events["source"] == "d", "source"] = "$x^2$ & 'q'"
+    return events
+
+
+def test_report_is_well_formed_self_contained_and_complete(tmp_path, small_events):
+    folder = analyze(small_events).save(tmp_path / "out", report=True)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    checker = _check(html)
+    assert checker.errors == [] and checker.stack == []
+    assert checker.refs == []                                  # no external src/href
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
+    assert "@import" not in html and "url(" not in html        # no external CSS or fonts
+    assert checker.scripts == 0
+    assert set(SECTIONS) <= checker.ids
+    assert html.count("data:image/svg+xml;base64,") >= 5       # segments, network, map, 2 plots
+    assert "No referral data" in html
+
+
+def test_report_escapes_ids_from_the_input(tmp_path, evil_events):
+    result = analyze(evil_events)
+    html = render_report(result)
+    assert EVIL not in html and "<script" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "$x^2$ &amp; &#39;q&#39;" in html
+    checker = _check(html)
+    assert checker.errors == [] and checker.scripts == 0
+    assert EVIL not in result._repr_html_() and "&lt;script&gt;" in result._repr_html_()
+    assert "&lt;" not in str(result)                            # plain text: not escaped
+
+
+def test_report_rerendered_from_folder_is_byte_identical(tmp_path, small_events):
+    folder = analyze(small_events, seed=3).save(tmp_path / "a", report=True)
+    again = analyze(small_events, seed=3).save(tmp_path / "b", report=True)
+    written = (folder / "report.html").read_bytes()
+    assert written == (again / "report.html").read_bytes()
+    assert render_report(Analysis.load(folder), folder=folder).encode() == written
+
+
+def test_report_without_edges_says_so(tmp_path, small_events):
+    folder = analyze(small_events).save(tmp_path / "out")
+    (folder / "edges.csv").unlink()
+    loaded = Analysis.load(folder)
+    assert loaded.edges is None
+    html = render_report(loaded, folder=folder)
+    assert "No influence edges in these results" in html
+    assert _check(html).errors == []
+
+
+def test_word_of_mouth_lights_up_with_cascades_and_kfactor(tmp_path, small_events):
+    result = analyze(small_events)
+    result.manifest["kfactor"] = 0.42
+    result.cascades = pd.DataFrame({"cascade": ["c", "c", "c", "a"],
+                                    "customer_id": ["c", "d", "e", "a"],
+                                    "parent": [None, "c", "d", None]})
+    html = render_report(result)
+    assert "No referral data" not in html
+    assert "K-factor" in html and "0.420" in html
+    assert "cascade c: 3 customers" in html
+    # the same from a cascades.csv beside the results, K-factor as a dict
+    folder = analyze(small_events).save(tmp_path / "out")
+    result.cascades.to_csv(folder / "cascades.csv", index=False)
+    loaded = Analysis.load(folder)
+    loaded.manifest["kfactor"] = {"overall": 0.5, "by_month": {"2026-01": 0.25}}
+    html = render_report(loaded, folder=folder)
+    assert "cascade c: 3 customers" in html and "by_month.2026-01" in html
+
+
+def test_propagator_rank_is_used_when_present(small_events):
+    result = analyze(small_events)
+    result.customers["propagator_rank"] = result.customers["influence_rank"].to_numpy()[::-1]
+    html = render_report(result)
+    assert "best <code>propagator_rank</code>" in html
+
+
+def test_summaries(small_events):
+    events = pd.concat([small_events, small_events.head(1)])    # one duplicate row
+    result = analyze(events)
+    text = summary_text(result)
+    assert "6 customers" in text and "duplicate 1" in text and "segments" in text
+    assert str(result) == text
+    html = summary_html(result)
+    assert _check(html).errors == []
+    assert "1 dropped" in html and "6 customers" in html and "<table>" in html
