@@ -72,5 +72,7 @@ CUSTOMER_COLUMNS = (
 #: Columns of ``communities.csv`` in order.
 COMMUNITY_COLUMNS = (
     "community", "size", "internal_weight", "external_weight", "density", "leader",
-    "top_members",
+    "top_members", "dominant_type",
 )
+#: ``communities.csv`` then has one ``share_<segment>`` column per name in
+#: :data:`influence.segments.SEGMENTS`, in that order.
