@@ -233,6 +233,7 @@ def analyze(events: str | Path | pd.DataFrame, *,
     with clock.stage("graph"):
         codes = encode_events(clean.events, ids)
         graph = build_graph(clean.events, ids, config, codes)
+        graph.undirected()  # built once here (cached): coreness, Leiden and roles use it
     with clock.stage("centrality"):
         out_strength = strength(graph, "out")
         in_strength = strength(graph, "in")

@@ -139,19 +139,19 @@ class CentralityConfig:
         PageRank damping factor, in (0, 1).
     betweenness : bool, default=True
         Compute betweenness; ``false`` skips it (the column is then empty).
-    betweenness_budget : float, default=5e7
+    betweenness_budget : float, default=1e7
         Betweenness work allowed, in edge visits: exact when customers x edges
         is at most this, otherwise ``max(betweenness_min_pivots, budget //
         edges)`` sampled source pivots (see
         :func:`influence.metrics.betweenness`). > 0.
-    betweenness_min_pivots : int, default=16
+    betweenness_min_pivots : int, default=8
         Fewest pivots a sampled estimate uses. >= 1.
     """
 
     damping: float = 0.85
     betweenness: bool = True
-    betweenness_budget: float = 5e7
-    betweenness_min_pivots: int = 16
+    betweenness_budget: float = 1e7
+    betweenness_min_pivots: int = 8
 
     def __post_init__(self) -> None:
         _check(_is_number(self.damping) and 0 < self.damping < 1,

@@ -191,7 +191,7 @@ class Betweenness:
         return out
 
 
-def betweenness(graph: InfluenceGraph, *, budget: float = 5e7, min_pivots: int = 16,
+def betweenness(graph: InfluenceGraph, *, budget: float = 1e7, min_pivots: int = 8,
                 seed: int = 0, enabled: bool = True) -> Betweenness:
     """Betweenness: how often a customer lies on shortest influence paths.
 
@@ -205,15 +205,15 @@ def betweenness(graph: InfluenceGraph, *, budget: float = 5e7, min_pivots: int =
     Parameters
     ----------
     graph : InfluenceGraph
-    budget : float, default=5e7
+    budget : float, default=1e7
         Work allowed, in edge visits (one Brandes pass from one source visits
-        every edge once; 5e7 is ~1.5 s on the reference machine). Exact (every vertex a
+        every edge once; 1e7 is 1-2 s on the reference machine). Exact (every vertex a
         source) when ``n * m <= budget``; otherwise ``k = max(min_pivots,
         budget // m)`` sources are sampled and their dependencies scaled by
         ``n / k``. > 0.
-    min_pivots : int, default=16
+    min_pivots : int, default=8
         Lower bound on sampled sources, so very large graphs still get an
-        estimate (at 10M edges, 16 pivots take ~10 s). >= 1.
+        estimate (at 10M edges, 8 pivots take ~8 s). >= 1.
     seed : int, default=0
         Seed of the pivot sample (:func:`numpy.random.default_rng`).
     enabled : bool, default=True
