@@ -19,12 +19,14 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .communities import community_profiles, detect_communities, modularity
+from .communities import (community_confidence, community_profiles, community_roles,
+                          detect_communities, modularity)
 from .config import AnalysisConfig
 from .errors import InputError
 from .graph import InfluenceGraph, build_graph, encode_events
 from .io import read_customers, read_events, restore_formulas, write_table
-from .metrics import activity_metrics, coreness, influence_score, pagerank, strength
+from .metrics import (activity_metrics, betweenness, coreness, hits, influence_score, pagerank,
+                      strength)
 from .progress import Reporter, StageClock
 from .schema import COMMUNITY_COLUMNS, CUSTOMER_COLUMNS, CUSTOMER_ID, SEGMENT_COLUMNS, TYPE
 from .segments import assign_segments, plan_rules, segment_profiles
@@ -36,10 +38,11 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("csv", "parquet")
 _TIME_COLUMNS = ("first_active", "last_active")
-_EXTRA_COLUMNS = SEGMENT_COLUMNS
+_EXTRA_COLUMNS = SEGMENT_COLUMNS + ("community_confidence",)
 _FLOAT_COLUMNS = frozenset({"influence_score", "pagerank", "in_strength", "out_strength",
                             "betweenness", "hub", "authority", "expected_spread",
-                            "internal_weight", "external_weight", "density"})
+                            "internal_weight", "external_weight", "density",
+                            "community_confidence"})
 _VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
 
 
@@ -187,6 +190,7 @@ class Analysis:
             if fmt == "csv":
                 table = pd.read_csv(path, dtype={CUSTOMER_ID: "str", "leader": "str",
                                                  "top_members": "str", "segment": "str",
+                                                 "dominant_type": "str", "community_role": "str",
                                                  "segment_reason": "str"},
                                     keep_default_na=False, na_values=[""])
                 for column in table.columns:
@@ -329,11 +333,17 @@ def analyze(events: str | Path | pd.DataFrame, *,
     with clock.stage("graph"):
         codes = encode_events(clean.events, ids)
         graph = build_graph(clean.events, ids, config, codes)
+        graph.undirected()  # built once here (cached): coreness, Leiden and roles use it
     with clock.stage("centrality"):
         out_strength = strength(graph, "out")
         in_strength = strength(graph, "in")
         pr = pagerank(graph, config.centrality.damping)
         core = coreness(graph)
+        hub, authority = hits(graph)
+        cen = config.centrality
+        between = betweenness(graph, budget=cen.betweenness_budget,
+                              min_pivots=cen.betweenness_min_pivots,
+                              seed=config.communities.seed, enabled=cen.betweenness)
     with clock.stage("activity"):
         activity = activity_metrics(clean.events, len(ids), codes, clean.end)
     with clock.stage("communities"):
@@ -341,6 +351,16 @@ def analyze(events: str | Path | pd.DataFrame, *,
         membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
                                         backend=cc.backend)
         q = modularity(graph, membership, cc.resolution)
+        rc = config.roles
+        roles = community_roles(graph, membership, hub_z=rc.hub_z,
+                                hub_participation=rc.hub_participation,
+                                connector_participation=rc.connector_participation,
+                                peripheral_z=rc.peripheral_z)
+        confidence = None
+        if cc.stability_runs:
+            confidence = community_confidence(graph, membership, runs=cc.stability_runs,
+                                              resolution=cc.resolution, seed=cc.seed,
+                                              backend=cc.backend)
     with clock.stage("segments"):
         score = influence_score(pr, out_strength)
         metrics = pd.DataFrame({
@@ -350,8 +370,14 @@ def analyze(events: str | Path | pd.DataFrame, *,
             "in_strength": in_strength,
             "out_strength": out_strength,
             "coreness": core,
+            "betweenness": between.scores,
+            "hub": np.round(hub, 15),
+            "authority": np.round(authority, 15),
             "community": membership,
+            "community_role": roles["community_role"].to_numpy(),
         })
+        if confidence is not None:
+            metrics["community_confidence"] = confidence
         metrics = pd.concat([metrics, activity], axis=1)
         order = np.lexsort((ids.to_numpy(), -score))
         rank = np.empty(len(ids), dtype=np.int64)
@@ -362,9 +388,12 @@ def analyze(events: str | Path | pd.DataFrame, *,
                             axis=1)
         plans = plan_rules(config.segments, metrics.columns)
     with clock.stage("profiles"):
-        profiles = community_profiles(graph, membership, rank)
-        customers_table = _assemble(metrics, order, table)
         segment_order = [p.rule.segment for p in plans] + [config.segments.default]
+        segment_names = list(dict.fromkeys(segment_order))
+        profiles = community_profiles(graph, membership, rank,
+                                      segment=metrics["segment"].to_numpy(dtype=object),
+                                      segment_names=segment_names)
+        customers_table = _assemble(metrics, order, table)
         segments_table = segment_profiles(
             customers_table, min_segment_size=config.privacy.min_segment_size,
             order=segment_order)
@@ -395,7 +424,13 @@ def analyze(events: str | Path | pd.DataFrame, *,
         "communities": {"count": int(len(profiles)), "modularity": round(q, 10),
                         "backend": config.communities.backend,
                         "objective": "modularity",
-                        "resolution": config.communities.resolution},
+                        "resolution": config.communities.resolution,
+                        "stability_runs": config.communities.stability_runs,
+                        "roles": {role: int(count) for role, count in sorted(
+                            roles["community_role"].value_counts().items())}},
+        "betweenness": between.describe(len(ids)),
+        "hits": {"graph": "influence flow, weighted", "normalised": "each sums to 1",
+                 "solver": "scipy power iteration from the uniform vector, tol 1e-10"},
         "segments": {
             "rules": [plan.to_dict() for plan in plans],
             "default": config.segments.default,
@@ -418,7 +453,8 @@ def analyze(events: str | Path | pd.DataFrame, *,
         if plan.skipped and not plan.builtin:
             logger.warning("segment rule %r skipped: the results have no column %s",
                            plan.rule.name, ", ".join(repr(c) for c in plan.missing))
-    return Analysis(customers=customers_table, communities=profiles[list(COMMUNITY_COLUMNS)],
+    community_columns = list(COMMUNITY_COLUMNS) + [f"share_{name}" for name in segment_names]
+    return Analysis(customers=customers_table, communities=profiles[community_columns],
                     manifest=manifest, graph=graph, segments=segments_table)
 
 

@@ -16,7 +16,11 @@ import pandas as pd
 
 from .graph import InfluenceGraph
 
-__all__ = ["detect_communities", "modularity", "community_profiles", "community_links"]
+__all__ = ["detect_communities", "modularity", "community_profiles", "community_roles",
+           "community_confidence", "community_links", "ROLES"]
+
+#: Values of ``community_role``.
+ROLES = ("local_leader", "connector", "member", "peripheral", "isolated")
 
 
 @contextmanager
@@ -97,7 +101,9 @@ def modularity(graph: InfluenceGraph, membership: np.ndarray, resolution: float 
 
 
 def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
-                       rank: np.ndarray, top: int = 5) -> pd.DataFrame:
+                       rank: np.ndarray, top: int = 5,
+                       segment: np.ndarray | None = None,
+                       segment_names: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per community.
 
     Parameters
@@ -109,6 +115,10 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
         ``influence_rank`` of each vertex (1 = most influential); picks leaders.
     top : int, default=5
         How many members ``top_members`` lists.
+    segment : numpy.ndarray of str, optional
+        Segment of each vertex; gives the ``share_<name>`` columns.
+    segment_names : tuple of str, default=()
+        One ``share_<name>`` column per name, in this order.
 
     Returns
     -------
@@ -119,7 +129,11 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
         direction), ``density`` (float64: internal directed edges over
         ``size * (size - 1)``; 0 for a single member), ``leader`` (str: the
         member with the best influence rank), ``top_members`` (str: up to
-        ``top`` ids by influence rank, separated by ``;``). Sorted by community.
+        ``top`` ids by influence rank, separated by ``;``), ``dominant_type``
+        (str: the event type carrying the most weight on internal edges, ties
+        by type name; empty when the community has no internal edge), then
+        ``share_<name>`` (float64: share of members in segment ``name``) for
+        each of ``segment_names``. Sorted by community.
     """
     n_comm = int(membership.max()) + 1 if len(membership) else 0
     src = graph.edges["src"].to_numpy()
@@ -143,7 +157,20 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
     leaders = ranked_ids[starts]
     ends = np.r_[starts[1:], len(order)]
     tops = [";".join(ranked_ids[s:min(e, s + top)]) for s, e in zip(starts, ends)]
-    return pd.DataFrame({
+    dominant = np.full(n_comm, "", dtype=object)
+    edge_types = graph.edge_types
+    if edge_types is not None and len(edge_types) and n_comm:
+        edge = edge_types["edge"].to_numpy()
+        internal_row = inside[edge]
+        type_code = edge_types["type"].cat.codes.to_numpy().astype(np.int64)
+        names = np.asarray(edge_types["type"].cat.categories, dtype=object)
+        k = len(names)
+        per = np.bincount(c_src[edge[internal_row]] * k + type_code[internal_row],
+                          weights=edge_types["weight"].to_numpy()[internal_row],
+                          minlength=n_comm * k).reshape(n_comm, k)
+        has = per.max(axis=1) > 0
+        dominant[has] = names[np.argmax(per[has], axis=1)]
+    table = pd.DataFrame({
         "community": np.arange(n_comm, dtype=np.int64),
         "size": size.astype(np.int64),
         "internal_weight": internal,
@@ -151,7 +178,168 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
         "density": density,
         "leader": pd.array(leaders, dtype="str"),
         "top_members": pd.array(tops, dtype="str"),
+        "dominant_type": pd.array(dominant.astype(str), dtype="str"),
     })
+    if segment is not None:
+        sizes = np.maximum(size, 1).astype(np.float64)
+        for name in segment_names:
+            table[f"share_{name}"] = np.round(
+                np.bincount(membership[segment == name], minlength=n_comm) / sizes, 6)
+    return table
+
+
+def community_roles(graph: InfluenceGraph, membership: np.ndarray, *, hub_z: float = 2.5,
+                    hub_participation: float = 0.30, connector_participation: float = 0.62,
+                    peripheral_z: float = -0.5) -> pd.DataFrame:
+    """Role of each customer inside and across communities (Guimera-Amaral).
+
+    On the undirected weighted view, with ``k_i`` a customer's strength and
+    ``k_is`` the part of it going to community ``s``:
+
+    * ``z`` (within-community z-score): ``(k_ic - mean_c) / std_c`` where ``c``
+      is the customer's own community and mean/std are over its members
+      (0 when the community's std is 0);
+    * ``P`` (participation coefficient): ``1 - sum_s (k_is / k_i) ** 2``; 0 when
+      every tie stays inside the own community.
+
+    =================  ================================================
+    role               rule (first match)
+    =================  ================================================
+    ``isolated``       no ties at all (``k_i == 0``)
+    ``local_leader``   ``z >= hub_z`` and ``P < hub_participation``
+    ``connector``      ``z >= hub_z`` and ``P >= hub_participation``, or
+                       ``P >= connector_participation``
+    ``peripheral``     ``z < peripheral_z``
+    ``member``         everyone else
+    =================  ================================================
+
+    Parameters
+    ----------
+    graph : InfluenceGraph
+    membership : numpy.ndarray
+        Community of each vertex.
+    hub_z, hub_participation, connector_participation, peripheral_z : float
+        Thresholds, see :class:`influence.config.RoleConfig`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``community_role`` (str), ``within_z`` (float64), ``participation``
+        (float64), one row per vertex in vertex order.
+
+    Notes
+    -----
+    O(m + n log n). Guimera and Amaral's seven roles are merged into four:
+    their provincial hubs are local leaders, connector and kinless hubs and
+    non-hub connectors/kinless nodes are connectors, and their (ultra-)
+    peripheral nodes split into members and peripheral by ``z``.
+
+    References
+    ----------
+    .. [1] Guimera, R. and Amaral, L. A. N. (2005). Functional cartography of
+       complex metabolic networks. Nature 433, 895-900. doi:10.1038/nature03288
+    """
+    n = graph.n_customers
+    und = graph.undirected()
+    if und.ecount():
+        pairs = np.asarray(und.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        weight = np.asarray(und.es["weight"], dtype=np.float64)
+    else:
+        pairs = np.zeros((0, 2), dtype=np.int64)
+        weight = np.zeros(0)
+    a, b = pairs[:, 0], pairs[:, 1]
+    strength = np.bincount(a, weights=weight, minlength=n) + np.bincount(b, weights=weight,
+                                                                         minlength=n)
+    ca, cb = membership[a], membership[b]
+    n_comm = int(membership.max()) + 1 if n else 0
+    # strength of each (vertex, community) pair, both ends of every edge
+    vertex = np.concatenate([a, b])
+    other = np.concatenate([cb, ca])
+    w2 = np.concatenate([weight, weight])
+    key = vertex * np.int64(n_comm) + other
+    order = np.argsort(key, kind="stable")
+    key_sorted = key[order]
+    if len(key_sorted):
+        starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
+        part = np.add.reduceat(w2[order], starts)
+        part_vertex = key_sorted[starts] // n_comm
+        part_comm = key_sorted[starts] % n_comm
+    else:
+        part = np.zeros(0)
+        part_vertex = part_comm = np.zeros(0, dtype=np.int64)
+    safe = np.where(strength > 0, strength, 1.0)
+    participation = 1.0 - np.bincount(part_vertex, weights=(part / safe[part_vertex]) ** 2,
+                                      minlength=n)
+    participation[strength == 0] = 0.0
+    own = part_comm == membership[part_vertex]
+    within = np.bincount(part_vertex[own], weights=part[own], minlength=n)
+    size = np.bincount(membership, minlength=n_comm).astype(np.float64)
+    mean = np.bincount(membership, weights=within, minlength=n_comm) / np.maximum(size, 1)
+    var = (np.bincount(membership, weights=within ** 2, minlength=n_comm) / np.maximum(size, 1)
+           - mean ** 2)
+    std = np.sqrt(np.clip(var, 0, None))
+    std_v = std[membership]
+    z = np.divide(within - mean[membership], std_v, out=np.zeros(n),
+                  where=std_v > 1e-12 * np.maximum(np.abs(mean[membership]), 1))
+    z = np.round(z, 9)
+    participation = np.round(np.clip(participation, 0.0, 1.0), 9)
+    hub = z >= hub_z
+    role = np.select(
+        [strength == 0, hub & (participation < hub_participation),
+         hub | (participation >= connector_participation), z < peripheral_z],
+        ["isolated", "local_leader", "connector", "peripheral"], default="member")
+    return pd.DataFrame({"community_role": pd.array(role.astype(str), dtype="str"),
+                         "within_z": z, "participation": participation})
+
+
+def community_confidence(graph: InfluenceGraph, membership: np.ndarray, *, runs: int,
+                         resolution: float = 1.0, seed: int = 0,
+                         backend: str = "igraph") -> np.ndarray:
+    """Share of extra Leiden runs in which each customer stays with its community's core.
+
+    Runs Leiden ``runs`` more times with seeds ``seed + 1, ..., seed + runs``.
+    In run ``r``, the *core* of community ``C`` (of ``membership``) is the
+    run-``r`` community that holds the most members of ``C`` (ties: the
+    smallest label). A customer *stays* in run ``r`` when run ``r`` puts them
+    in the core of their own community. The confidence is the share of runs in
+    which they stay, in [0, 1]: 1 means every rerun kept them with the bulk of
+    their community.
+
+    Parameters
+    ----------
+    graph : InfluenceGraph
+    membership : numpy.ndarray
+        The reported partition (:func:`detect_communities` with ``seed``).
+    runs : int
+        Extra runs, >= 1.
+    resolution, seed, backend
+        As for :func:`detect_communities`.
+
+    Returns
+    -------
+    numpy.ndarray of float64, one value per vertex.
+
+    Notes
+    -----
+    Costs ``runs`` more Leiden runs. Customers without ties form communities of
+    one and always stay (confidence 1).
+    """
+    n = len(membership)
+    stays = np.zeros(n, dtype=np.int64)
+    n_comm = int(membership.max()) + 1 if n else 0
+    for r in range(1, runs + 1):
+        other = detect_communities(graph, resolution=resolution, seed=seed + r, backend=backend)
+        key = membership * np.int64(n) + other
+        pair, counts = np.unique(key, return_counts=True)
+        comm = pair // n
+        label = pair % n
+        # per community: the label with most shared members, ties by smallest label
+        order = np.lexsort((label, -counts, comm))
+        first = np.flatnonzero(np.r_[True, comm[order][1:] != comm[order][:-1]])
+        core = np.empty(n_comm, dtype=np.int64)
+        core[comm[order][first]] = label[order][first]
+        stays += other == core[membership]
+    return np.round(stays / runs, 6)
 
 
 def community_links(edges: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:

@@ -31,8 +31,8 @@ from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VA
                      RULE_COLUMNS, TEXT_COLUMNS, EventType)
 
 __all__ = [
-    "WindowConfig", "CommunityConfig", "CentralityConfig", "SegmentConfig", "SegmentRule",
-    "PrivacyConfig", "AnalysisConfig", "load_config", "config_from_dict",
+    "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
+    "SegmentRule", "PrivacyConfig", "AnalysisConfig", "load_config", "config_from_dict",
 ]
 
 
@@ -110,13 +110,20 @@ class CommunityConfig:
     backend : {"igraph", "leidenalg"}, default="igraph"
         Which Leiden implementation runs: igraph's built-in ``community_leiden``
         (fast) or the ``leidenalg`` package (the reference implementation).
+    stability_runs : int, default=0
+        Extra Leiden runs (seeds ``seed + 1 ... seed + stability_runs``) used to
+        compute ``community_confidence``; 0 turns it off. >= 0.
     """
 
     resolution: float = 1.0
     seed: int = 0
     backend: str = "igraph"
+    stability_runs: int = 0
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.stability_runs, int) and not isinstance(self.stability_runs, bool)
+               and self.stability_runs >= 0, "communities.stability_runs",
+               "an integer >= 0", self.stability_runs)
         _check(self.backend in ("igraph", "leidenalg"), "communities.backend",
                "'igraph' or 'leidenalg'", self.backend)
         _check(_is_number(self.resolution) and self.resolution > 0,
@@ -133,13 +140,71 @@ class CentralityConfig:
     ----------
     damping : float, default=0.85
         PageRank damping factor, in (0, 1).
+    betweenness : bool, default=True
+        Compute betweenness; ``false`` skips it (the column is then empty).
+    betweenness_budget : float, default=1e7
+        Betweenness work allowed, in edge visits: exact when customers x edges
+        is at most this, otherwise ``max(betweenness_min_pivots, budget //
+        edges)`` sampled source pivots (see
+        :func:`influence.metrics.betweenness`). > 0.
+    betweenness_min_pivots : int, default=8
+        Fewest pivots a sampled estimate uses. >= 1.
     """
 
     damping: float = 0.85
+    betweenness: bool = True
+    betweenness_budget: float = 1e7
+    betweenness_min_pivots: int = 8
 
     def __post_init__(self) -> None:
         _check(_is_number(self.damping) and 0 < self.damping < 1,
                "centrality.damping", "a number in (0, 1)", self.damping)
+        _check(isinstance(self.betweenness, bool), "centrality.betweenness", "true or false",
+               self.betweenness)
+        _check(_is_number(self.betweenness_budget) and self.betweenness_budget > 0,
+               "centrality.betweenness_budget", "a number > 0", self.betweenness_budget)
+        _check(isinstance(self.betweenness_min_pivots, int)
+               and not isinstance(self.betweenness_min_pivots, bool)
+               and self.betweenness_min_pivots >= 1, "centrality.betweenness_min_pivots",
+               "an integer >= 1", self.betweenness_min_pivots)
+
+
+@dataclass(frozen=True)
+class RoleConfig:
+    """Thresholds of ``community_role`` (Guimera-Amaral z-score / participation).
+
+    ``z`` is a customer's within-community strength as a z-score inside its
+    community; ``P`` (participation coefficient) is how evenly their strength
+    spreads over communities (0: all in their own). See
+    :func:`influence.communities.community_roles`.
+
+    Parameters
+    ----------
+    hub_z : float, default=2.5
+        ``z >= hub_z`` makes a community hub (Guimera and Amaral's cut).
+    hub_participation : float, default=0.30
+        A hub with ``P < hub_participation`` is a ``local_leader``; above, a
+        ``connector``. In [0, 1].
+    connector_participation : float, default=0.62
+        A non-hub with ``P >= connector_participation`` is a ``connector``. In [0, 1].
+    peripheral_z : float, default=-0.5
+        A non-hub, non-connector with ``z < peripheral_z`` is ``peripheral``,
+        else ``member``. Must be < ``hub_z``.
+    """
+
+    hub_z: float = 2.5
+    hub_participation: float = 0.30
+    connector_participation: float = 0.62
+    peripheral_z: float = -0.5
+
+    def __post_init__(self) -> None:
+        _check(_is_number(self.hub_z), "roles.hub_z", "a number", self.hub_z)
+        for key in ("hub_participation", "connector_participation"):
+            value = getattr(self, key)
+            _check(_is_number(value) and 0 <= value <= 1, f"roles.{key}",
+                   "a number in [0, 1]", value)
+        _check(_is_number(self.peripheral_z) and self.peripheral_z < self.hub_z,
+               "roles.peripheral_z", "a number < roles.hub_z", self.peripheral_z)
 
 
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -361,6 +426,7 @@ class AnalysisConfig:
     window : WindowConfig
     communities : CommunityConfig
     centrality : CentralityConfig
+    roles : RoleConfig
     segments : SegmentConfig
     privacy : PrivacyConfig
     """
@@ -370,6 +436,7 @@ class AnalysisConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     communities: CommunityConfig = field(default_factory=CommunityConfig)
     centrality: CentralityConfig = field(default_factory=CentralityConfig)
+    roles: RoleConfig = field(default_factory=RoleConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
@@ -415,7 +482,7 @@ class AnalysisConfig:
             "types": {name: {"flow": t.flow, "weight": float(t.weight)}
                       for name, t in sorted(self.types.items())},
         }
-        for section in ("window", "communities", "centrality", "segments", "privacy"):
+        for section in ("window", "communities", "centrality", "roles", "segments", "privacy"):
             value = getattr(self, section)
             out[section] = {f.name: _plain(getattr(value, f.name))
                             for f in dataclasses.fields(value)}
@@ -436,6 +503,7 @@ _SECTIONS = {
     "window": WindowConfig,
     "communities": CommunityConfig,
     "centrality": CentralityConfig,
+    "roles": RoleConfig,
     "segments": SegmentConfig,
     "privacy": PrivacyConfig,
 }

@@ -74,8 +74,10 @@ CUSTOMER_COLUMNS = (
 #: Columns of ``communities.csv`` in order.
 COMMUNITY_COLUMNS = (
     "community", "size", "internal_weight", "external_weight", "density", "leader",
-    "top_members",
+    "top_members", "dominant_type",
 )
+#: ``communities.csv`` then has one ``share_<segment>`` column per name in
+#: :data:`influence.segments.SEGMENTS`, in that order.
 
 #: Columns the segmentation adds after the contract columns of ``customers.csv``:
 #: tiers per axis (``reach_tier`` only when a reach column exists) and
@@ -99,7 +101,7 @@ KNOWN_VALUES = {
     "influence_tier": ("high", "mid", "low"),
     "activity_tier": ("high", "mid", "low"),
     "reach_tier": ("high", "mid", "low"),
-    "community_role": ("local_leader", "connector", "member", "peripheral"),
+    "community_role": ("local_leader", "connector", "member", "peripheral", "isolated"),
     "lifecycle_stage": ("new", "active", "declining", "dormant", "churned"),
 }
 

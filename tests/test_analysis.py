@@ -55,7 +55,8 @@ def test_every_customer_exactly_once_even_when_rows_dropped():
 def test_overrides_reach_the_config(small_events):
     result = analyze(small_events, seed=5, resolution=0.3, since="2026-01-02")
     cfg = result.manifest["config"]
-    assert cfg["communities"] == {"resolution": 0.3, "seed": 5, "backend": "igraph"}
+    assert cfg["communities"] == {"resolution": 0.3, "seed": 5, "backend": "igraph",
+                                  "stability_runs": 0}
     assert result.manifest["dropped"]["outside_window"] == 1
     assert result.manifest["seed"] == 5
 
@@ -121,3 +122,24 @@ def test_config_object_is_used(small_events):
     cfg = AnalysisConfig().replace(segments__high_share=0.5, segments__mid_share=0.5)
     result = analyze(small_events, config=cfg)
     assert (result.customers["influence_tier"] == "high").sum() >= 2
+
+
+def test_engine_columns_manifest_and_stability(small_events):
+    result = analyze(small_events, seed=0)
+    columns = list(result.customers.columns)
+    for name in ("betweenness", "hub", "authority", "community_role"):
+        assert name in columns
+    assert columns.index("coreness") < columns.index("betweenness") < columns.index("hub") \
+        < columns.index("authority") < columns.index("community") \
+        < columns.index("community_role") < columns.index("events_sent")
+    assert "community_confidence" not in columns
+    m = result.manifest
+    assert m["betweenness"]["method"] == "exact"
+    assert sum(m["communities"]["roles"].values()) == len(result.customers)
+    assert "dominant_type" in result.communities and "share_champions" in result.communities
+    stable = analyze(small_events, seed=0, config=AnalysisConfig().replace(
+        communities__stability_runs=2, centrality__betweenness=False))
+    assert stable.customers["community_confidence"].between(0, 1).all()
+    assert list(stable.customers.columns)[-1] == "community_confidence"
+    assert stable.customers["betweenness"].isna().all()
+    assert stable.manifest["betweenness"]["method"] == "skipped"

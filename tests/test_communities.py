@@ -97,3 +97,87 @@ def test_profiles_conserve_weight_and_members(small_events):
     assert len(prof) == 2 and two["size"].tolist() == [3, 3]
     assert two.loc[0, "leader"] == "a" and two.loc[0, "top_members"] == "a;b;c"
     assert two.loc[0, "density"] == pytest.approx(3 / 6)
+
+
+def test_roles_follow_guimera_amaral_thresholds():
+    from influence.communities import community_roles
+    events, _ = planted(k=3, size=25, p_in=0.25, p_out=0.02, seed=2)
+    # a bridge customer tied evenly to all three communities, and one isolated customer
+    bridge = [("bridge", f"v{j:04d}", "share") for j in (0, 1, 2, 25, 26, 27, 50, 51, 52)]
+    lonely = [("lonely", "", "share")]
+    events = pd.concat([events, pd.DataFrame(bridge + lonely, columns=events.columns)])
+    g = graph_of(events)
+    membership = detect_communities(g, seed=0)
+    roles = community_roles(g, membership)
+    roles.index = g.ids
+    assert roles.loc["lonely", "community_role"] == "isolated"
+    assert roles.loc["bridge", "community_role"] == "connector"
+    assert roles.loc["bridge", "participation"] > 0.62
+    assert set(roles["community_role"]) <= {"local_leader", "connector", "member",
+                                            "peripheral", "isolated"}
+    assert (roles["participation"].between(0, 1)).all()
+    # every threshold has an effect
+    base = roles["community_role"].to_numpy()
+    for kwargs in ({"hub_z": 0.5}, {"hub_participation": 0.0, "hub_z": 0.5},
+                   {"connector_participation": 0.05}, {"peripheral_z": 0.5}):
+        changed = community_roles(g, membership, **kwargs)["community_role"].to_numpy()
+        assert not np.array_equal(base, changed), kwargs
+
+
+def test_roles_zscore_and_participation_by_hand():
+    from influence.communities import community_roles
+    # star a-b, a-c, a-d inside one community plus d-e to another (e-f)
+    rows = [("a", "b", "share"), ("a", "c", "share"), ("a", "d", "share"),
+            ("d", "e", "share"), ("e", "f", "share")]
+    g = graph_of(pd.DataFrame(rows, columns=["source", "target", "type"]))
+    membership = np.array([0, 0, 0, 0, 1, 1])  # a b c d | e f
+    roles = community_roles(g, membership)
+    # within strengths in community 0: a 6, b 2, c 2, d 2 -> mean 3, std sqrt(3)
+    assert roles["within_z"].iloc[0] == pytest.approx(3 / np.sqrt(3))
+    # d: strength 4, half inside -> P = 1 - (0.5^2 + 0.5^2) = 0.5
+    assert roles["participation"].iloc[3] == pytest.approx(0.5)
+
+
+def test_confidence_definition_and_runs():
+    from influence.communities import community_confidence
+    events, _ = planted(k=4, size=20, p_in=0.3, p_out=0.02, seed=3)
+    g = graph_of(events)
+    membership = detect_communities(g, seed=0)
+    conf = community_confidence(g, membership, runs=3, seed=0)
+    assert conf.shape == (g.n_customers,) and ((conf >= 0) & (conf <= 1)).all()
+    assert conf.mean() > 0.9          # clear planted structure: stable
+    # a fuzzy graph is less stable, and the number of runs changes the granularity
+    fuzzy, _ = planted(k=4, size=20, p_in=0.1, p_out=0.06, seed=3)
+    gf = graph_of(fuzzy)
+    mf = detect_communities(gf, seed=0)
+    c3 = community_confidence(gf, mf, runs=3, seed=0)
+    c4 = community_confidence(gf, mf, runs=4, seed=0)
+    assert c3.mean() < 1.0
+    assert not np.array_equal(c3, c4)
+
+
+def test_profiles_dominant_type_and_segment_shares():
+    rows = [("a", "b", "referral"), ("b", "a", "referral"), ("a", "c", "share"),
+            ("c", "b", "referral"), ("x", "y", "comment"), ("y", "z", "comment"),
+            ("z", "x", "comment")]
+    g = graph_of(pd.DataFrame(rows, columns=["source", "target", "type"]))
+    membership = np.array([0, 0, 0, 1, 1, 1])  # a b c | x y z
+    segment = np.array(["champions", "champions", "contributors", "passive_audience",
+                        "champions", "contributors"], dtype=object)
+    table = community_profiles(g, membership, np.arange(1, 7), segment=segment,
+                               segment_names=("champions", "contributors", "isolated"))
+    assert table["dominant_type"].tolist() == ["referral", "comment"]
+    np.testing.assert_allclose(table["share_champions"], [2 / 3, 1 / 3], atol=1e-6)
+    np.testing.assert_allclose(table["share_contributors"], [1 / 3, 1 / 3], atol=1e-6)
+    assert (table["share_isolated"] == 0).all()
+
+
+@pytest.mark.parametrize("backend", ["igraph", "leidenalg"])
+def test_synthetic_planted_truth_recovered(backend):
+    from influence import analyze
+    from influence.synth import generate_events
+    events, truth = generate_events(3000, seed=5)
+    result = analyze(events, seed=0, config=AnalysisConfig().replace(communities__backend=backend))
+    found = result.customers.set_index("customer_id")["community"]
+    planted_truth = truth.set_index("customer_id")["community"].reindex(found.index)
+    assert nmi(found.to_numpy(), planted_truth.to_numpy()) >= 0.9

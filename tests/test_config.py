@@ -56,6 +56,15 @@ seed = 7
     ({"columns": {"sauce": "x"}}, "columns.sauce"),
     ({"segments": {"high_share": 1.5}}, "segments.high_share"),
     ({"centrality": {"damping": 1.0}}, "centrality.damping"),
+    ({"centrality": {"betweenness": "yes"}}, "centrality.betweenness"),
+    ({"centrality": {"betweenness_budget": 0}}, "centrality.betweenness_budget"),
+    ({"centrality": {"betweenness_min_pivots": 0}}, "centrality.betweenness_min_pivots"),
+    ({"communities": {"stability_runs": -1}}, "communities.stability_runs"),
+    ({"roles": {"hub_participation": 1.5}}, "roles.hub_participation"),
+    ({"roles": {"connector_participation": -0.1}}, "roles.connector_participation"),
+    ({"roles": {"peripheral_z": 3.0}}, "roles.peripheral_z"),
+    ({"roles": {"hub_z": "high"}}, "roles.hub_z"),
+    ({"roles": {"colour": 1}}, "roles.colour"),
 ])
 def test_bad_config_names_the_key(values, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

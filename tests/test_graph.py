@@ -58,3 +58,18 @@ def test_igraph_and_networkx_agree(small_events):
     assert g.graph.ecount() == nxg.number_of_edges()
     assert isinstance(nxg, nx.DiGraph)
     assert np.array_equal(g.ids.to_numpy(), np.sort(g.ids.to_numpy()))
+
+
+def test_edge_types_sum_to_edge_weight():
+    from influence.config import AnalysisConfig
+    from influence.graph import build_graph
+    events = pd.DataFrame({"source": ["a", "a", "c", "a", "b"],
+                           "target": ["b", "b", "a", "c", "c"],
+                           "type": ["share", "referral", "comment", "share", "share"],
+                           "weight": [2.0, 3.0, 1.0, 2.0, 2.0]})
+    g = build_graph(events, pd.Index(["a", "b", "c"]), AnalysisConfig())
+    by_edge = g.edge_types.groupby("edge")["weight"].sum()
+    np.testing.assert_allclose(by_edge.to_numpy(), g.edges["weight"].to_numpy())
+    ab = g.edge_types[g.edge_types["edge"] == 0]
+    assert ab["type"].astype(str).tolist() == ["referral", "share"]
+    assert ab["weight"].tolist() == [3.0, 2.0]

@@ -1,8 +1,12 @@
 """Centrality and activity, checked against networkx on small graphs.
 
-Tolerance: PageRank agrees with networkx to 1e-6 absolute (networkx stops its
+Tolerances: PageRank agrees with networkx to 1e-6 absolute (networkx stops its
 power iteration at an L1 change below n * 1e-10 here; igraph's PRPACK solves
-the linear system directly).
+the linear system directly). HITS agrees with networkx (scipy SVD) to 1e-8
+absolute (our power iteration stops at an L1 change below 1e-10). Exact
+betweenness agrees with networkx to 1e-9 absolute (both are Brandes' exact
+algorithm; only summation order differs). Coreness and strength agree exactly
+(strength to float rounding).
 """
 
 import networkx as nx
@@ -12,7 +16,8 @@ import pytest
 
 from influence.config import AnalysisConfig
 from influence.graph import build_graph, encode_events
-from influence.metrics import activity_metrics, coreness, influence_score, pagerank, strength
+from influence.metrics import (activity_metrics, betweenness, coreness, hits, influence_score,
+                               pagerank, strength)
 from influence.validation import clean_events, customer_universe
 
 
@@ -107,3 +112,56 @@ def test_influence_score_range_and_order():
     assert score[1] == pytest.approx((3 / 4 + 4 / 4) / 2)
     assert score[0] == 0.0
     assert score[1] > score[2]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hits_matches_networkx(seed):
+    _, ids, g = build(random_events(seed=seed))
+    hub, authority = hits(g)
+    oracle_hub, oracle_auth = nx.hits(g.to_networkx(), max_iter=1000, tol=1e-12)
+    np.testing.assert_allclose(hub, [oracle_hub[i] for i in ids], atol=1e-8)
+    np.testing.assert_allclose(authority, [oracle_auth[i] for i in ids], atol=1e-8)
+    assert hub.sum() == pytest.approx(1.0) and authority.sum() == pytest.approx(1.0)
+
+
+def test_hits_direction_and_tolerance_have_effect():
+    # a influences b and c; b and c influence nobody: a is the hub, b/c authorities
+    rows = [("a", "b", "share"), ("a", "c", "share"), ("d", "b", "share")]
+    _, ids, g = build(pd.DataFrame(rows, columns=["source", "target", "type"]))
+    hub, authority = dict(zip(ids, hits(g)[0])), dict(zip(ids, hits(g)[1]))
+    assert hub["a"] > hub["d"] > hub["b"] == 0
+    assert authority["b"] > authority["c"] > authority["a"] == 0
+    _, _, big = build(random_events(seed=3))
+    loose = hits(big, tol=1e-1)[0]
+    assert not np.array_equal(loose, hits(big)[0])
+    assert not np.array_equal(hits(big, max_iter=1)[0], hits(big)[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_betweenness_matches_networkx(seed):
+    _, ids, g = build(random_events(seed=seed))
+    result = betweenness(g)
+    assert result.method == "exact" and result.pivots == len(ids)
+    oracle = nx.betweenness_centrality(g.to_networkx(), normalized=True, weight=None)
+    np.testing.assert_allclose(result.scores, [oracle[i] for i in ids], atol=1e-9)
+
+
+def test_sampled_betweenness_budget_pivots_seed_and_switch():
+    _, ids, g = build(random_events(n=200, m=1500, seed=4))
+    exact = betweenness(g).scores
+    m = g.n_edges
+    sampled = betweenness(g, budget=60 * m, min_pivots=1, seed=0)
+    assert sampled.method == "sampled" and sampled.pivots == 60
+    # budget below one pass: min_pivots decides
+    assert betweenness(g, budget=1, min_pivots=25).pivots == 25
+    # seed changes the sample, same seed reproduces it
+    assert not np.array_equal(sampled.scores, betweenness(g, budget=60 * m, min_pivots=1,
+                                                          seed=1).scores)
+    np.testing.assert_array_equal(sampled.scores,
+                                  betweenness(g, budget=60 * m, min_pivots=1, seed=0).scores)
+    # the scaled estimate is close to exact for the top brokers and unbiased in total
+    assert np.corrcoef(sampled.scores, exact)[0, 1] > 0.8
+    assert sampled.scores.sum() == pytest.approx(exact.sum(), rel=0.25)
+    off = betweenness(g, enabled=False)
+    assert off.method == "skipped" and np.isnan(off.scores).all()
+    assert "expected_error" in sampled.describe(len(ids))

@@ -1,6 +1,8 @@
 """Per-customer numbers: centrality (influence) and activity."""
 
 from .activity import activity_metrics
-from .centrality import coreness, influence_score, pagerank, strength
+from .centrality import (Betweenness, betweenness, coreness, hits, influence_score, pagerank,
+                         strength)
 
-__all__ = ["activity_metrics", "coreness", "influence_score", "pagerank", "strength"]
+__all__ = ["activity_metrics", "Betweenness", "betweenness", "coreness", "hits",
+           "influence_score", "pagerank", "strength"]

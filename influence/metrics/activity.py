@@ -15,6 +15,15 @@ from ..schema import TIMESTAMP
 __all__ = ["activity_metrics"]
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` for int64 by sorting in place (numpy 2.4's hash-based
+    unique is ~10x slower on millions of distinct keys)."""
+    values = np.sort(values)
+    if len(values) == 0:
+        return values
+    return values[np.r_[True, values[1:] != values[:-1]]]
+
+
 def activity_metrics(events: pd.DataFrame, n_customers: int,
                      codes: tuple[np.ndarray, np.ndarray],
                      end: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -48,7 +57,7 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
     received = np.bincount(target[has_target], minlength=n_customers).astype(np.int64)
     a = np.concatenate([source[has_target], target[has_target]])
     b = np.concatenate([target[has_target], source[has_target]])
-    pairs = np.unique(a * np.int64(n_customers) + b)
+    pairs = _sorted_unique(a * np.int64(n_customers) + b)
     contacts = np.bincount(pairs // n_customers, minlength=n_customers).astype(np.int64)
     table = pd.DataFrame({
         "events_sent": sent,
@@ -69,7 +78,7 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
         first[src_sorted[starts]] = t_sorted[starts]
         last[src_sorted[ends]] = t_sorted[ends]
         day = t_sorted // (86_400 * 10**9)
-        day_pairs = np.unique(src_sorted * np.int64(1 << 32) + day)
+        day_pairs = _sorted_unique(src_sorted * np.int64(1 << 32) + day)
         active_days = np.bincount(day_pairs >> 32, minlength=n_customers).astype(np.int64)
         table["active_days"] = active_days
         table["first_active"] = pd.to_datetime(first.view("datetime64[ns]"), utc=True)
