@@ -349,7 +349,7 @@ def analyze(events: str | Path | pd.DataFrame, *,
     with clock.stage("communities"):
         cc = config.communities
         membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
-                                        backend=cc.backend)
+                                        iterations=cc.iterations, backend=cc.backend)
         q = modularity(graph, membership, cc.resolution)
         rc = config.roles
         roles = community_roles(graph, membership, hub_z=rc.hub_z,
@@ -360,7 +360,7 @@ def analyze(events: str | Path | pd.DataFrame, *,
         if cc.stability_runs:
             confidence = community_confidence(graph, membership, runs=cc.stability_runs,
                                               resolution=cc.resolution, seed=cc.seed,
-                                              backend=cc.backend)
+                                              iterations=cc.iterations, backend=cc.backend)
     with clock.stage("segments"):
         score = influence_score(pr, out_strength)
         metrics = pd.DataFrame({
@@ -426,6 +426,7 @@ def analyze(events: str | Path | pd.DataFrame, *,
                         "objective": "modularity",
                         "resolution": config.communities.resolution,
                         "stability_runs": config.communities.stability_runs,
+                        "iterations": config.communities.iterations,
                         "roles": {role: int(count) for role, count in sorted(
                             roles["community_role"].value_counts().items())}},
         "betweenness": between.describe(len(ids)),

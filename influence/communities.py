@@ -34,7 +34,7 @@ def _seeded_igraph_rng(seed: int):
 
 
 def detect_communities(graph: InfluenceGraph, *, resolution: float = 1.0, seed: int = 0,
-                       backend: str = "igraph") -> np.ndarray:
+                       iterations: int = 2, backend: str = "igraph") -> np.ndarray:
     """Leiden communities maximising modularity.
 
     Parameters
@@ -43,10 +43,12 @@ def detect_communities(graph: InfluenceGraph, *, resolution: float = 1.0, seed: 
     resolution : float, default=1.0
         Modularity resolution gamma (> 0); larger gives smaller communities.
     seed : int, default=0
+    iterations : int, default=2
+        Leiden iterations; -1 iterates until the partition is stable.
     backend : {"igraph", "leidenalg"}, default="igraph"
         igraph's ``community_leiden`` or ``leidenalg.find_partition``. Every
         backend argument is set explicitly (objective: modularity, never the
-        CPM default; weights; resolution; seed; iterate until stable).
+        CPM default; weights; resolution; seed; iterations; beta 0.01).
 
     Returns
     -------
@@ -66,14 +68,14 @@ def detect_communities(graph: InfluenceGraph, *, resolution: float = 1.0, seed: 
         with _seeded_igraph_rng(seed):
             partition = undirected.community_leiden(
                 objective_function="modularity", weights="weight", resolution=resolution,
-                beta=0.01, initial_membership=None, n_iterations=-1)
+                beta=0.01, initial_membership=None, n_iterations=iterations)
         membership = np.asarray(partition.membership, dtype=np.int64)
     elif backend == "leidenalg":
         import leidenalg
 
         partition = leidenalg.find_partition(
             undirected, leidenalg.RBConfigurationVertexPartition, weights="weight",
-            resolution_parameter=resolution, n_iterations=-1, seed=seed)
+            resolution_parameter=resolution, n_iterations=iterations, seed=seed)
         membership = np.asarray(partition.membership, dtype=np.int64)
     else:
         raise ValueError(f"backend must be 'igraph' or 'leidenalg'; got {backend!r}")
@@ -294,7 +296,7 @@ def community_roles(graph: InfluenceGraph, membership: np.ndarray, *, hub_z: flo
 
 def community_confidence(graph: InfluenceGraph, membership: np.ndarray, *, runs: int,
                          resolution: float = 1.0, seed: int = 0,
-                         backend: str = "igraph") -> np.ndarray:
+                         iterations: int = 2, backend: str = "igraph") -> np.ndarray:
     """Share of extra Leiden runs in which each customer stays with its community's core.
 
     Runs Leiden ``runs`` more times with seeds ``seed + 1, ..., seed + runs``.
@@ -312,7 +314,7 @@ def community_confidence(graph: InfluenceGraph, membership: np.ndarray, *, runs:
         The reported partition (:func:`detect_communities` with ``seed``).
     runs : int
         Extra runs, >= 1.
-    resolution, seed, backend
+    resolution, seed, iterations, backend
         As for :func:`detect_communities`.
 
     Returns
@@ -328,7 +330,8 @@ def community_confidence(graph: InfluenceGraph, membership: np.ndarray, *, runs:
     stays = np.zeros(n, dtype=np.int64)
     n_comm = int(membership.max()) + 1 if n else 0
     for r in range(1, runs + 1):
-        other = detect_communities(graph, resolution=resolution, seed=seed + r, backend=backend)
+        other = detect_communities(graph, resolution=resolution, seed=seed + r,
+                                   iterations=iterations, backend=backend)
         key = membership * np.int64(n) + other
         pair, counts = np.unique(key, return_counts=True)
         comm = pair // n

@@ -113,14 +113,24 @@ class CommunityConfig:
     stability_runs : int, default=0
         Extra Leiden runs (seeds ``seed + 1 ... seed + stability_runs``) used to
         compute ``community_confidence``; 0 turns it off. >= 0.
+    iterations : int, default=2
+        Leiden iterations (each one a full pass of moving, refining and
+        aggregating); -1 iterates until the partition is stable. Two is the
+        reference implementation's default: on generated data with 100k
+        customers, 2 and -1 reach the same modularity to 4 decimals, and -1 costs
+        2x the time there and 10x at 1M customers. >= 1 or -1.
     """
 
     resolution: float = 1.0
     seed: int = 0
     backend: str = "igraph"
     stability_runs: int = 0
+    iterations: int = 2
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.iterations, int) and not isinstance(self.iterations, bool)
+               and (self.iterations >= 1 or self.iterations == -1), "communities.iterations",
+               "an integer >= 1, or -1 (until stable)", self.iterations)
         _check(isinstance(self.stability_runs, int) and not isinstance(self.stability_runs, bool)
                and self.stability_runs >= 0, "communities.stability_runs",
                "an integer >= 0", self.stability_runs)

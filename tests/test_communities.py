@@ -181,3 +181,20 @@ def test_synthetic_planted_truth_recovered(backend):
     found = result.customers.set_index("customer_id")["community"]
     planted_truth = truth.set_index("customer_id")["community"].reindex(found.index)
     assert nmi(found.to_numpy(), planted_truth.to_numpy()) >= 0.9
+
+
+def test_iterations_has_effect_and_is_validated():
+    from influence.config import config_from_dict
+    from influence.errors import ConfigError
+    from influence.io import read_events
+    from influence.synth import generate_events
+
+    raw, _ = read_events(generate_events(3000, seed=1)[0])
+    config = AnalysisConfig()
+    g = build_graph(clean_events(raw, config).events, customer_universe(raw), config)
+    one = detect_communities(g, seed=0, iterations=1)
+    stable = detect_communities(g, seed=0, iterations=-1)
+    assert not np.array_equal(one, stable)
+    assert modularity(g, stable) >= modularity(g, one)
+    with pytest.raises(ConfigError, match="communities.iterations"):
+        config_from_dict({"communities": {"iterations": 0}})
