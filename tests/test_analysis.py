@@ -65,7 +65,8 @@ def test_save_load_round_trip(tmp_path, small_events):
     for fmt in ("csv", "parquet"):
         folder = result.save(tmp_path / fmt, fmt)
         assert sorted(p.name for p in folder.iterdir()) == sorted(
-            [f"customers.{fmt}", f"communities.{fmt}", "manifest.json"])
+            [f"customers.{fmt}", f"communities.{fmt}", f"cascades.{fmt}", f"kfactor.{fmt}",
+             "manifest.json"])
         back = Analysis.load(folder)
         assert back.customers["customer_id"].tolist() == result.customers["customer_id"].tolist()
         assert back.customers["segment"].tolist() == result.customers["segment"].tolist()

@@ -24,7 +24,7 @@ def events_csv(tmp_path, small_events):
 
 def test_version_and_help(runner):
     assert runner.invoke(cli, ["--version"]).output.strip() == f"influence {__version__}"
-    for command in ("analyze", "generate", "validate", "top"):
+    for command in ("analyze", "generate", "validate", "top", "propagators"):
         result = runner.invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Examples:" in result.output
 
@@ -36,6 +36,7 @@ def test_analyze_writes_files_and_keeps_stdout_clean(runner, events_csv, tmp_pat
     assert result.stdout.strip() == str(out)
     assert "rows used" in result.stderr
     assert {p.name for p in out.iterdir()} == {"customers.csv", "communities.csv",
+                                               "cascades.csv", "kfactor.csv",
                                                "manifest.json"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
