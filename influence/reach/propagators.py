@@ -157,7 +157,7 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
     >>> import pandas as pd, influence
     >>> events = pd.DataFrame({"source": ["a", "a", "a", "b"], "target": ["b", "c", "d", "e"],
     ...                        "type": ["referral"] * 4})
-    >>> result = influence.find_propagators(events, k=1, simulations=50)
+    >>> result = influence.find_propagators(events, k=1, p0=0.5, simulations=50)
     >>> result.seeds["customer_id"].tolist()
     ['a']
     """
