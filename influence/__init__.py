@@ -18,11 +18,12 @@ from .config import AnalysisConfig, config_from_dict, load_config
 from .errors import ConfigError, InfluenceError, InputError
 from .graph import InfluenceGraph, build_graph
 from .io import read_customers, read_events, write_events
+from .reach import find_propagators
 
 __all__ = [
     "__version__", "analyze", "Analysis", "AnalysisConfig", "load_config", "config_from_dict",
     "InfluenceError", "InputError", "ConfigError", "InfluenceGraph", "build_graph",
-    "read_events", "read_customers", "write_events", "generate_events",
+    "read_events", "read_customers", "write_events", "generate_events", "find_propagators",
     "compare", "Comparison", "backtest", "Backtest",
     "render_report", "write_report", "write_graph",
 ]

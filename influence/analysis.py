@@ -1,7 +1,7 @@
 """The one orchestrator: ``analyze()`` runs every stage; ``Analysis`` holds the result.
 
 Stages, in order: read -> validate -> graph -> centrality -> activity ->
-communities -> segments -> profiles. Each stage is a function over tables in
+referrals -> reach -> communities -> segments -> propagators -> profiles. Each stage is a function over tables in
 its own module; this module only wires them and assembles the outputs.
 """
 
@@ -25,10 +25,17 @@ from .config import AnalysisConfig
 from .errors import InputError
 from .graph import InfluenceGraph, build_graph, encode_events
 from .io import read_customers, read_events, restore_formulas, write_table
+from .lifecycle import lifecycle_stages, rfm_tiers
+from .metrics import events_by_type as sent_by_type
 from .metrics import (activity_metrics, betweenness, coreness, hits, influence_score, pagerank,
                       strength)
 from .progress import Reporter, StageClock
-from .schema import COMMUNITY_COLUMNS, CUSTOMER_COLUMNS, CUSTOMER_ID, SEGMENT_COLUMNS, TYPE
+from .reach import (cascades_table, k_hop_reach, referral_forest, referral_metrics,
+                    viral_coefficients)
+from .reach.propagators import edge_probabilities, run_propagators
+from .reach.spread import adjacency, simulate_spread
+from .schema import (COMMUNITY_COLUMNS, CONVERTED, CUSTOMER_COLUMNS, CUSTOMER_ID,
+                     SEGMENT_COLUMNS, TIMESTAMP, TYPE, VALUE)
 from .segments import assign_segments, plan_rules, segment_profiles
 from .validation import clean_events, customer_universe
 
@@ -38,11 +45,18 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("csv", "parquet")
 _TIME_COLUMNS = ("first_active", "last_active")
-_EXTRA_COLUMNS = SEGMENT_COLUMNS + ("community_confidence",)
+_EXTRA_COLUMNS = SEGMENT_COLUMNS + (
+    "community_confidence", "frequency", "rfm_recency", "rfm_frequency", "rfm_value",
+    "rfm_code", "referral_value", "downstream_conversions", "downstream_value", "referred_by",
+    "expected_spread_se")
 _FLOAT_COLUMNS = frozenset({"influence_score", "pagerank", "in_strength", "out_strength",
                             "betweenness", "hub", "authority", "expected_spread",
-                            "internal_weight", "external_weight", "density",
-                            "community_confidence"})
+                            "expected_spread_se", "internal_weight", "external_weight",
+                            "density", "community_confidence", "frequency"})
+_TABLES = ("segments", "cascades", "kfactor")
+#: Computed per-customer columns beyond the contract and segmentation ones
+#: (the per-type counts ``sent_<type>`` come on top).
+COMPUTED_EXTRA_COLUMNS = tuple(c for c in _EXTRA_COLUMNS if c not in SEGMENT_COLUMNS)
 _VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
 
 
@@ -74,6 +88,10 @@ class Analysis:
         ``source`` influenced ``target``, ``weight``, ``n_events``). Filled from
         ``graph`` when not given; read from ``edges.csv``/``.parquet`` by
         :meth:`load` (``None`` for a folder saved without it).
+    cascades : pandas.DataFrame or None
+        One row per referral cascade (:func:`influence.reach.cascades_table`).
+    kfactor : pandas.DataFrame or None
+        Viral coefficients (:func:`influence.reach.viral_coefficients`).
     """
 
     customers: pd.DataFrame
@@ -83,6 +101,8 @@ class Analysis:
     segments: pd.DataFrame | None = field(default=None, repr=False)
     snapshots: pd.DataFrame | None = field(default=None, repr=False)
     edges: pd.DataFrame | None = field(default=None, repr=False)
+    cascades: pd.DataFrame | None = field(default=None, repr=False)
+    kfactor: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.edges is None and self.graph is not None:
@@ -129,9 +149,11 @@ class Analysis:
         write_table(customers, out / f"customers.{format}", format)
         write_table(self.communities, out / f"communities.{format}", format)
         files = [f"customers.{format}", f"communities.{format}"]
-        if self.segments is not None:
-            write_table(self.segments, out / f"segments.{format}", format)
-            files.append(f"segments.{format}")
+        for name in _TABLES:
+            extra = getattr(self, name)
+            if extra is not None:
+                write_table(extra, out / f"{name}.{format}", format)
+                files.append(f"{name}.{format}")
         if self.snapshots is not None:
             write_table(self.snapshots, out / f"snapshots.{format}", format)
             files.append(f"snapshots.{format}")
@@ -180,10 +202,10 @@ class Analysis:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         fmt = manifest.get("outputs", {}).get("format", "csv")
         tables = {}
-        for name in ("customers", "communities", "segments"):
+        for name in ("customers", "communities", *_TABLES):
             path = folder / f"{name}.{fmt}"
             if not path.is_file():
-                if name == "segments":
+                if name in _TABLES:
                     tables[name] = None
                     continue
                 raise InputError(f"results folder {str(folder)!r} has no {path.name}")
@@ -191,7 +213,8 @@ class Analysis:
                 table = pd.read_csv(path, dtype={CUSTOMER_ID: "str", "leader": "str",
                                                  "top_members": "str", "segment": "str",
                                                  "dominant_type": "str", "community_role": "str",
-                                                 "segment_reason": "str"},
+                                                 "segment_reason": "str", "root": "str",
+                                                 "referred_by": "str", "key": "str"},
                                     keep_default_na=False, na_values=[""])
                 for column in table.columns:
                     if pd.api.types.is_string_dtype(table[column].dtype):
@@ -221,7 +244,8 @@ class Analysis:
             edges["weight"] = edges["weight"].astype(np.float64)
         return cls(customers=tables["customers"], communities=tables["communities"],
                    manifest=manifest, segments=tables["segments"],
-                   snapshots=snapshots, edges=edges)
+                   snapshots=snapshots, edges=edges, cascades=tables["cascades"],
+                   kfactor=tables["kfactor"])
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -344,8 +368,23 @@ def analyze(events: str | Path | pd.DataFrame, *,
         between = betweenness(graph, budget=cen.betweenness_budget,
                               min_pivots=cen.betweenness_min_pivots,
                               seed=config.communities.seed, enabled=cen.betweenness)
+    n = len(ids)
+    has_time = clean.has_timestamps
     with clock.stage("activity"):
-        activity = activity_metrics(clean.events, len(ids), codes, clean.end)
+        activity = activity_metrics(clean.events, n, codes, clean.end)
+        by_type = sent_by_type(clean.events, n, codes[0], sorted(config.types))
+        if has_time:
+            activity["lifecycle_stage"] = pd.array(
+                lifecycle_stages(clean.events, codes[0], activity, clean.end,
+                                 config.lifecycle).astype(str), dtype="str")
+    with clock.stage("referrals"):
+        forest = referral_forest(clean.events, codes, n)
+        referrals = referral_metrics(clean.events, codes, forest, ids)
+        has_converted = CONVERTED in clean.events.columns
+        has_value = VALUE in clean.events.columns
+        cascades = cascades_table(forest, ids, has_converted, has_value)
+    with clock.stage("reach"):
+        reach_1, reach_2 = k_hop_reach(graph, config.reach.max_edges_exact)
     with clock.stage("communities"):
         cc = config.communities
         membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
@@ -375,25 +414,40 @@ def analyze(events: str | Path | pd.DataFrame, *,
             "authority": np.round(authority, 15),
             "community": membership,
             "community_role": roles["community_role"].to_numpy(),
+            "reach_1": reach_1,
+            "reach_2": reach_2 if reach_2 is not None else np.full(n, np.nan),
         })
         if confidence is not None:
             metrics["community_confidence"] = confidence
-        metrics = pd.concat([metrics, activity], axis=1)
+        metrics = pd.concat([metrics, activity, referrals, by_type], axis=1)
         order = np.lexsort((ids.to_numpy(), -score))
         rank = np.empty(len(ids), dtype=np.int64)
         rank[order] = np.arange(1, len(ids) + 1)
         metrics["influence_rank"] = rank
+    propagator_info = None
+    if config.propagators.k > 0 and graph.n_edges > 0:
+        with clock.stage("propagators"):
+            # before the segments: the key-propagator rule reads propagator_rank
+            metrics, propagator_info = _propagators(metrics, graph, config, clean.events, codes,
+                                                    rank)
+    with clock.stage("segments"):
         metrics = pd.concat([metrics, assign_segments(metrics, config.segments,
                                                       clean.has_timestamps, end=clean.end)],
                             axis=1)
         plans = plan_rules(config.segments, metrics.columns)
+        metrics = pd.concat([metrics, rfm_tiers(metrics, config.segments, has_time,
+                                                _rfm_value_basis(referrals))], axis=1)
+        groups = {"community": membership, "segment": metrics["segment"].to_numpy(object)}
+        if has_time:
+            groups["cohort_month"] = _first_seen_month(clean.events, codes, n)
+        kfactor = viral_coefficients(clean.events, codes, forest, groups)
     with clock.stage("profiles"):
         segment_order = [p.rule.segment for p in plans] + [config.segments.default]
         segment_names = list(dict.fromkeys(segment_order))
         profiles = community_profiles(graph, membership, rank,
                                       segment=metrics["segment"].to_numpy(dtype=object),
                                       segment_names=segment_names)
-        customers_table = _assemble(metrics, order, table)
+        customers_table = _assemble(metrics, order, table, list(by_type.columns))
         segments_table = segment_profiles(
             customers_table, min_segment_size=config.privacy.min_segment_size,
             order=segment_order)
@@ -439,10 +493,28 @@ def analyze(events: str | Path | pd.DataFrame, *,
             "suppressed": [row.segment for row in segments_table.itertuples()
                            if row.suppressed],
         },
-        "attribute_columns": [c for c in customers_table.columns
-                              if c not in CUSTOMER_COLUMNS and c not in _EXTRA_COLUMNS],
+        # the customers-table columns carried through (everything not computed here)
+        "attribute_columns": [c for c in customers_table.columns if c not in metrics.columns],
         "pagerank": {"graph": "reversed influence flow", "damping": config.centrality.damping,
                      "solver": "igraph prpack, 1 thread"},
+        "referrals": {
+            "events": forest.referral_events, "referred": forest.referred,
+            "referred_more_than_once": forest.double_referred,
+            "referrer_rule": "earliest referral in time, ties by smallest referrer id",
+            "cycles_broken": forest.cycles_broken,
+            "cascades": int(len(cascades)),
+            "largest_cascade": int(cascades["size"].max()) if len(cascades) else 0,
+            "deepest_cascade": int(cascades["depth"].max()) if len(cascades) else 0,
+            "has_converted": has_converted, "has_value": has_value,
+        },
+        "kfactor": {k: _plain(v) for k, v in kfactor.iloc[0].items()
+                    if k not in ("group", "key")},
+        "reach": {"reach_2": "exact" if reach_2 is not None else
+                  f"skipped: {graph.n_edges} edges > reach.max_edges_exact "
+                  f"({config.reach.max_edges_exact})"},
+        "lifecycle": ("rules relative to the end date, see docs/reach.md" if has_time else
+                      "absent: no timestamps"),
+        "propagators": propagator_info,
         "config": config.to_dict(),
         "versions": _versions(),
         "warnings": list(clean.warnings),
@@ -456,14 +528,89 @@ def analyze(events: str | Path | pd.DataFrame, *,
                            plan.rule.name, ", ".join(repr(c) for c in plan.missing))
     community_columns = list(COMMUNITY_COLUMNS) + [f"share_{name}" for name in segment_names]
     return Analysis(customers=customers_table, communities=profiles[community_columns],
-                    manifest=manifest, graph=graph, segments=segments_table)
+                    manifest=manifest, graph=graph, segments=segments_table,
+                    cascades=cascades, kfactor=kfactor)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready scalar (NaN -> None, numpy -> Python, floats rounded)."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) else round(float(value), 10)
+    return value
+
+
+def _rfm_value_basis(referrals: pd.DataFrame) -> np.ndarray:
+    """Money from referrals if known, else converted referrals, else referrals sent."""
+    for column in ("referral_value", "referrals_converted", "referrals_sent"):
+        values = referrals[column].to_numpy(dtype=float)
+        if not np.isnan(values).all():
+            return values
+    return np.zeros(len(referrals))
+
+
+def _first_seen_month(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                      n: int) -> np.ndarray:
+    """``YYYY-MM`` of each customer's first event in either role (None if none)."""
+    source, target = codes
+    nanos = events[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, source, nanos)
+    ok = target >= 0
+    np.minimum.at(first, target[ok], nanos[ok])
+    seen = first < np.iinfo(np.int64).max
+    months = np.full(n, None, dtype=object)
+    stamps = first[seen].view("datetime64[ns]").astype("datetime64[M]").astype(str)
+    months[seen] = stamps
+    return months
+
+
+def _propagators(metrics: pd.DataFrame, graph: InfluenceGraph, config: AnalysisConfig,
+                 events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                 rank: np.ndarray) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """IMM seed set (``propagator_rank``) and simulated ``expected_spread`` of the
+    top ``candidates`` by influence rank plus the seeds (NaN for the others)."""
+    pc = config.propagators
+    prob, prob_info = edge_probabilities(graph, config, events, codes)
+    result = run_propagators(graph, prob, pc, pc.k)
+    seeds = result.info.pop("vertex")
+    n = graph.n_customers
+    propagator_rank = np.full(n, np.nan)
+    propagator_rank[seeds] = np.arange(1, len(seeds) + 1)
+    candidates = np.union1d(np.flatnonzero(rank <= pc.candidates), seeds).astype(np.int64)
+    mean, se = simulate_spread(adjacency(graph, prob), [np.array([v]) for v in candidates],
+                               pc.simulations, seed=pc.seed)
+    spread = np.full(n, np.nan)
+    spread_se = np.full(n, np.nan)
+    spread[candidates] = mean
+    spread_se[candidates] = se
+    metrics = metrics.copy()
+    metrics["expected_spread"] = spread
+    metrics["expected_spread_se"] = spread_se
+    metrics["propagator_rank"] = pd.array(propagator_rank, dtype="Int64")
+    imm_row = result.comparison.iloc[0]
+    info = {
+        "k": pc.k, "epsilon": pc.epsilon, "seed": pc.seed, "probabilities": prob_info,
+        "theta": result.info["theta"], "rr_sets": result.info["rr_sets"],
+        "seed_set_spread": round(float(imm_row["spread"]), 6),
+        "seed_set_spread_se": round(float(imm_row["spread_se"]), 6),
+        "seed_set_spread_rr_estimate": round(float(result.seeds["cumulative_spread"].iloc[-1]),
+                                             6) if len(result.seeds) else 0.0,
+        "expected_spread_for": f"top {pc.candidates} by influence_rank and the seed set "
+                               f"({len(candidates)} customers); NaN elsewhere",
+        "simulations": pc.simulations,
+    }
+    return metrics, info
 
 
 def _assemble(metrics: pd.DataFrame, order: np.ndarray,
-              attributes: pd.DataFrame | None) -> pd.DataFrame:
+              attributes: pd.DataFrame | None, by_type: list[str] = ()) -> pd.DataFrame:
     """Contract column order, sorted by influence rank, attributes joined last."""
     columns = [c for c in CUSTOMER_COLUMNS if c in metrics.columns]
-    columns += [c for c in _EXTRA_COLUMNS if c in metrics.columns]
+    columns += [c for c in SEGMENT_COLUMNS if c in metrics.columns]
+    columns += list(by_type)
+    columns += [c for c in _EXTRA_COLUMNS if c not in SEGMENT_COLUMNS and c in metrics.columns]
     table = metrics.iloc[order][columns].reset_index(drop=True)
     if attributes is not None and attributes.shape[1] > 1:
         attrs = attributes.set_index(CUSTOMER_ID)

@@ -32,7 +32,8 @@ from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VA
 
 __all__ = [
     "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
-    "SegmentRule", "PrivacyConfig", "AnalysisConfig", "load_config", "config_from_dict",
+    "SegmentRule", "PrivacyConfig", "LifecycleConfig", "ReachConfig", "PropagatorConfig",
+    "AnalysisConfig", "load_config", "config_from_dict",
 ]
 
 
@@ -418,6 +419,129 @@ class PrivacyConfig:
                "an integer >= 1", self.min_segment_size)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Windows of the lifecycle stages (see ``docs/reach.md``), in days before the
+    analysis end date. Only used with timestamps.
+
+    Parameters
+    ----------
+    new_days : int, default=30
+        A customer whose first event sent is fewer than ``new_days`` whole days
+        before the end date is ``new``. > 0.
+    recent_days : int, default=30
+        Length of the two windows compared to call a customer ``declining``:
+        the recent one ``(end - recent_days, end]`` and the one before it. > 0.
+    decline_ratio : float, default=0.5
+        ``declining`` when events sent in the recent window < ``decline_ratio`` x
+        events sent in the window before it. In (0, 1].
+    dormant_days : int, default=60
+        ``dormant`` when the last event sent is more than ``dormant_days`` whole
+        days before the end date. > 0.
+    churned_days : int, default=180
+        ``churned`` when the last event sent is more than ``churned_days`` whole
+        days before the end date. > ``dormant_days``.
+    """
+
+    new_days: int = 30
+    recent_days: int = 30
+    decline_ratio: float = 0.5
+    dormant_days: int = 60
+    churned_days: int = 180
+
+    def __post_init__(self) -> None:
+        for key in ("new_days", "recent_days", "dormant_days", "churned_days"):
+            value = getattr(self, key)
+            _check(_is_int(value) and value > 0, f"lifecycle.{key}", "an integer > 0", value)
+        _check(_is_number(self.decline_ratio) and 0 < self.decline_ratio <= 1,
+               "lifecycle.decline_ratio", "a number in (0, 1]", self.decline_ratio)
+        _check(self.churned_days > self.dormant_days, "lifecycle.churned_days",
+               f"greater than lifecycle.dormant_days ({self.dormant_days})", self.churned_days)
+
+
+@dataclass(frozen=True)
+class ReachConfig:
+    """k-hop reach.
+
+    Parameters
+    ----------
+    max_edges_exact : int, default=50_000_000
+        ``reach_2`` is computed exactly (igraph ``neighborhood_size``) when the
+        graph has at most this many edges; above it ``reach_2`` is left empty
+        (NaN) and the manifest says so. >= 0.
+    """
+
+    max_edges_exact: int = 50_000_000
+
+    def __post_init__(self) -> None:
+        _check(_is_int(self.max_edges_exact) and self.max_edges_exact >= 0,
+               "reach.max_edges_exact", "an integer >= 0", self.max_edges_exact)
+
+
+@dataclass(frozen=True)
+class PropagatorConfig:
+    """Independent cascade model and key-propagator (IMM) selection.
+
+    Parameters
+    ----------
+    k : int, default=50
+        Size of the seed set written as ``propagator_rank``; 0 skips the
+        selection (and ``expected_spread``). >= 0.
+    epsilon : float, default=0.5
+        IMM approximation slack: the seed set's expected spread is at least
+        ``(1 - 1/e - epsilon)`` x the optimum with probability ``1 - 1/n``. In (0, 1).
+    p0 : float, default=0.02
+        Activation probability of one unit of edge weight: an edge of weight
+        ``w`` fires with ``p = 1 - (1 - p0) ** w``. In (0, 1). The default keeps
+        diffusion subcritical on typical data (see ``docs/reach.md``).
+    probabilities : {"weight", "learned"}, default="weight"
+        ``weight``: the ``p0`` rule above. ``learned``: per-type probabilities
+        estimated from history (needs timestamps; see ``docs/reach.md``).
+    horizon_days : float, default=7.0
+        For ``learned``: an event counts as a success when its influenced
+        customer passes something on (sends a forward-flow event) within this
+        many days. > 0.
+    seed : int, default=0
+        Seed of the RR-set sampling and of the Monte Carlo simulations. >= 0.
+    simulations : int, default=100
+        Monte Carlo runs per seed set for ``expected_spread`` and the baseline
+        comparison. > 0.
+    candidates : int, default=1000
+        ``expected_spread`` is simulated for the top ``candidates`` customers by
+        influence rank and the seed set (NaN for the others). >= 0.
+    """
+
+    k: int = 50
+    epsilon: float = 0.5
+    p0: float = 0.02
+    probabilities: str = "weight"
+    horizon_days: float = 7.0
+    seed: int = 0
+    simulations: int = 100
+    candidates: int = 1000
+
+    def __post_init__(self) -> None:
+        _check(_is_int(self.k) and self.k >= 0, "propagators.k", "an integer >= 0", self.k)
+        _check(_is_number(self.epsilon) and 0 < self.epsilon < 1, "propagators.epsilon",
+               "a number in (0, 1)", self.epsilon)
+        _check(_is_number(self.p0) and 0 < self.p0 < 1, "propagators.p0",
+               "a number in (0, 1)", self.p0)
+        _check(self.probabilities in ("weight", "learned"), "propagators.probabilities",
+               "'weight' or 'learned'", self.probabilities)
+        _check(_is_number(self.horizon_days) and self.horizon_days > 0,
+               "propagators.horizon_days", "a number > 0", self.horizon_days)
+        _check(_is_int(self.seed) and self.seed >= 0, "propagators.seed", "an integer >= 0",
+               self.seed)
+        _check(_is_int(self.simulations) and self.simulations > 0,
+               "propagators.simulations", "an integer > 0", self.simulations)
+        _check(_is_int(self.candidates) and self.candidates >= 0, "propagators.candidates",
+               "an integer >= 0", self.candidates)
+
+
 def _default_types() -> dict[str, EventType]:
     return dict(BUILTIN_TYPES)
 
@@ -439,6 +563,9 @@ class AnalysisConfig:
     roles : RoleConfig
     segments : SegmentConfig
     privacy : PrivacyConfig
+    lifecycle : LifecycleConfig
+    reach : ReachConfig
+    propagators : PropagatorConfig
     """
 
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -449,6 +576,9 @@ class AnalysisConfig:
     roles: RoleConfig = field(default_factory=RoleConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    reach: ReachConfig = field(default_factory=ReachConfig)
+    propagators: PropagatorConfig = field(default_factory=PropagatorConfig)
 
     def __post_init__(self) -> None:
         for canonical, name in self.columns.items():
@@ -492,7 +622,7 @@ class AnalysisConfig:
             "types": {name: {"flow": t.flow, "weight": float(t.weight)}
                       for name, t in sorted(self.types.items())},
         }
-        for section in ("window", "communities", "centrality", "roles", "segments", "privacy"):
+        for section in _SECTIONS:
             value = getattr(self, section)
             out[section] = {f.name: _plain(getattr(value, f.name))
                             for f in dataclasses.fields(value)}
@@ -516,6 +646,9 @@ _SECTIONS = {
     "roles": RoleConfig,
     "segments": SegmentConfig,
     "privacy": PrivacyConfig,
+    "lifecycle": LifecycleConfig,
+    "reach": ReachConfig,
+    "propagators": PropagatorConfig,
 }
 
 

@@ -46,15 +46,27 @@ KEY_ENV = "INFLUENCE_PSEUDONYM_KEY"
 PSEUDONYM_HEX = 24
 
 
-def attribute_columns(customers: pd.DataFrame) -> list[str]:
-    """Columns of ``customers`` that came from the customers table (not computed)."""
-    known = set(CUSTOMER_COLUMNS) | set(SEGMENT_COLUMNS)
-    return [c for c in customers.columns if c not in known]
+def attribute_columns(customers: pd.DataFrame, manifest: dict | None = None) -> list[str]:
+    """Columns of ``customers`` that came from the customers table (not computed).
+
+    The analysis records them in ``manifest["attribute_columns"]``; without a
+    manifest that has the list, every column that is neither a contract
+    column, a segmentation column, nor one of the per-type counts
+    (``sent_<type>``) or other computed extras is taken for an attribute.
+    """
+    if manifest is not None and "attribute_columns" in manifest:
+        listed = set(manifest["attribute_columns"])
+        return [c for c in customers.columns if c in listed]
+    from .analysis import COMPUTED_EXTRA_COLUMNS
+
+    known = set(CUSTOMER_COLUMNS) | set(SEGMENT_COLUMNS) | set(COMPUTED_EXTRA_COLUMNS)
+    return [c for c in customers.columns if c not in known and not c.startswith("sent_")]
 
 
 def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_rank",
                   segment: str | None = None, community: int | None = None,
-                  with_attributes: bool = False) -> pd.DataFrame:
+                  with_attributes: bool = False,
+                  attributes: list[str] | None = None) -> pd.DataFrame:
     """The ``n`` best customers by a column, deterministically ordered.
 
     Parameters
@@ -71,6 +83,9 @@ def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_
         Keep only this community.
     with_attributes : bool, default=False
         Append the customers-table attribute columns (CRM hand-off).
+    attributes : list of str, optional
+        Which columns are attributes (``Analysis.manifest["attribute_columns"]``);
+        guessed from the column names when not given.
 
     Returns
     -------
@@ -105,7 +120,9 @@ def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_
     if by not in columns:
         columns.insert(3, by)
     if with_attributes:
-        columns += [c for c in attribute_columns(customers) if c not in columns]
+        listed = (attribute_columns(customers) if attributes is None
+                  else [c for c in customers.columns if c in set(attributes)])
+        columns += [c for c in listed if c not in columns]
     return table[columns].reset_index(drop=True)
 
 
@@ -164,21 +181,25 @@ def pseudonymize_ids(ids: pd.Series, key: bytes) -> pd.Series:
 def pseudonymize_analysis(result, key: bytes):
     """An :class:`~influence.analysis.Analysis` with every customer id pseudonymised.
 
-    ``customers.customer_id``, ``communities.leader``, the ids in
-    ``communities.top_members`` and the edges' ``source``/``target`` are
-    replaced consistently (so the report and graph files carry pseudonyms
-    too); customers-table attribute columns are dropped (they may identify
-    people); the igraph graph is left out. The manifest records ``privacy.pseudonymized = true`` and the
-    dropped attribute names, never the key.
+    Every id column is replaced consistently: ``customers.customer_id`` and
+    ``referred_by``, ``communities.leader`` and the ids in
+    ``communities.top_members``, the edges' ``source``/``target`` (so the
+    report and graph files carry pseudonyms too) and ``cascades.root``.
+    Customers-table attribute columns are dropped (they may identify people);
+    the igraph graph is left out. The manifest records
+    ``privacy.pseudonymized = true`` and the dropped attribute names, never
+    the key.
     """
     from .analysis import Analysis
 
     if result.manifest.get("privacy", {}).get("pseudonymized"):
         return result
     customers = result.customers.copy()
-    attributes = attribute_columns(customers)
+    attributes = attribute_columns(customers, result.manifest)
     customers = customers.drop(columns=attributes)
-    customers[CUSTOMER_ID] = pseudonymize_ids(customers[CUSTOMER_ID], key)
+    for column in (CUSTOMER_ID, "referred_by"):
+        if column in customers:
+            customers[column] = pseudonymize_ids(customers[column], key)
     communities = result.communities.copy()
     if "leader" in communities:
         communities["leader"] = pseudonymize_ids(communities["leader"], key)
@@ -204,9 +225,14 @@ def pseudonymize_analysis(result, key: bytes):
         edges = result.edges.copy()
         for column in ("source", "target"):
             edges[column] = pseudonymize_ids(edges[column], key)
+    cascades = None
+    if result.cascades is not None:
+        cascades = result.cascades.copy()
+        if "root" in cascades:
+            cascades["root"] = pseudonymize_ids(cascades["root"], key)
     return Analysis(customers=customers, communities=communities, manifest=manifest,
                     graph=None, segments=result.segments, snapshots=result.snapshots,
-                    edges=edges)
+                    edges=edges, cascades=cascades, kfactor=result.kfactor)
 
 
 def drop_small_segments(table: pd.DataFrame, customers: pd.DataFrame,

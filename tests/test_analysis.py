@@ -67,6 +67,7 @@ def test_save_load_round_trip(tmp_path, small_events):
         folder = result.save(tmp_path / fmt, fmt)
         assert sorted(p.name for p in folder.iterdir()) == sorted(
             [f"customers.{fmt}", f"communities.{fmt}", f"segments.{fmt}", f"edges.{fmt}",
+             f"cascades.{fmt}", f"kfactor.{fmt}",
              "manifest.json"])
         back = Analysis.load(folder)
         assert back.customers["customer_id"].tolist() == result.customers["customer_id"].tolist()
@@ -140,6 +141,8 @@ def test_engine_columns_manifest_and_stability(small_events):
     stable = analyze(small_events, seed=0, config=AnalysisConfig().replace(
         communities__stability_runs=2, centrality__betweenness=False))
     assert stable.customers["community_confidence"].between(0, 1).all()
-    assert list(stable.customers.columns)[-1] == "community_confidence"
+    extras = list(stable.customers.columns)[len(
+        [c for c in stable.customers.columns if c in CUSTOMER_COLUMNS]):]
+    assert "community_confidence" in extras  # after the contract columns
     assert stable.customers["betweenness"].isna().all()
     assert stable.manifest["betweenness"]["method"] == "skipped"

@@ -24,7 +24,8 @@ def events_csv(tmp_path, small_events):
 
 def test_version_and_help(runner):
     assert runner.invoke(cli, ["--version"]).output.strip() == f"influence {__version__}"
-    for command in ("analyze", "generate", "validate", "top", "report", "export"):
+    for command in ("analyze", "generate", "validate", "top", "report", "export",
+                    "propagators"):
         result = runner.invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Examples:" in result.output
 
@@ -37,7 +38,7 @@ def test_analyze_writes_files_and_keeps_stdout_clean(runner, events_csv, tmp_pat
     assert "rows used" in result.stderr
     assert {p.name for p in out.iterdir()} == {"customers.csv", "communities.csv",
                                                "segments.csv", "edges.csv", "manifest.json",
-                                               "report.html"}
+                                               "report.html", "cascades.csv", "kfactor.csv"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
 

@@ -75,7 +75,13 @@ def test_report_is_well_formed_self_contained_and_complete(tmp_path, small_event
     assert checker.scripts == 0
     assert set(SECTIONS) <= checker.ids
     assert html.count("data:image/svg+xml;base64,") >= 5       # segments, network, map, 2 plots
-    assert "No referral data" in html
+    assert "No referral data" not in html                      # c referred d
+
+
+def test_report_says_when_there_is_no_referral_data(tmp_path, small_events):
+    shares = small_events[small_events["type"] != "referral"]
+    folder = analyze(shares).save(tmp_path / "out", report=True)
+    assert "No referral data" in (folder / "report.html").read_text(encoding="utf-8")
 
 
 def test_report_escapes_ids_from_the_input(tmp_path, evil_events):

@@ -67,10 +67,11 @@ def test_bad_rule_in_toml_exits_4_naming_rule_and_column(runner, tmp_path, small
 
 def test_custom_rule_runs_and_manifest_records_skips(runner, tmp_path, small_events):
     events = tmp_path / "events.csv"
-    small_events.to_csv(events, index=False)
+    # without timestamps there is no recency_days: the rule that reads it is skipped
+    small_events.drop(columns="timestamp").to_csv(events, index=False)
     config = tmp_path / "c.toml"
     config.write_text('[[segments.rules]]\nname = "vip_referrers"\n'
-                      'when = "referrals_converted >= 1"\n'
+                      'when = "referrals_converted >= 1 and recency_days <= 30"\n'
                       '[[segments.rules]]\nname = "busy"\nwhen = "events_sent >= 2"\n'
                       "[privacy]\nmin_segment_size = 2\n")
     out = tmp_path / "o"
@@ -80,7 +81,7 @@ def test_custom_rule_runs_and_manifest_records_skips(runner, tmp_path, small_eve
     manifest = json.loads((out / "manifest.json").read_text())
     rules = {r["name"]: r for r in manifest["segments"]["rules"]}
     assert rules["vip_referrers"]["status"] == "skipped"
-    assert rules["vip_referrers"]["missing"] == ["referrals_converted"]
+    assert rules["vip_referrers"]["missing"] == ["recency_days"]
     assert rules["connectors"]["status"] == "applied"  # community_role exists
     assert rules["busy"]["status"] == "applied"
     assert "'vip_referrers' skipped" in result.stderr
@@ -89,7 +90,7 @@ def test_custom_rule_runs_and_manifest_records_skips(runner, tmp_path, small_eve
     segments = pd.read_csv(out / "segments.csv")
     assert segments["size"].sum() == len(customers)
     assert segments.set_index("segment").loc["busy", "suppressed"] == False  # noqa: E712
-    assert segments["suppressed"].any()
+    assert (segments["suppressed"] == (segments["size"] < 2)).all()
 
 
 @pytest.fixture

@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import TIMESTAMP
+from ..schema import TIMESTAMP, TYPE
 
-__all__ = ["activity_metrics"]
+__all__ = ["activity_metrics", "events_by_type"]
+
+_WEEK_SECONDS = 7 * 86_400.0
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -48,8 +50,11 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
         distinct counterparts in either role); with timestamps also
         ``active_days`` (int64: distinct UTC days with an event sent),
         ``first_active``, ``last_active`` (datetime64[ns, UTC] of the first and
-        last event sent; NaT if none) and ``recency_days`` (float64: whole days
-        from ``last_active`` to ``end``; NaN if never active).
+        last event sent; NaT if none), ``recency_days`` (float64: whole days
+        from ``last_active`` to ``end``; NaN if never active) and ``frequency``
+        (float64: events sent per week of the customer's active life, i.e.
+        ``events_sent / max(1, (end - first_active) / 7 days)``; 0 if never
+        active).
     """
     source, target = codes
     has_target = target >= 0
@@ -86,4 +91,41 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
         if end is not None:
             recency = (end - table["last_active"]).dt.total_seconds() / 86400.0
             table["recency_days"] = np.floor(recency.clip(lower=0))
+            life = (end - table["first_active"]).dt.total_seconds().to_numpy() / _WEEK_SECONDS
+            weeks = np.maximum(np.nan_to_num(life, nan=1.0), 1.0)
+            table["frequency"] = sent / weeks
     return table
+
+
+def events_by_type(events: pd.DataFrame, n_customers: int, source: np.ndarray,
+                   types: list[str]) -> pd.DataFrame:
+    """Events sent per customer and event type.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Clean events with a ``type`` column.
+    n_customers : int
+    source : numpy.ndarray
+        Vertex index of each event's source.
+    types : list of str
+        Event types to count, in column order (every declared type, so that the
+        columns do not depend on which types happen to occur).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One int64 column ``sent_<type>`` per type, one row per vertex.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> events = pd.DataFrame({"type": ["share", "share", "comment"]})
+    >>> events_by_type(events, 2, np.array([0, 1, 1]), ["comment", "share"]).values.tolist()
+    [[0, 1], [1, 1]]
+    """
+    code = pd.Categorical(events[TYPE], categories=types).codes.astype(np.int64)
+    known = code >= 0
+    counts = np.bincount(source[known] * len(types) + code[known],
+                         minlength=n_customers * len(types)).reshape(n_customers, len(types))
+    return pd.DataFrame(counts.astype(np.int64), columns=[f"sent_{t}" for t in types])

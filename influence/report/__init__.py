@@ -260,12 +260,44 @@ def _communities(analysis: "Analysis", seed: int) -> dict:
             "more": max(len(communities) - len(shown), 0), "singletons": singletons}
 
 
+def _cascade_trees(cascades: pd.DataFrame, customers: pd.DataFrame, count: int = 3,
+                   limit: int = 80) -> list[dict]:
+    """The ``count`` largest cascades as trees, each cut to its first ``limit``
+    customers in breadth-first order (by id within a level), from ``referred_by``."""
+    referred = customers[customers["referred_by"].notna()]
+    children: dict[str, list[str]] = {}
+    for child, par in zip(referred["customer_id"].astype(str), referred["referred_by"].astype(str)):
+        children.setdefault(par, []).append(child)
+    for kids in children.values():
+        kids.sort()
+    largest = cascades.sort_values(["size", "root"], ascending=[False, True],
+                                   kind="mergesort").head(count)
+    trees = []
+    for root, size in zip(largest["root"].astype(str), largest["size"]):
+        parent: dict[str, str | None] = {root: None}
+        frontier = [root]
+        while frontier and len(parent) < limit:
+            following = []
+            for node in frontier:
+                for kid in children.get(node, []):
+                    if kid not in parent and len(parent) < limit:
+                        parent[kid] = node
+                        following.append(kid)
+            frontier = following
+        shown = "" if len(parent) >= int(size) else f" (first {len(parent)} shown)"
+        trees.append({"title": f"cascade of {root}: {int(size):,} customers{shown}",
+                      "figure": plots.cascade_tree_figure(parent, root)})
+    return trees
+
+
 def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
     m = analysis.manifest
     kfactor = m.get("kfactor", m.get("k_factor"))
     customers = analysis.customers
     out: dict[str, Any] = {"kfactor": None, "kfactor_rows": [], "trees": [], "table": None,
                            "referrers": None}
+    if isinstance(kfactor, dict) and kfactor.get("referrers", 1) == 0:
+        kfactor = None  # computed, but nobody referred anyone
     if isinstance(kfactor, dict):
         out["kfactor_rows"] = _flatten("", kfactor)
     elif kfactor is not None:
@@ -279,7 +311,10 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
             found[role] = _pick(columns, _CASCADE_COLUMNS[role], taken)
             if found[role]:
                 taken.add(found[role])
-        if all(found.values()):
+        if "root" in columns and "referred_by" in customers.columns:
+            # cascades.csv has one row per cascade; the tree comes from referred_by
+            out["trees"] = _cascade_trees(cascades, customers)
+        elif all(found.values()):
             tables = cascades.astype({found["cascade"]: "str", found["node"]: "str"})
             sizes = tables.groupby(found["cascade"], sort=True).size()
             largest = sizes.sort_values(ascending=False, kind="mergesort").head(3)

@@ -1,0 +1,365 @@
+"""Referral cascades: the referral forest, per-customer referral numbers, the
+cascades table and the viral coefficient (K-factor).
+
+The referral forest
+-------------------
+Each ``referral`` event ``a -> b`` says a brought b. A customer referred more
+than once keeps **one** referrer: the earliest referral in time, ties (and
+events without timestamps) broken by the smallest referrer id. Real data can
+hold cycles (a refers b, b refers a, each kept as the other's first referrer);
+in each cycle the link made **last** (latest kept referral; ties or no
+timestamps: the link into the largest id) is removed, so its target becomes a
+root. The number of cycles broken goes into the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import igraph as ig
+import numpy as np
+import pandas as pd
+
+from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
+
+__all__ = ["ReferralForest", "referral_forest", "referral_metrics", "cascades_table",
+           "viral_coefficients", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
+
+#: Columns of ``cascades.csv``.
+CASCADE_COLUMNS = ("root", "size", "depth", "referrals", "conversions", "value",
+                   "first_referral", "last_referral")
+#: Columns of ``kfactor.csv``.
+KFACTOR_COLUMNS = ("group", "key", "referrers", "invites", "conversions",
+                   "invites_per_referrer", "conversion_rate", "k_factor", "cycle_time_days")
+
+_NAT = np.iinfo(np.int64).min
+
+
+@dataclass
+class ReferralForest:
+    """Who brought whom, one referrer per customer at most.
+
+    Attributes
+    ----------
+    parent : numpy.ndarray of int64
+        Vertex of each customer's kept referrer; -1 for none (a root).
+    converted, value : numpy.ndarray
+        Of the kept referral into each customer (bool; float64, 0 if missing).
+    time : numpy.ndarray of int64 or None
+        Nanoseconds since the epoch of the kept referral (int64 min for roots);
+        ``None`` without timestamps.
+    generation : numpy.ndarray of int64
+        Distance to the root of the customer's tree (0 for roots).
+    root : numpy.ndarray of int64
+        Root vertex of each customer's tree.
+    downstream, height : numpy.ndarray of int64
+        Descendants (all generations) and height of each customer's subtree.
+    downstream_conversions : numpy.ndarray of int64
+    downstream_value : numpy.ndarray of float64
+        Converted kept referrals, and their value, in the subtree below each customer.
+    referral_events, referred, double_referred, cycles_broken : int
+        Referral events with a target; customers with a referrer; customers
+        referred more than once; cycles removed.
+    """
+
+    parent: np.ndarray
+    converted: np.ndarray
+    value: np.ndarray
+    time: np.ndarray | None
+    generation: np.ndarray
+    root: np.ndarray
+    downstream: np.ndarray
+    height: np.ndarray
+    downstream_conversions: np.ndarray
+    downstream_value: np.ndarray
+    referral_events: int
+    referred: int
+    double_referred: int
+    cycles_broken: int
+
+
+def _referrals(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray]):
+    source, target = codes
+    mask = (events[TYPE] == "referral").to_numpy() & (target >= 0)
+    idx = np.flatnonzero(mask)
+    if CONVERTED in events.columns:
+        conv = events[CONVERTED].astype("boolean").fillna(False).to_numpy(bool)[idx]
+    else:
+        conv = None
+    value = (np.nan_to_num(events[VALUE].to_numpy(dtype=np.float64)[idx])
+             if VALUE in events.columns else np.zeros(len(idx)))
+    time = (events[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view(np.int64)[idx]
+            if TIMESTAMP in events.columns else None)
+    return source[idx], target[idx], conv, value, time
+
+
+def referral_forest(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                    n_customers: int) -> ReferralForest:
+    """Build the referral forest (rules in the module docstring).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Clean events; rows of type ``referral`` with a target are used, with
+        ``timestamp``, ``converted`` and ``value`` when present.
+    codes : (ndarray, ndarray)
+        Source and target vertex of each event (:func:`influence.graph.encode_events`).
+    n_customers : int
+
+    Returns
+    -------
+    ReferralForest
+
+    Notes
+    -----
+    O(m log m + n log d) for m referral events and depth d: one sort, cycle
+    detection with igraph's strongly connected components, pointer doubling
+    for generations, one vectorised pass per generation for subtree totals.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> ev = pd.DataFrame({"type": ["referral"] * 3})
+    >>> f = referral_forest(ev, (np.array([0, 1, 0]), np.array([1, 2, 2])), 3)
+    >>> f.parent.tolist(), f.downstream.tolist(), f.height.tolist()
+    ([-1, 0, 0], [2, 0, 0], [1, 0, 0])
+    """
+    n = n_customers
+    src, dst, conv, value, time = _referrals(events, codes)
+    keys = (src, dst) if time is None else (src, time, dst)
+    order = np.lexsort(keys)  # by target, then time, then source (= id order)
+    dst_s = dst[order]
+    first = np.flatnonzero(np.r_[True, dst_s[1:] != dst_s[:-1]]) if len(dst_s) else \
+        np.zeros(0, np.int64)
+    kept = order[first]
+    counts = np.diff(np.r_[first, len(dst_s)])
+    parent = np.full(n, -1, dtype=np.int64)
+    parent[dst[kept]] = src[kept]
+    converted = np.zeros(n, dtype=bool)
+    if conv is not None:
+        converted[dst[kept]] = conv[kept]
+    edge_value = np.zeros(n)
+    edge_value[dst[kept]] = value[kept]
+    edge_time = None
+    if time is not None:
+        edge_time = np.full(n, _NAT, dtype=np.int64)
+        edge_time[dst[kept]] = time[kept]
+
+    # cycles: strongly connected components of size > 1 of the kept links
+    child = np.flatnonzero(parent >= 0)
+    cycles = 0
+    if len(child):
+        g = ig.Graph(n=n, edges=np.column_stack([parent[child], child]), directed=True)
+        membership = np.asarray(g.connected_components(mode="strong").membership)
+        sizes = np.bincount(membership)
+        on_cycle = np.flatnonzero(sizes[membership] > 1)
+        if len(on_cycle):
+            comp = membership[on_cycle]
+            t = edge_time[on_cycle] if edge_time is not None else np.zeros(len(on_cycle))
+            o = np.lexsort((on_cycle, t, comp))
+            comp_s = comp[o]
+            last = np.flatnonzero(np.r_[comp_s[1:] != comp_s[:-1], True])
+            cut = on_cycle[o][last]
+            cycles = len(cut)
+            parent[cut] = -1
+            converted[cut] = False
+            edge_value[cut] = 0.0
+            if edge_time is not None:
+                edge_time[cut] = _NAT
+
+    # generation and root by pointer doubling
+    has_parent = parent >= 0
+    anc = np.where(has_parent, parent, np.arange(n))
+    generation = has_parent.astype(np.int64)
+    while True:
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            break
+        generation = generation + generation[anc]
+        anc = nxt
+
+    # subtree totals, deepest generation first
+    size = np.ones(n, dtype=np.int64)
+    conv_acc = converted.astype(np.int64)
+    value_acc = edge_value.copy()
+    height = np.zeros(n, dtype=np.int64)
+    by_gen = np.argsort(generation, kind="stable")
+    gen_sorted = generation[by_gen]
+    bounds = np.searchsorted(gen_sorted, np.arange(gen_sorted[-1] + 2 if n else 1))
+    for level in range(len(bounds) - 2, 0, -1):
+        nodes = by_gen[bounds[level]:bounds[level + 1]]
+        up = parent[nodes]
+        np.add.at(size, up, size[nodes])
+        np.add.at(conv_acc, up, conv_acc[nodes])
+        np.add.at(value_acc, up, value_acc[nodes])
+        np.maximum.at(height, up, height[nodes] + 1)
+    return ReferralForest(
+        parent=parent, converted=converted, value=edge_value, time=edge_time,
+        generation=generation, root=anc, downstream=size - 1, height=height,
+        downstream_conversions=conv_acc - converted, downstream_value=value_acc - edge_value,
+        referral_events=len(src), referred=int(has_parent.sum()),
+        double_referred=int((counts > 1).sum()), cycles_broken=cycles)
+
+
+def referral_metrics(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                     forest: ReferralForest, ids: pd.Index) -> pd.DataFrame:
+    """Per-customer referral numbers, in vertex order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``referrals_sent`` (int64: referral events sent with a target),
+        ``referrals_converted`` (float64: of those, converted; NaN without a
+        ``converted`` column), ``referral_downstream`` (int64: descendants in
+        the referral forest, all generations), ``referral_depth`` (int64:
+        height of the customer's subtree; 0 without referrals),
+        ``referral_value`` (float64: sum of ``value`` over referrals sent; NaN
+        without a ``value`` column), ``downstream_conversions`` (float64),
+        ``downstream_value`` (float64), ``referred_by`` (str: kept referrer's
+        id, empty for roots).
+    """
+    n = len(forest.parent)
+    src, _, conv, value, _ = _referrals(events, codes)
+    sent = np.bincount(src, minlength=n).astype(np.int64)
+    has_conv = conv is not None
+    has_value = VALUE in events.columns
+    table = pd.DataFrame({
+        "referrals_sent": sent,
+        "referrals_converted": (np.bincount(src[conv], minlength=n).astype(np.float64)
+                                if has_conv else np.full(n, np.nan)),
+        "referral_downstream": forest.downstream,
+        "referral_depth": forest.height,
+        "referral_value": (np.bincount(src, weights=value, minlength=n)
+                           if has_value else np.full(n, np.nan)),
+        "downstream_conversions": (forest.downstream_conversions.astype(np.float64)
+                                   if has_conv else np.full(n, np.nan)),
+        "downstream_value": forest.downstream_value if has_value else np.full(n, np.nan),
+    })
+    referrer = np.where(forest.parent >= 0, ids.to_numpy()[np.maximum(forest.parent, 0)],
+                        None)
+    table["referred_by"] = pd.array(referrer, dtype="str")
+    return table
+
+
+def _iso(nanos: np.ndarray) -> pd.Series:
+    stamps = pd.to_datetime(nanos.view("datetime64[ns]"), utc=True)
+    return pd.Series(stamps).dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("str")
+
+
+def cascades_table(forest: ReferralForest, ids: pd.Index, has_converted: bool = True,
+                   has_value: bool = True) -> pd.DataFrame:
+    """One row per cascade: a root of the referral forest with at least one referral.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``root`` (str), ``size`` (int64: members, root included), ``depth``
+        (int64: generations below the root), ``referrals`` (int64: size - 1),
+        ``conversions`` (float64: converted referrals in the tree; NaN without
+        ``converted``), ``value`` (float64; NaN without ``value``),
+        ``first_referral``, ``last_referral`` (ISO 8601 text; absent without
+        timestamps). Sorted by size descending, then root id.
+    """
+    roots = np.flatnonzero((forest.parent < 0) & (forest.downstream > 0))
+    table = pd.DataFrame({
+        "root": pd.array(ids.to_numpy()[roots], dtype="str"),
+        "size": forest.downstream[roots] + 1,
+        "depth": forest.height[roots],
+        "referrals": forest.downstream[roots],
+        "conversions": (forest.downstream_conversions[roots].astype(np.float64)
+                        if has_converted else np.full(len(roots), np.nan)),
+        "value": forest.downstream_value[roots] if has_value else np.full(len(roots), np.nan),
+    })
+    if forest.time is not None:
+        members = np.flatnonzero(forest.parent >= 0)
+        n = len(forest.parent)
+        first = np.full(n, np.iinfo(np.int64).max)
+        last = np.full(n, _NAT)
+        np.minimum.at(first, forest.root[members], forest.time[members])
+        np.maximum.at(last, forest.root[members], forest.time[members])
+        table["first_referral"] = _iso(first[roots]).to_numpy()
+        table["last_referral"] = _iso(last[roots]).to_numpy()
+    order = np.lexsort((roots, -table["size"].to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def viral_coefficients(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                       forest: ReferralForest, groups: dict[str, np.ndarray],
+                       ) -> pd.DataFrame:
+    """Viral coefficient (K-factor) and viral cycle time, overall and per group.
+
+    For a group of **referrers** (customers who sent at least one referral),
+    ``invites_per_referrer = invites / referrers``, ``conversion_rate =
+    conversions / invites`` and ``k_factor = invites_per_referrer x
+    conversion_rate`` (= conversions per referrer). ``cycle_time_days`` is the
+    median, over the group's referrers who were themselves referred, of the
+    days from the kept referral that brought them to their own first referral
+    (negative gaps, a referral before being referred, are left out).
+
+    Parameters
+    ----------
+    events, codes, forest
+        As for :func:`referral_forest`.
+    groups : dict of str to numpy.ndarray
+        Group name -> a key per vertex (e.g. ``{"community": membership}``);
+        a missing key (None/NaN) leaves the customer out of that grouping.
+        ``overall`` is always added first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`KFACTOR_COLUMNS`; ``key`` is text. Rates are NaN where the
+        denominator is 0 (``conversions`` and rates are NaN without a
+        ``converted`` column; ``cycle_time_days`` NaN without timestamps).
+
+    References
+    ----------
+    .. [1] Skok, D. (2009). Lessons Learned - Viral Marketing. For Entrepreneurs.
+    """
+    n = len(forest.parent)
+    src, _, conv, _, time = _referrals(events, codes)
+    invites = np.bincount(src, minlength=n)
+    conversions = (np.bincount(src[conv], minlength=n) if conv is not None
+                   else np.zeros(n, dtype=np.int64))
+    referrer = invites > 0
+    cycle = np.full(n, np.nan)
+    if time is not None and len(src):
+        first_sent = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(first_sent, src, time)
+        ok = referrer & (forest.parent >= 0)
+        gap = (first_sent[ok] - forest.time[ok]) / 86_400e9
+        values = np.where(gap >= 0, gap, np.nan)
+        cycle[np.flatnonzero(ok)] = values
+    rows = []
+    everything = {"overall": np.full(n, "all", dtype=object), **groups}
+    for group, keys in everything.items():
+        keys = pd.Series(np.asarray(keys, dtype=object)[referrer])
+        frame = pd.DataFrame({"key": keys.astype("str"),
+                              "invites": invites[referrer],
+                              "conversions": conversions[referrer],
+                              "cycle": cycle[referrer]})
+        frame = frame[keys.notna().to_numpy()]
+        agg = frame.groupby("key", sort=True).agg(
+            referrers=("invites", "size"), invites=("invites", "sum"),
+            conversions=("conversions", "sum"), cycle_time_days=("cycle", "median"))
+        if group == "overall" and agg.empty:
+            agg = pd.DataFrame({"referrers": [0], "invites": [0], "conversions": [0],
+                                "cycle_time_days": [np.nan]}, index=pd.Index(["all"],
+                                                                             name="key"))
+        agg = agg.reset_index()
+        agg.insert(0, "group", group)
+        rows.append(agg)
+    table = pd.concat(rows, ignore_index=True)
+    refs = table["referrers"].to_numpy(float)
+    inv = table["invites"].to_numpy(float)
+    con = table["conversions"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["invites_per_referrer"] = np.where(refs > 0, inv / np.maximum(refs, 1), np.nan)
+        table["conversion_rate"] = np.where(inv > 0, con / np.maximum(inv, 1), np.nan)
+    if conv is None:
+        table["conversions"] = np.nan
+        table["conversion_rate"] = np.nan
+    table["k_factor"] = table["invites_per_referrer"] * table["conversion_rate"]
+    table["group"] = table["group"].astype("str")
+    table["key"] = table["key"].astype("str")
+    return table[list(KFACTOR_COLUMNS)]
