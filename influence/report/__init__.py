@@ -42,6 +42,10 @@ SEGMENT_ACTIONS = {
     "quiet_influencers": "Few actions that travel far: ask them for more.",
     "engaged_members": "Active, but their word travels little: give them reach.",
     "contributors": "Nurture: mid influence, room to grow.",
+    "connectors": "Bridges between communities: cross-community launches and partnerships.",
+    "local_leaders": "The voice of one community: community-specific content, local events.",
+    "rising_stars": "New and already carrying weight: fast-track into the ambassador programme.",
+    "newcomers": "First weeks: onboarding and first-share nudges.",
     "passive_audience": "Broadcast audience: reach them through the segments above.",
 }
 
