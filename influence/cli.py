@@ -83,8 +83,8 @@ def _parse_map(values: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
-def _input_options(func):
-    """Options shared by every command that reads events."""
+def _core_input_options(func):
+    """Input options without the window (commands that set windows their own way)."""
     options = [
         click.option("--config", "config_path", type=click.Path(dir_okay=False),
                      help="TOML config file (column mapping, event types, window, ...)."),
@@ -93,12 +93,18 @@ def _input_options(func):
                           "source=user_id. Repeatable."),
         click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
                      help="Input format, if the file extension does not tell."),
-        click.option("--since", metavar="DATE", help="Keep events on or after DATE (ISO)."),
-        click.option("--until", metavar="DATE", help="Keep events on or before DATE (ISO)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _input_options(func):
+    """Options shared by every command that reads events: the core ones and the window."""
+    func = click.option("--until", metavar="DATE",
+                        help="Keep events on or before DATE (ISO).")(func)
+    func = click.option("--since", metavar="DATE", help="Keep events on or after DATE (ISO).")(func)
+    return _core_input_options(func)
 
 
 def _privacy_options(func):
@@ -401,10 +407,11 @@ def generate(n_customers, days, seed, start, out_path):
     suffix = "".join(path.suffixes) or path.suffix
     truth_path = path.with_name(path.name[: -len(suffix)] + ".truth" + suffix)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_events(events, path)
         write_events(truth, truth_path)
     except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     click.echo(f"influence: wrote {len(events)} events for {n_customers} customers; "
                f"planted truth in {truth_path}", err=True)
     click.echo(str(path))
@@ -546,22 +553,6 @@ def _write_list(table, path: Path, fmt: str) -> None:
             path.write_text(_render(table, fmt), encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
-
-
-def _core_input_options(func):
-    """Input options without the window (commands that set windows their own way)."""
-    options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help="TOML config file (column mapping, event types, window, ...)."),
-        click.option("--map", "mapping", multiple=True, metavar="CANONICAL=COLUMN",
-                     help="Map an input column to a canonical one, e.g. --map "
-                          "source=user_id. Repeatable."),
-        click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
-                     help="Input format, if the file extension does not tell."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 def _period(source, label, config, input_format, since, until, cache):

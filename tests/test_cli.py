@@ -138,11 +138,11 @@ def test_internal_errors_exit_1_and_traceback_flag(runner, events_csv, monkeypat
 
 
 def test_generate_then_analyze_then_top(runner, tmp_path):
-    events = tmp_path / "gen.parquet"
+    events = tmp_path / "data" / "gen.parquet"  # the folder is created
     result = runner.invoke(cli, ["generate", "--customers", "300", "--seed", "2", "--out",
                                  str(events)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "gen.truth.parquet").is_file()
+    assert (tmp_path / "data" / "gen.truth.parquet").is_file()
     out = tmp_path / "res"
     assert runner.invoke(cli, ["analyze", str(events), "--out", str(out), "-q"]).exit_code == 0
     listing = runner.invoke(cli, ["top", str(out), "-n", "5", "--format", "csv"])
