@@ -201,14 +201,16 @@ def read_customers(source: str | Path | pd.DataFrame, *,
     Returns
     -------
     customers : pandas.DataFrame
-        One row per distinct ``customer_id`` (text, first occurrence kept),
+        One row per distinct ``customer_id`` (text, surrounding whitespace
+        stripped, first occurrence kept),
         attribute columns as text, in input order.
     """
     table, _ = read_table(source, input_format=input_format, what="customers")
     if CUSTOMER_ID not in table.columns:
         raise InputError(f"customers table is missing column {CUSTOMER_ID!r}; "
                          f"found {list(table.columns)}. Rename the id column to customer_id.")
-    table = table[table[CUSTOMER_ID].notna()]
+    table = table.assign(**{CUSTOMER_ID: table[CUSTOMER_ID].str.strip()})
+    table = table[table[CUSTOMER_ID].notna() & (table[CUSTOMER_ID] != "")]
     return table.drop_duplicates(subset=CUSTOMER_ID, keep="first").reset_index(drop=True)
 
 

@@ -132,11 +132,18 @@ def _exact_duplicates(raw: pd.DataFrame, stripped: tuple[pd.Series, ...],
 
 def customer_universe(raw: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.Index:
     """Every customer id that came in: event sources and targets of *all* rows
-    read (dropped ones too) and the customers table, sorted, as text."""
+    read (dropped ones too) and the customers table, sorted, as text.
+
+    Ids are stripped of surrounding whitespace, as :func:`clean_events` strips
+    them (``" 007"`` and ``"007"`` are one customer); ids empty after
+    stripping are no customer.
+    """
     parts = [raw[SOURCE].dropna().unique(), raw[TARGET].dropna().unique()]
     if customers is not None:
         parts.append(customers["customer_id"].dropna().unique())
-    ids = pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in parts]))
+    ids = pd.Series(pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in parts])),
+                    dtype="str").str.strip()
+    ids = pd.unique(ids[ids != ""].to_numpy(dtype=object))
     return pd.Index(np.sort(ids.astype(str)), dtype="str", name="customer_id")
 
 

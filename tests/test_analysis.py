@@ -146,3 +146,13 @@ def test_engine_columns_manifest_and_stability(small_events):
     assert "community_confidence" in extras  # after the contract columns
     assert stable.customers["betweenness"].isna().all()
     assert stable.manifest["betweenness"]["method"] == "skipped"
+
+
+def test_ids_with_surrounding_spaces_are_one_customer():
+    events = pd.DataFrame({"source": [" a", "a ", "b"], "target": ["b", " c", "  "],
+                           "type": ["share", "share", "share"]})
+    customers = pd.DataFrame({"customer_id": [" c ", "d"], "plan": ["x", "y"]})
+    result = analyze(events, customers=customers)
+    table = result.customers.set_index("customer_id")
+    assert sorted(table.index) == ["a", "b", "c", "d"]
+    assert table.loc["a", "events_sent"] == 2 and table.loc["c", "plan"] == "x"
