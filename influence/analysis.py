@@ -37,7 +37,7 @@ from .reach.spread import adjacency, simulate_spread
 from .schema import (COMMUNITY_COLUMNS, CONVERTED, CUSTOMER_COLUMNS, CUSTOMER_ID,
                      SEGMENT_COLUMNS, TIMESTAMP, TYPE, VALUE)
 from .segments import assign_segments, plan_rules, segment_profiles
-from .validation import clean_events, customer_universe
+from .validation import add_customers, clean_events
 
 __all__ = ["Analysis", "analyze", "OUTPUT_FORMATS"]
 
@@ -352,8 +352,8 @@ def analyze(events: str | Path | pd.DataFrame, *,
         table = read_customers(customers) if customers is not None else None
     with clock.stage("validate"):
         clean = clean_events(raw, config)
-        ids = customer_universe(raw, table)
         del raw
+        ids = add_customers(clean.ids, table)
     with clock.stage("graph"):
         codes = encode_events(clean.events, ids)
         graph = build_graph(clean.events, ids, config, codes)
