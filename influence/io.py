@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .schema import CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS
+from .schema import CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, VALUE, WEIGHT
 
 __all__ = [
     "INPUT_FORMATS", "detect_format", "read_table", "read_events", "read_customers",
@@ -35,6 +35,9 @@ INPUT_FORMATS = {
     "parquet": (".parquet", ".pq"),
     "jsonl": (".jsonl", ".ndjson", ".jsonl.gz"),
 }
+
+#: Event columns kept as numbers when the file stores them as numbers.
+NUMERIC_COLUMNS = (VALUE, WEIGHT)
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
@@ -70,8 +73,11 @@ def _ids_as_text(column: pd.Series) -> pd.Series:
 
 
 def read_table(source: str | Path | pd.DataFrame, *, input_format: str | None = None,
-               what: str = "events") -> tuple[pd.DataFrame, dict]:
+               what: str = "events", as_text: bool = True) -> tuple[pd.DataFrame, dict]:
     """Read a CSV, TSV, Parquet or JSON Lines file (or take a DataFrame) as text columns.
+
+    ``as_text=False`` leaves the columns as read (the caller converts what it
+    keeps with :func:`as_text`).
 
     Returns
     -------
@@ -108,8 +114,9 @@ def read_table(source: str | Path | pd.DataFrame, *, input_format: str | None = 
     if table.shape[1] == 0:
         raise InputError(f"{what} input has no columns")
     table.columns = [str(c).strip() for c in table.columns]
-    for column in table.columns:
-        table[column] = _ids_as_text(table[column]) if column else table[column]
+    if as_text:
+        for column in table.columns:
+            table[column] = _ids_as_text(table[column]) if column else table[column]
     return table, info
 
 
@@ -132,11 +139,19 @@ def _read_file(path: Path, fmt: str) -> pd.DataFrame:
                 column_types={name: pa.string() for name in names},
                 null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
-        return table.to_pandas()
+        return _to_pandas(table)
     if fmt == "parquet":
-        return pq.read_table(str(path)).to_pandas()
+        return _to_pandas(pq.read_table(str(path)))
     # JSON Lines: read every field as-is, ids are made text afterwards.
     return pd.read_json(path, lines=True, dtype=False)
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow table -> DataFrame with text as pandas' ``str`` dtype, without copying the
+    text (a file's pandas metadata asking for another string dtype is ignored)."""
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    mapping = {pa.string(): text, pa.large_string(): text}
+    return table.to_pandas(types_mapper=mapping.get, ignore_metadata=True)
 
 
 def _apply_mapping(table: pd.DataFrame, columns: Mapping[str, str], what: str,
@@ -176,7 +191,8 @@ def read_events(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str]
     -------
     events : pandas.DataFrame
         Canonical columns present in the input (``source, target, type`` always,
-        then any of ``timestamp, converted, value, weight``), all text; other
+        then any of ``timestamp, converted, value, weight``), as text, except
+        ``value`` and ``weight`` columns that are numeric in the file; other
         columns are dropped.
     info : dict
         ``path``, ``format``, ``sha256``.
@@ -187,8 +203,13 @@ def read_events(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str]
         Unreadable or empty input, a missing required column, or a mapping that
         names a column the input does not have.
     """
-    table, info = read_table(source, input_format=input_format, what="events")
+    table, info = read_table(source, input_format=input_format, what="events", as_text=False)
     events = _apply_mapping(table, columns or {}, "events", REQUIRED_COLUMNS, EVENT_COLUMNS)
+    for column in events.columns:
+        if column in NUMERIC_COLUMNS and pd.api.types.is_numeric_dtype(events[column].dtype) \
+                and not pd.api.types.is_bool_dtype(events[column].dtype):
+            continue  # numbers stay numbers (validation parses text ones)
+        events[column] = _ids_as_text(events[column])
     if len(events) == 0:
         raise InputError("events input has a header but no rows; expected at least one event")
     return events.reset_index(drop=True), info

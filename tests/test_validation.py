@@ -93,3 +93,57 @@ def test_universe_keeps_customers_of_dropped_rows():
     table = raw([("a", "a", "share", None), ("b", "c", "share", None)])
     customers = pd.DataFrame({"customer_id": ["z"]})
     assert customer_universe(table, customers).tolist() == ["a", "b", "c", "z"]
+
+
+@pytest.mark.parametrize("values", [
+    ["2026-01-01T00:06:12Z", "2026-03-01T10:00:00.25+01:30", None, "2026-12-31T23:59:59-05:00"],
+    ["2026-01-01 00:06:12", "2026-03-01", "2026-03-01T10:00:00.123456789", None],
+    ["2026-01-01T00:00:00Z", "2026-01-01 00:00:00"],        # mixed: the pandas path
+    ["2026-01-01", " 2026-01-02 ", "1767225600", "nope"],   # spaces, epoch, bad: pandas path
+])
+def test_timestamps_fast_path_agrees_with_pandas(values):
+    series = pd.Series(values, dtype="str")
+    text = series.str.strip()
+    expected = pd.to_datetime(text.where(~text.str.fullmatch(r"\d+").fillna(False)),
+                              format="ISO8601", utc=True, errors="coerce")
+    epoch = text.str.fullmatch(r"\d+").fillna(False)
+    expected[epoch] = pd.to_datetime(pd.to_numeric(text[epoch]), unit="s", utc=True)
+    got = parse_timestamps(series)
+    assert str(got.dtype) == "datetime64[ns, UTC]"
+    pd.testing.assert_series_equal(got, expected.astype("datetime64[ns, UTC]"),
+                                   check_names=False)
+
+
+def test_timestamps_already_datetimes():
+    naive = pd.Series(pd.to_datetime(["2026-01-01 10:00", None]))
+    got = parse_timestamps(naive)
+    assert got[0] == pd.Timestamp("2026-01-01T10:00:00Z") and pd.isna(got[1])
+    zoned = naive.dt.tz_localize("Europe/Paris")
+    assert parse_timestamps(zoned)[0] == pd.Timestamp("2026-01-01T09:00:00Z")
+
+
+def test_numeric_value_and_weight_columns_match_their_text(tmp_path):
+    """A Parquet file with numeric value/weight gives what the same rows as text give."""
+    from influence.io import read_events
+
+    frame = pd.DataFrame({"source": ["a", "a", "b", "c"], "target": ["b", "c", "c", "a"],
+                          "type": ["share", "referral", "comment", "share"],
+                          "value": [10.0, -1.0, None, 2.5], "weight": [2.0, 1.0, 0.0, 1.0]})
+    frame.to_parquet(tmp_path / "e.parquet")
+    as_numbers, _ = read_events(tmp_path / "e.parquet")
+    assert as_numbers["value"].dtype == "float64"
+    as_text = frame.astype("str").where(frame.notna())
+    a, b = clean_events(as_numbers, AnalysisConfig()), clean_events(as_text, AnalysisConfig())
+    assert a.dropped == b.dropped and a.dropped["bad_value"] == 1 and a.dropped["bad_weight"] == 1
+    pd.testing.assert_frame_equal(a.events, b.events)
+
+
+def test_clean_events_are_categorical_over_the_ids_read():
+    table = raw([(" a", "b ", " share", None), ("c", "c", "share", None),
+                 ("a", None, "comment", None)])
+    clean = clean_events(table, AnalysisConfig())
+    assert clean.ids.tolist() == ["a", "b", "c"]  # c only in a dropped self-loop
+    assert clean.events["source"].tolist() == ["a", "a"]
+    assert clean.events["target"].isna().tolist() == [False, True]
+    assert list(clean.events["type"].cat.categories) == ["comment", "share"]
+    assert clean.events["type"].value_counts().to_dict() == {"comment": 1, "share": 1}
