@@ -189,15 +189,24 @@ def plan_rules(config: SegmentConfig, columns=None) -> list[RulePlan]:
     return plans
 
 
+def _text(fmt: str, values: np.ndarray) -> np.ndarray:
+    """``fmt % value`` for each value, formatted once per distinct value (object array)."""
+    values = np.asarray(values)
+    if len(values) == 0:
+        return np.zeros(0, dtype=object)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return np.array([fmt % v for v in distinct.tolist()], dtype=object)[inverse.ravel()]
+
+
 def _top_percent(score: np.ndarray) -> np.ndarray:
     n = len(score)
     above = pd.Series(score).rank(method="min", ascending=False).to_numpy() - 1
     share = np.ceil(100.0 * (above + 1) / max(n, 1)).astype(int)
-    return np.char.add(np.char.add("top ", share.astype(str)), "%")
+    return _text("top %d%%", share)
 
 
 def _int_text(values: np.ndarray) -> np.ndarray:
-    return np.nan_to_num(values).astype(np.int64).astype(str)
+    return _text("%d", np.nan_to_num(values).astype(np.int64))
 
 
 class _Facts:
@@ -221,7 +230,7 @@ class _Facts:
         if column in ("influence_tier", "influence_score"):
             score = self.num("influence_score")
             return (("influence " + t["influence_tier"].astype(str).to_numpy(dtype=object)
-                     + " (score ") + np.char.mod("%.3f", score).astype(object) + ", "
+                     + " (score ") + _text("%.3f", score) + ", "
                     + _top_percent(score).astype(object) + ")")
         if column in ("activity_tier", "events_sent"):
             sent = self.num("events_sent")
@@ -242,7 +251,7 @@ class _Facts:
                             "first active " + _int_text(days).astype(object) + " days ago")
         if column == "pagerank":
             pr = self.num("pagerank")
-            return ("PageRank " + np.char.mod("%.4g", pr).astype(object) + " ("
+            return ("PageRank " + _text("%.4g", pr) + " ("
                     + _top_percent(pr).astype(object) + ")")
         if column == "referral_downstream":
             return _int_text(self.num(column)).astype(object) + " downstream referrals"
@@ -257,13 +266,13 @@ class _Facts:
                     dtype=object)
             return "community role " + role
         if column == "out_strength":
-            return "influence exerted " + np.char.mod("%.4g", self.num(column)).astype(object)
+            return "influence exerted " + _text("%.4g", self.num(column))
         if column == "events_received":
             return _int_text(self.num(column)).astype(object) + " events received"
         values = t[column]
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
                 values.dtype):
-            text = np.char.mod("%.4g", self.num(column)).astype(object)
+            text = _text("%.4g", self.num(column))
         else:
             text = values.astype(str).to_numpy(dtype=object)
         return column.replace("_", " ") + " " + text
