@@ -573,13 +573,14 @@ def _propagators(metrics: pd.DataFrame, graph: InfluenceGraph, config: AnalysisC
     top ``candidates`` by influence rank plus the seeds (NaN for the others)."""
     pc = config.propagators
     prob, prob_info = edge_probabilities(graph, config, events, codes)
-    result = run_propagators(graph, prob, pc, pc.k)
+    forward = adjacency(graph, prob)
+    result = run_propagators(graph, prob, pc, pc.k, forward=forward)
     seeds = result.info.pop("vertex")
     n = graph.n_customers
     propagator_rank = np.full(n, np.nan)
     propagator_rank[seeds] = np.arange(1, len(seeds) + 1)
     candidates = np.union1d(np.flatnonzero(rank <= pc.candidates), seeds).astype(np.int64)
-    mean, se = simulate_spread(adjacency(graph, prob), [np.array([v]) for v in candidates],
+    mean, se = simulate_spread(forward, [np.array([v]) for v in candidates],
                                pc.simulations, seed=pc.seed)
     spread = np.full(n, np.nan)
     spread_se = np.full(n, np.nan)

@@ -242,14 +242,9 @@ def community_roles(graph: InfluenceGraph, membership: np.ndarray, *, hub_z: flo
        complex metabolic networks. Nature 433, 895-900. doi:10.1038/nature03288
     """
     n = graph.n_customers
-    und = graph.undirected()
-    if und.ecount():
-        pairs = np.asarray(und.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-        weight = np.asarray(und.es["weight"], dtype=np.float64)
-    else:
-        pairs = np.zeros((0, 2), dtype=np.int64)
-        weight = np.zeros(0)
-    a, b = pairs[:, 0], pairs[:, 1]
+    und = graph.undirected_edges()
+    a, b = und["low"].to_numpy(), und["high"].to_numpy()
+    weight = und["weight"].to_numpy()
     strength = np.bincount(a, weights=weight, minlength=n) + np.bincount(b, weights=weight,
                                                                          minlength=n)
     ca, cb = membership[a], membership[b]

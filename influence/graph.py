@@ -47,6 +47,7 @@ class InfluenceGraph:
     graph: ig.Graph
     edge_types: pd.DataFrame | None = None
     _undirected: ig.Graph | None = None
+    _undirected_edges: pd.DataFrame | None = None
 
     @property
     def n_customers(self) -> int:
@@ -56,9 +57,10 @@ class InfluenceGraph:
     def n_edges(self) -> int:
         return len(self.edges)
 
-    def undirected(self) -> ig.Graph:
-        """Undirected simple graph: ``u - v`` weighs ``w(u->v) + w(v->u)``. Cached."""
-        if self._undirected is None:
+    def undirected_edges(self) -> pd.DataFrame:
+        """Edges of the undirected view: ``low < high`` (int64 vertices) and
+        ``weight`` = ``w(low->high) + w(high->low)``, sorted by (low, high). Cached."""
+        if self._undirected_edges is None:
             src = self.edges["src"].to_numpy()
             dst = self.edges["dst"].to_numpy()
             low = np.minimum(src, dst).astype(np.int64)
@@ -73,9 +75,19 @@ class InfluenceGraph:
             else:
                 weight = np.zeros(0)
                 unique = np.zeros(0, dtype=np.int64)
-            graph = _igraph(self.n_customers, unique // self.n_customers,
-                            unique % self.n_customers, weight, directed=False)
-            self._undirected = graph
+            self._undirected_edges = pd.DataFrame({"low": unique // self.n_customers,
+                                                   "high": unique % self.n_customers,
+                                                   "weight": weight})
+        return self._undirected_edges
+
+    def undirected(self) -> ig.Graph:
+        """Undirected simple graph: ``u - v`` weighs ``w(u->v) + w(v->u)``
+        (:meth:`undirected_edges`, edge ``k`` is its row ``k``). Cached."""
+        if self._undirected is None:
+            edges = self.undirected_edges()
+            self._undirected = _igraph(self.n_customers, edges["low"].to_numpy(),
+                                       edges["high"].to_numpy(), edges["weight"].to_numpy(),
+                                       directed=False)
         return self._undirected
 
     def edge_table(self) -> pd.DataFrame:

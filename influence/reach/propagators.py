@@ -15,7 +15,7 @@ from ..config import AnalysisConfig, PropagatorConfig
 from ..graph import InfluenceGraph
 from ..schema import CUSTOMER_ID
 from .imm import imm
-from .spread import (adjacency, learn_type_probabilities, learned_probabilities,
+from .spread import (Adjacency, adjacency, learn_type_probabilities, learned_probabilities,
                      simulate_spread, weight_probabilities)
 
 __all__ = ["Propagators", "find_propagators", "edge_probabilities", "top_k"]
@@ -84,8 +84,11 @@ def edge_probabilities(graph: InfluenceGraph, config: AnalysisConfig,
 
 def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorConfig,
                     k: int, baselines: dict[str, np.ndarray] | None = None,
-                    ) -> Propagators:
-    """IMM on a built graph with given probabilities, then the MC comparison."""
+                    forward: Adjacency | None = None) -> Propagators:
+    """IMM on a built graph with given probabilities, then the MC comparison.
+
+    ``forward`` is ``adjacency(graph, prob)`` if the caller has it already.
+    """
     began = time.perf_counter()
     seeds, info = imm(adjacency(graph, prob, reverse=True), k, config.epsilon,
                       seed=config.seed)
@@ -100,7 +103,9 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
     sets = {"imm": seeds["vertex"].to_numpy(np.int64)}
     sets.update({name: top_k(score, k) for name, score in (baselines or {}).items()})
     began = time.perf_counter()
-    mean, se = simulate_spread(adjacency(graph, prob), list(sets.values()),
+    if forward is None:
+        forward = adjacency(graph, prob)
+    mean, se = simulate_spread(forward, list(sets.values()),
                                config.simulations, seed=config.seed)
     info["simulation_seconds"] = round(time.perf_counter() - began, 4)
     comparison = pd.DataFrame({"method": list(sets), "spread": mean, "spread_se": se})

@@ -156,7 +156,16 @@ def adjacency(graph: InfluenceGraph, prob: np.ndarray, reverse: bool = False) ->
     dst = graph.edges["dst"].to_numpy(np.int64)
     if reverse:
         src, dst = dst, src
-    order = np.lexsort((dst, src))
+    key = src * np.int64(graph.n_customers) + dst
+    if len(key) > 1 and bool(np.all(key[1:] > key[:-1])):
+        order = np.arange(len(key))  # already sorted (the forward edges always are)
+    elif not reverse:
+        order = np.argsort(key, kind="stable")
+    else:
+        # forward edges sorted by (src, dst): a stable sort by dst gives (dst, src)
+        order = np.argsort(src, kind="stable")
+        if not bool(np.all(np.diff(key[order]) > 0)):
+            order = np.argsort(key, kind="stable")
     ptr = np.r_[0, np.cumsum(np.bincount(src, minlength=graph.n_customers))]
     return Adjacency(ptr=ptr.astype(np.int64), nbr=dst[order],
                      prob=np.asarray(prob, dtype=np.float64)[order])
