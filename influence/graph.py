@@ -10,12 +10,16 @@ id <-> vertex mapping is kept once, in :class:`InfluenceGraph`.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 
 import igraph as ig
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from .config import AnalysisConfig
 from .schema import SOURCE, TARGET, TYPE, WEIGHT
@@ -99,10 +103,10 @@ class InfluenceGraph:
             ``source``, ``target`` (str: ``source`` influenced ``target``),
             ``weight`` (float64), ``n_events`` (int64); sorted by (source, target).
         """
-        ids = self.ids.to_numpy()
+        ids = pd.Index(self.ids, dtype="str")  # Arrow-backed: take copies no Python objects
         return pd.DataFrame({
-            "source": pd.array(ids[self.edges["src"].to_numpy()], dtype="str"),
-            "target": pd.array(ids[self.edges["dst"].to_numpy()], dtype="str"),
+            "source": ids.take(self.edges["src"].to_numpy()).array,
+            "target": ids.take(self.edges["dst"].to_numpy()).array,
             "weight": self.edges["weight"].to_numpy(dtype=np.float64),
             "n_events": self.edges["n_events"].to_numpy(dtype=np.int64),
         })
@@ -255,17 +259,21 @@ def build_graph(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
 
 def _igraph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray,
             directed: bool) -> ig.Graph:
-    """igraph graph with a ``weight`` edge attribute, built in chunks.
+    """igraph graph with ``n`` vertices, edge ``k`` = ``src[k] -> dst[k]`` with ``weight[k]``.
 
-    python-igraph converts an edge list element by element; a list of tuples
-    of Python ints is its fastest input (about 2x faster than a numpy array,
-    which goes through a generic buffer path). Chunks of 2**20 edges keep the
-    temporary tuples small (~100 MB) at 10M edges.
+    python-igraph converts a Python edge list (or a numpy array) element by
+    element, about 1-2.5 us per edge. Its C edge-list reader is 2x faster,
+    so the edges go through a temporary text file written by Arrow's CSV
+    writer (about 140 MB at 10M edges, removed at once). Edge order is kept.
     """
-    graph = ig.Graph(n=n, directed=directed)
-    step = 1 << 20
-    for start in range(0, len(src), step):
-        graph.add_edges(list(zip(src[start:start + step].tolist(),
-                                 dst[start:start + step].tolist())))
-    graph.es["weight"] = weight.tolist()
+    with tempfile.TemporaryDirectory(prefix="influence-") as folder:
+        path = os.path.join(folder, "edges.txt")
+        table = pa.table({"from": np.asarray(src, dtype=np.int64),
+                          "to": np.asarray(dst, dtype=np.int64)})
+        pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(
+            include_header=False, delimiter=" ", quoting_style="none"))
+        graph = ig.Graph.Read_Edgelist(path, directed=directed)
+    if graph.vcount() < n:
+        graph.add_vertices(n - graph.vcount())
+    graph.es["weight"] = np.asarray(weight, dtype=np.float64).tolist()
     return graph

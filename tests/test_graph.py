@@ -73,3 +73,18 @@ def test_edge_types_sum_to_edge_weight():
     ab = g.edge_types[g.edge_types["edge"] == 0]
     assert ab["type"].astype(str).tolist() == ["referral", "share"]
     assert ab["weight"].tolist() == [3.0, 2.0]
+
+
+def test_igraph_build_keeps_every_edge_in_order_and_isolated_vertices():
+    from influence.graph import _igraph
+
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 50, 300)
+    dst = rng.integers(0, 50, 300)
+    weight = rng.random(300)
+    g = _igraph(60, src, dst, weight, directed=True)
+    assert g.vcount() == 60 and g.is_directed()
+    assert g.get_edgelist() == list(zip(src.tolist(), dst.tolist()))
+    assert g.es["weight"] == weight.tolist()
+    empty = _igraph(3, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), False)
+    assert empty.vcount() == 3 and empty.ecount() == 0 and not empty.is_directed()
