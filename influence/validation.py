@@ -314,7 +314,7 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     weight = pd.Series(type_weight[kind_kept]) if len(kinds) else pd.Series(np.zeros(0))
     if row_weight is not None:
         weight = weight * row_weight[keep].to_numpy()
-    used_types = np.unique(kind_kept)
+    used_types = np.flatnonzero(np.bincount(kind_kept, minlength=len(kinds)))
     type_code = np.full(len(kinds), -1, dtype=np.int64)
     type_code[used_types] = np.arange(len(used_types))
     events = pd.DataFrame({

@@ -10,20 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..arrays import sorted_unique
 from ..schema import TIMESTAMP, TYPE
 
 __all__ = ["activity_metrics", "events_by_type"]
 
 _WEEK_SECONDS = 7 * 86_400.0
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` for int64 by sorting in place (numpy 2.4's hash-based
-    unique is ~10x slower on millions of distinct keys)."""
-    values = np.sort(values)
-    if len(values) == 0:
-        return values
-    return values[np.r_[True, values[1:] != values[:-1]]]
 
 
 def activity_metrics(events: pd.DataFrame, n_customers: int,
@@ -62,7 +54,7 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
     received = np.bincount(target[has_target], minlength=n_customers).astype(np.int64)
     a = np.concatenate([source[has_target], target[has_target]])
     b = np.concatenate([target[has_target], source[has_target]])
-    pairs = _sorted_unique(a * np.int64(n_customers) + b)
+    pairs = sorted_unique(a * np.int64(n_customers) + b)
     contacts = np.bincount(pairs // n_customers, minlength=n_customers).astype(np.int64)
     table = pd.DataFrame({
         "events_sent": sent,
@@ -72,18 +64,14 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
     if TIMESTAMP in events.columns:
         nanos = events[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view(np.int64)
         # int64 min is NaT: customers who never sent keep it.
-        first = np.full(n_customers, np.iinfo(np.int64).min)
-        last = np.full(n_customers, np.iinfo(np.int64).min)
-        order = np.lexsort((nanos, source))
-        src_sorted = source[order]
-        t_sorted = nanos[order]
-        starts = np.flatnonzero(np.r_[True, src_sorted[1:] != src_sorted[:-1]]) \
-            if len(src_sorted) else np.zeros(0, np.int64)
-        ends = np.r_[starts[1:], len(src_sorted)] - 1
-        first[src_sorted[starts]] = t_sorted[starts]
-        last[src_sorted[ends]] = t_sorted[ends]
-        day = t_sorted // (86_400 * 10**9)
-        day_pairs = _sorted_unique(src_sorted * np.int64(1 << 32) + day)
+        never = np.iinfo(np.int64).min
+        first = np.full(n_customers, np.iinfo(np.int64).max)
+        np.minimum.at(first, source, nanos)
+        first[first == np.iinfo(np.int64).max] = never
+        last = np.full(n_customers, never)
+        np.maximum.at(last, source, nanos)
+        day = nanos // (86_400 * 10**9)
+        day_pairs = sorted_unique(source * np.int64(1 << 32) + day)
         active_days = np.bincount(day_pairs >> 32, minlength=n_customers).astype(np.int64)
         table["active_days"] = active_days
         table["first_active"] = pd.to_datetime(first.view("datetime64[ns]"), utc=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..arrays import sorted_unique
 from ..config import AnalysisConfig
 from ..graph import InfluenceGraph
 from ..schema import TARGET, TIMESTAMP, TYPE
@@ -197,7 +198,7 @@ def cascade(adj: Adjacency, run: np.ndarray, start: np.ndarray,
     sort of two sorted runs.
     """
     n = np.int64(adj.n)
-    visited = np.unique(run.astype(np.int64) * n + start)
+    visited = sorted_unique(run.astype(np.int64) * n + start)
     frontier = visited
     while len(frontier):
         nodes = frontier % n
@@ -210,7 +211,7 @@ def cascade(adj: Adjacency, run: np.ndarray, start: np.ndarray,
         edge = np.repeat(lo - offsets, deg) + np.arange(total)
         fired = rng.random(total) < adj.prob[edge]
         runs = np.repeat(frontier // n, deg)[fired]
-        cand = np.unique(runs * n + adj.nbr[edge[fired]])
+        cand = sorted_unique(runs * n + adj.nbr[edge[fired]])
         pos = np.searchsorted(visited, cand)
         seen = np.zeros(len(cand), dtype=bool)
         inside = pos < len(visited)
