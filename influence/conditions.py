@@ -45,6 +45,7 @@ Examples
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from typing import Iterator, Union
@@ -378,16 +379,26 @@ def _compare(node: Comparison, table: pd.DataFrame, cache: dict) -> np.ndarray:
     b, b_missing = _as_array(right, n, numeric=not text)
     missing = a_missing | b_missing
     if text:
-        a = np.where(missing, "", a.astype(str) if a.dtype != object else a)
-        b = np.where(missing, "", b.astype(str) if b.dtype != object else b)
-        a = a.astype(str)
-        b = b.astype(str)
+        # text compares by code point, in Arrow (no per-row Python strings)
+        a, b = _as_text(left, n), _as_text(right, n)
+        result = _OPERATORS[node.op](a, b)
+        return result.fillna(False).to_numpy(dtype=bool) & ~missing
     with np.errstate(invalid="ignore"):
-        result = {
-            "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-            ">": np.greater, ">=": np.greater_equal,
-        }[node.op](a, b)
+        result = _OPERATORS[node.op](a, b)
     return np.asarray(result, dtype=bool) & ~missing
+
+
+_OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+              ">": operator.gt, ">=": operator.ge}
+
+
+def _as_text(values, n: int) -> pd.Series:
+    """An operand as a text Series (a literal is repeated; numbers are written as Python does)."""
+    if isinstance(values, pd.Series):
+        return values.astype("str").reset_index(drop=True)
+    if isinstance(values, np.ndarray):
+        return pd.Series(values.astype(object), dtype="str").where(~np.isnan(values))
+    return pd.Series(np.full(n, str(values), dtype=object), dtype="str")
 
 
 def parse_condition(text: str) -> Condition:
