@@ -262,8 +262,7 @@ class _Facts:
         if column == "community_role":
             role = t[column].astype(str).to_numpy(dtype=object)
             if "community" in t.columns:
-                return role + " of community " + t["community"].astype(str).to_numpy(
-                    dtype=object)
+                return role + " of community " + _int_text(self.num("community"))
             return "community role " + role
         if column == "out_strength":
             return "influence exerted " + _text("%.4g", self.num(column))
@@ -428,8 +427,10 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     if len(rows):
         reason[rows] = _reason(None, facts, rows, columns)
     out = pd.DataFrame({
-        "segment": pd.array(segment.astype(str), dtype="str"),
-        "segment_reason": pd.array(reason.astype(str), dtype="str"),
+        # from the object arrays directly: astype(str) would make fixed-width
+        # unicode arrays as wide as the longest reason (hundreds of MB at 1M rows)
+        "segment": pd.array(segment, dtype="str"),
+        "segment_reason": pd.array(reason, dtype="str"),
     }, index=customers.index)
     for column in derived.columns:
         values = derived[column]
