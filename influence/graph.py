@@ -199,7 +199,16 @@ def build_edges(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
     n = len(ids)
     key = src * n + dst
     # Sort by pair, type and weight: the sums are then independent of row order.
-    order = np.lexsort((weight, type_code, key))
+    # When every event of a type weighs the same (no row weights, no decay) the
+    # order within a (pair, type) cannot change a sum: one key is enough.
+    n_types = max(len(type_names), 1)
+    pair_type = key * n_types + type_code
+    per_type = np.zeros(n_types)
+    per_type[type_code] = weight
+    if np.array_equal(weight, per_type[type_code]):
+        order = np.argsort(pair_type, kind="stable")
+    else:
+        order = np.lexsort((weight, pair_type))
     key_sorted = key[order]
     if len(key_sorted) == 0:
         edges = pd.DataFrame({"src": np.zeros(0, np.int32), "dst": np.zeros(0, np.int32),

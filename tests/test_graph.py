@@ -88,3 +88,28 @@ def test_igraph_build_keeps_every_edge_in_order_and_isolated_vertices():
     assert g.es["weight"] == weight.tolist()
     empty = _igraph(3, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), False)
     assert empty.vcount() == 3 and empty.ecount() == 0 and not empty.is_directed()
+
+
+@pytest.mark.parametrize("row_weights", [False, True])
+def test_edge_weights_bit_identical_whatever_the_row_order(row_weights):
+    """Float sums depend on order; edges sort events so any row order gives the same bits."""
+    from influence.graph import build_edges
+
+    rng = np.random.default_rng(1)
+    n = 400
+    events = pd.DataFrame({
+        "source": [f"c{i}" for i in rng.integers(0, 6, n)],
+        "target": [f"c{i}" for i in rng.integers(6, 12, n)],
+        "type": rng.choice(["share", "referral", "comment"], n),
+    })
+    events["weight"] = (rng.random(n) * 1e3 + 1e-9 if row_weights
+                        else events["type"].map({"share": 2.0, "referral": 3.0,
+                                                 "comment": 1.0}).to_numpy() * 0.1)
+    ids = pd.Index(sorted(set(events["source"]) | set(events["target"])), dtype="str")
+    config = AnalysisConfig()
+    expected, expected_types = build_edges(events, ids, config, by_type=True)
+    for seed in range(5):
+        shuffled = events.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        edges, edge_types = build_edges(shuffled, ids, config, by_type=True)
+        pd.testing.assert_frame_equal(edges, expected, check_exact=True)
+        pd.testing.assert_frame_equal(edge_types, expected_types, check_exact=True)
