@@ -8,8 +8,9 @@ For each size N (customers; about 10 N events) it generates events with
 :func:`influence.synth.generate_events` (cached as Parquet under ``--data``),
 then, in a fresh worker process per size:
 
-1. runs :func:`influence.analyze` and records its per-stage timings and the
-   process's peak RSS;
+1. runs :func:`influence.analyze` and records its per-stage timings, then
+   ``Analysis.save(..., report=True)`` (the tables and report.html, as
+   ``influence analyze`` writes them), and the process's peak RSS;
 2. times the bare library kernels that the centrality and communities stages
    call (igraph PRPACK PageRank, coreness, Brandes betweenness from the same
    pivots, Leiden; scipy sparse products for HITS) on the same graph, and
@@ -191,7 +192,15 @@ def worker(path: str, with_networkx: bool) -> dict:
               "analyze_s": total, "peak_rss_mb": _peak_rss_mb(),
               "betweenness": result.manifest["betweenness"],
               "modularity": result.manifest["communities"]["modularity"]}
-    _log(f"  analyze {total:.1f} s, peak RSS {record['peak_rss_mb']:.0f} MiB; kernels ...")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="influence-bench-") as folder:
+        began = time.perf_counter()
+        result.save(folder, report=True)  # what `influence analyze` writes: tables + report
+        record["save_s"] = time.perf_counter() - began
+    record["peak_rss_mb"] = _peak_rss_mb()
+    _log(f"  analyze {total:.1f} s, save + report {record['save_s']:.1f} s, "
+         f"peak RSS {record['peak_rss_mb']:.0f} MiB; kernels ...")
     record["kernels"] = _kernels(result.graph, config)
     if with_networkx:
         _log("  networkx ...")
@@ -201,10 +210,11 @@ def worker(path: str, with_networkx: bool) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    stages = ["read", "validate", "graph", "centrality", "activity", "communities",
-              "segments", "profiles"]
+    stages = ["read", "validate", "graph", "centrality", "activity", "referrals", "reach",
+              "communities", "segments", "propagators", "profiles"]
     head = (["rows", "customers", "edges"] + [f"{s} s" for s in stages]
-            + ["analyze s", "analyze CPU s", "peak RSS MiB", "kernels s", "overhead x",
+            + ["analyze s", "analyze CPU s", "save + report s", "command s", "peak RSS MiB",
+               "kernels s", "overhead x",
                "pivots"])
     has_nx = any("networkx" in r for r in rows)
     if has_nx:
@@ -216,8 +226,9 @@ def _table(rows: list[dict]) -> str:
         ours = r["stages"].get("centrality", 0) + r["stages"].get("communities", 0)
         cells = [f"{r['rows']:,}", f"{r['customers']:,}", f"{r['edges']:,}"]
         cells += [f"{r['stages'].get(s, float('nan')):.2f}" for s in stages]
-        cells += [f"{r['analyze_s']:.1f}", f"{r['analyze_cpu_s']:.1f}",
-                  f"{r['peak_rss_mb']:.0f}", f"{kernel_s:.2f}",
+        save_s = r.get("save_s", float("nan"))
+        cells += [f"{r['analyze_s']:.1f}", f"{r['analyze_cpu_s']:.1f}", f"{save_s:.1f}",
+                  f"{r['analyze_s'] + save_s:.1f}", f"{r['peak_rss_mb']:.0f}", f"{kernel_s:.2f}",
                   f"{ours / kernel_s:.2f}", str(r["kernels"]["_pivots"])]
         if has_nx:
             if "networkx" in r:
