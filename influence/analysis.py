@@ -29,6 +29,7 @@ from .lifecycle import lifecycle_stages, rfm_tiers
 from .metrics import events_by_type as sent_by_type
 from .metrics import (activity_metrics, betweenness, coreness, hits, influence_score, pagerank,
                       strength)
+from .parallel import Background
 from .progress import Reporter, StageClock
 from .reach import (cascades_table, k_hop_reach, referral_forest, referral_metrics,
                     viral_coefficients)
@@ -57,6 +58,8 @@ _TABLES = ("segments", "cascades", "kfactor")
 #: Computed per-customer columns beyond the contract and segmentation ones
 #: (the per-type counts ``sent_<type>`` come on top).
 COMPUTED_EXTRA_COLUMNS = tuple(c for c in _EXTRA_COLUMNS if c not in SEGMENT_COLUMNS)
+#: Graphs with fewer edges run Leiden inline (forking costs more than it saves).
+PARALLEL_MIN_EDGES = 100_000
 _VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
 
 
@@ -358,48 +361,51 @@ def analyze(events: str | Path | pd.DataFrame, *,
         codes = encode_events(clean.events, ids)
         graph = build_graph(clean.events, ids, config, codes)
         graph.undirected()  # built once here (cached): coreness, Leiden and roles use it
-    with clock.stage("centrality"):
-        out_strength = strength(graph, "out")
-        in_strength = strength(graph, "in")
-        pr = pagerank(graph, config.centrality.damping)
-        core = coreness(graph)
-        hub, authority = hits(graph)
-        cen = config.centrality
-        between = betweenness(graph, budget=cen.betweenness_budget,
-                              min_pivots=cen.betweenness_min_pivots,
-                              seed=config.communities.seed, enabled=cen.betweenness)
-    n = len(ids)
-    has_time = clean.has_timestamps
-    with clock.stage("activity"):
-        activity = activity_metrics(clean.events, n, codes, clean.end)
-        by_type = sent_by_type(clean.events, n, codes[0], sorted(config.types))
-        if has_time:
-            activity["lifecycle_stage"] = pd.array(
-                lifecycle_stages(clean.events, codes[0], activity, clean.end,
-                                 config.lifecycle).astype(str), dtype="str")
-    with clock.stage("referrals"):
-        forest = referral_forest(clean.events, codes, n)
-        referrals = referral_metrics(clean.events, codes, forest, ids)
-        has_converted = CONVERTED in clean.events.columns
-        has_value = VALUE in clean.events.columns
-        cascades = cascades_table(forest, ids, has_converted, has_value)
-    with clock.stage("reach"):
-        reach_1, reach_2 = k_hop_reach(graph, config.reach.max_edges_exact)
+    cc = config.communities
+    # Leiden in a second process while centrality ... reach run here (same results)
+    leiden = Background(_leiden, (graph, cc),
+                        fork=cc.parallel and graph.n_edges >= PARALLEL_MIN_EDGES)
+    try:
+        with clock.stage("centrality"):
+            out_strength = strength(graph, "out")
+            in_strength = strength(graph, "in")
+            pr = pagerank(graph, config.centrality.damping)
+            core = coreness(graph)
+            hub, authority = hits(graph)
+            cen = config.centrality
+            between = betweenness(graph, budget=cen.betweenness_budget,
+                                  min_pivots=cen.betweenness_min_pivots,
+                                  seed=config.communities.seed, enabled=cen.betweenness)
+        n = len(ids)
+        has_time = clean.has_timestamps
+        with clock.stage("activity"):
+            activity = activity_metrics(clean.events, n, codes, clean.end)
+            by_type = sent_by_type(clean.events, n, codes[0], sorted(config.types))
+            if has_time:
+                activity["lifecycle_stage"] = pd.array(
+                    lifecycle_stages(clean.events, codes[0], activity, clean.end,
+                                     config.lifecycle).astype(str), dtype="str")
+        with clock.stage("referrals"):
+            forest = referral_forest(clean.events, codes, n)
+            referrals = referral_metrics(clean.events, codes, forest, ids)
+            has_converted = CONVERTED in clean.events.columns
+            has_value = VALUE in clean.events.columns
+            cascades = cascades_table(forest, ids, has_converted, has_value)
+        with clock.stage("reach"):
+            reach_1, reach_2 = k_hop_reach(graph, config.reach.max_edges_exact)
+        with clock.stage("communities"):
+            membership, confidence = leiden.result()
+    finally:
+        leiden.cancel()
+    # Leiden's own time: in the "communities" stage when inline, beside it when forked
+    clock.timings["leiden"] = leiden.seconds
     with clock.stage("communities"):
-        cc = config.communities
-        membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
-                                        iterations=cc.iterations, backend=cc.backend)
         q = modularity(graph, membership, cc.resolution)
         rc = config.roles
         roles = community_roles(graph, membership, hub_z=rc.hub_z,
                                 hub_participation=rc.hub_participation,
                                 connector_participation=rc.connector_participation,
                                 peripheral_z=rc.peripheral_z)
-        confidence = None
-        if cc.stability_runs:
-            confidence = community_confidence(graph, membership, runs=cc.stability_runs,
-                                              resolution=cc.resolution, seed=cc.seed,
-                                              iterations=cc.iterations, backend=cc.backend)
     with clock.stage("segments"):
         score = influence_score(pr, out_strength)
         metrics = pd.DataFrame({
@@ -481,6 +487,7 @@ def analyze(events: str | Path | pd.DataFrame, *,
                         "resolution": config.communities.resolution,
                         "stability_runs": config.communities.stability_runs,
                         "iterations": config.communities.iterations,
+                        "process": "forked worker" if leiden.forked else "main",
                         "roles": {role: int(count) for role, count in sorted(
                             roles["community_role"].value_counts().items())}},
         "betweenness": between.describe(len(ids)),
@@ -530,6 +537,18 @@ def analyze(events: str | Path | pd.DataFrame, *,
     return Analysis(customers=customers_table, communities=profiles[community_columns],
                     manifest=manifest, graph=graph, segments=segments_table,
                     cascades=cascades, kfactor=kfactor)
+
+
+def _leiden(graph: InfluenceGraph, cc) -> tuple[np.ndarray, np.ndarray | None]:
+    """Membership and, with stability runs, confidence (runs in the background)."""
+    membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
+                                    iterations=cc.iterations, backend=cc.backend)
+    confidence = None
+    if cc.stability_runs:
+        confidence = community_confidence(graph, membership, runs=cc.stability_runs,
+                                          resolution=cc.resolution, seed=cc.seed,
+                                          iterations=cc.iterations, backend=cc.backend)
+    return membership, confidence
 
 
 def _plain(value: Any) -> Any:

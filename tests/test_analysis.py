@@ -56,7 +56,8 @@ def test_overrides_reach_the_config(small_events):
     result = analyze(small_events, seed=5, resolution=0.3, since="2026-01-02")
     cfg = result.manifest["config"]
     assert cfg["communities"] == {"resolution": 0.3, "seed": 5, "backend": "igraph",
-                                  "stability_runs": 0, "iterations": 2}
+                                  "stability_runs": 0, "iterations": 2,
+                                  "parallel": True}
     assert result.manifest["dropped"]["outside_window"] == 1
     assert result.manifest["seed"] == 5
 

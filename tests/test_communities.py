@@ -198,3 +198,38 @@ def test_iterations_has_effect_and_is_validated():
     assert modularity(g, stable) >= modularity(g, one)
     with pytest.raises(ConfigError, match="communities.iterations"):
         config_from_dict({"communities": {"iterations": 0}})
+
+
+def test_leiden_in_a_forked_worker_gives_the_same_results(monkeypatch):
+    """The background process path (used for big graphs) changes no output byte."""
+    import influence.analysis as analysis
+    from influence import analyze
+    from influence.parallel import can_fork
+    from influence.synth import generate_events
+
+    if not can_fork():
+        pytest.skip("no fork on this platform: Leiden always runs inline")
+    events, _ = generate_events(1500, seed=4)
+    config = AnalysisConfig().replace(communities__stability_runs=2)
+    inline = analyze(events, config=config.replace(communities__parallel=False))
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_EDGES", 0)
+    forked = analyze(events, config=config)
+    assert forked.manifest["communities"]["process"] == "forked worker"
+    assert inline.manifest["communities"]["process"] == "main"
+    pd.testing.assert_frame_equal(forked.customers, inline.customers)
+    pd.testing.assert_frame_equal(forked.communities, inline.communities)
+
+
+def test_worker_errors_come_back_to_the_caller():
+    from influence.errors import ConfigError
+    from influence.parallel import Background, can_fork
+
+    def fail():
+        raise ConfigError("config key 'x' must be y")
+
+    job = Background(fail, fork=True) if can_fork() else None
+    if job is None:
+        pytest.skip("no fork on this platform")
+    with pytest.raises(ConfigError, match="config key 'x'"):
+        job.result()
+    assert Background(lambda a, b: a + b, (2, 3), fork=True).result() == 5
