@@ -36,8 +36,11 @@ INPUT_FORMATS = {
     "jsonl": (".jsonl", ".ndjson", ".jsonl.gz"),
 }
 
-# Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
+# Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection),
+# as a regular expression for the first character of a cell (one pass over a column).
+_FORMULA_START = r"[=+\-@\t\r\n\x00]"
+# A cell that neutralize_formulas escaped: the quote, then one of those characters.
+_ESCAPED_START = "'" + _FORMULA_START
 
 
 def detect_format(path: Path, input_format: str | None = None) -> str:
@@ -232,7 +235,7 @@ def neutralize_formulas(column: pd.Series) -> pd.Series:
     if not pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return column
     text = column.astype("str")
-    risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+    risky = text.str.match(_FORMULA_START).fillna(False).astype(bool)
     if not risky.any():
         return column
     return text.where(~risky, "'" + text)
@@ -243,11 +246,12 @@ def restore_formulas(column: pd.Series) -> pd.Series:
     if not pd.api.types.is_string_dtype(column.dtype):
         return column
     text = column.astype("str")
-    escaped = (text.str.startswith("'") & text.str[1:].str.startswith(_FORMULA_START))
-    escaped = escaped.fillna(False).astype(bool)
+    escaped = text.str.match(_ESCAPED_START).fillna(False).astype(bool)
     if not escaped.any():
         return column
-    return text.where(~escaped, text.str[1:])
+    restored = text.copy()
+    restored[escaped] = text[escaped].str[1:]
+    return restored
 
 
 def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
@@ -262,7 +266,7 @@ def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
     """
     path = Path(path)
     if fmt == "csv":
-        safe = table.copy()
+        safe = table.copy(deep=False)  # the columns that change are replaced, not edited
         for column in safe.columns:
             safe[column] = neutralize_formulas(safe[column])
         arrow = pa.Table.from_pandas(safe, preserve_index=False)
