@@ -25,7 +25,8 @@ from .communities import (community_confidence, community_profiles, community_ro
 from .config import AnalysisConfig
 from .errors import InputError
 from .graph import InfluenceGraph, build_graph, encode_events
-from .io import read_customers, read_events, restore_formulas, write_table
+from .io import (read_customers, read_events, read_result_csv, restore_formulas,
+                 write_table)
 from .lifecycle import lifecycle_stages, rfm_tiers
 from .metrics import events_by_type as sent_by_type
 from .metrics import (activity_metrics, betweenness, coreness, hits, influence_score, pagerank,
@@ -236,8 +237,7 @@ class Analysis:
         path = folder / f"edges.{fmt}"
         if path.is_file():
             if fmt == "csv":
-                edges = pd.read_csv(path, dtype={"source": "str", "target": "str"},
-                                    keep_default_na=False, na_values=[""])
+                edges = read_result_csv(path, text_columns=("source", "target"))
                 for column in ("source", "target"):
                     edges[column] = restore_formulas(edges[column])
             else:
