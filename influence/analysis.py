@@ -144,10 +144,8 @@ class Analysis:
         out.mkdir(parents=True, exist_ok=True)
         customers = self.customers
         if format == "csv":
-            customers = customers.copy()
-            for column in _TIME_COLUMNS:
-                if column in customers:
-                    customers[column] = _iso(customers[column])
+            customers = customers.assign(**{column: _iso(customers[column])
+                                             for column in _TIME_COLUMNS if column in customers})
         write_table(customers, out / f"customers.{format}", format)
         write_table(self.communities, out / f"communities.{format}", format)
         files = [f"customers.{format}", f"communities.{format}"]

@@ -37,11 +37,8 @@ INPUT_FORMATS = {
     "jsonl": (".jsonl", ".ndjson", ".jsonl.gz"),
 }
 
-# Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection),
-# as a regular expression for the first character of a cell (one pass over a column).
-_FORMULA_START = r"[=+\-@\t\r\n\x00]"
-# A cell that neutralize_formulas escaped: the quote, then one of those characters.
-_ESCAPED_START = "'" + _FORMULA_START
+# Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
 
 
 def detect_format(path: Path, input_format: str | None = None) -> str:
@@ -236,7 +233,7 @@ def neutralize_formulas(column: pd.Series) -> pd.Series:
     if not pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return column
     text = column.astype("str")
-    risky = text.str.match(_FORMULA_START).fillna(False).astype(bool)
+    risky = text.str[:1].isin(_FORMULA_START)  # one pass, not one per character
     if not risky.any():
         return column
     return text.where(~risky, "'" + text)
@@ -247,12 +244,13 @@ def restore_formulas(column: pd.Series) -> pd.Series:
     if not pd.api.types.is_string_dtype(column.dtype):
         return column
     text = column.astype("str")
-    escaped = text.str.match(_ESCAPED_START).fillna(False).astype(bool)
+    quoted = text.str.startswith("'").fillna(False).astype(bool)
+    if not quoted.any():  # the usual case: nothing was escaped
+        return column
+    escaped = quoted & text.str[1:2].isin(_FORMULA_START)
     if not escaped.any():
         return column
-    restored = text.copy()
-    restored[escaped] = text[escaped].str[1:]
-    return restored
+    return text.where(~escaped, text.str[1:])
 
 
 def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
