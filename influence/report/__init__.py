@@ -287,7 +287,7 @@ def _propagators(customers: pd.DataFrame) -> dict:
 
 def _network(analysis: "Analysis", rank: str, seed: int,
              ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
-    if analysis.edges is None or ends is None:
+    if ends is None:  # no edges
         return {"figure": None}
     edges = _edges_near_top(analysis.customers, analysis.edges, ends, rank, _NETWORK_TOP)
     figure, info = plots.network_figure(analysis.customers, edges, rank, seed=seed,
@@ -309,7 +309,7 @@ def _communities(analysis: "Analysis", seed: int,
             i = columns.index("top_members")
             row[i] = row[i].replace(";", ", ")
     figure = None
-    if analysis.edges is not None and ends is not None and (communities["size"] > 1).sum() > 1:
+    if ends is not None and (communities["size"] > 1).sum() > 1:
         # community_links(edges, customers), from the edge ends found once
         community = analysis.customers["community"].to_numpy(dtype=np.int64)
         links = community_link_weights(community[ends[0]], community[ends[1]],
