@@ -281,7 +281,7 @@ def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
 def read_result_csv(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read back a numeric result table that :func:`write_table` wrote as CSV, with pyarrow.
 
-    Multi-threaded and typed: about 5x faster than :func:`pandas.read_csv` on the
+    Multi-threaded and typed: 3-5x faster than :func:`pandas.read_csv` on the
     millions of rows of ``edges.csv``, and the same frame as
     ``pandas.read_csv(path, dtype={c: "str" for c in text_columns},
     keep_default_na=False, na_values=[""])`` for a table whose other columns hold
