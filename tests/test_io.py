@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from influence.errors import InputError
-from influence.io import (neutralize_formulas, read_customers, read_events, restore_formulas,
-                          write_events)
+from influence.io import (neutralize_formulas, read_customers, read_events, read_result_csv,
+                          restore_formulas, write_events, write_table)
 
 
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".jsonl"])
@@ -78,3 +78,33 @@ def test_formula_neutralisation_round_trips():
     assert safe.dropna().str.startswith(("=", "+", "-", "@", "\t")).sum() == 0
     assert safe[5] == "safe" and pd.isna(safe[6])
     assert restore_formulas(safe).tolist()[:6] == hostile.tolist()[:6]
+
+
+def test_formula_checks_look_at_the_first_character_only():
+    cells = pd.Series(["\r1", "\n2", "\x003", "a=b", "'quoted", "'=kept", " =x", "", None],
+                      dtype="str")
+    safe = neutralize_formulas(cells)
+    assert safe.tolist()[:8] == ["'\r1", "'\n2", "'\x003", "a=b", "'quoted", "'=kept", " =x", ""]
+    # "'=kept" was in the input: written as is, so it reads back as "=kept"
+    assert restore_formulas(safe).tolist()[:8] == ["\r1", "\n2", "\x003", "a=b", "'quoted",
+                                                  "=kept", " =x", ""]
+
+
+def test_read_result_csv_gives_what_pandas_read_csv_gives(tmp_path):
+    table = pd.DataFrame({
+        "source": pd.array(["007", "=x", "a,b", "", None], dtype="str"),
+        "weight": [1.0, 2.5, 1e-7, 0.1 + 0.2, 3.0],
+        "n_events": [1, 2, 3, 4, 5],
+        "holes": [1.0, None, 3.0, None, 5.0],
+        "flag": [True, False, True, True, False],
+        "label": pd.array(["x", "y", None, "z", "w"], dtype="str"),
+    })
+    path = write_table(table, tmp_path / "t.csv")
+    got = read_result_csv(path, text_columns=("source",))
+    expected = pd.read_csv(path, dtype={"source": "str"}, keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got["n_events"].dtype == "int64" and got["holes"].dtype == "float64"
+    empty = write_table(table.iloc[:0], tmp_path / "empty.csv")
+    pd.testing.assert_frame_equal(
+        read_result_csv(empty, text_columns=("source",)),
+        pd.read_csv(empty, dtype={"source": "str"}, keep_default_na=False, na_values=[""]))

@@ -3,6 +3,7 @@
 import re
 from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -149,3 +150,62 @@ def test_summaries(small_events):
     html = summary_html(result)
     assert _check(html).errors == []
     assert "1 dropped" in html and "6 customers" in html and "<table>" in html
+
+
+def _random_table(rng, n):
+    key = rng.integers(0, 6, n).astype(float)
+    key[rng.random(n) < 0.2] = float("nan")
+    return pd.DataFrame({
+        "key": key,
+        "rank": rng.integers(-3, 3, n),
+        "flag": rng.random(n) < 0.5,
+        "nullable": pd.array([int(v) if keep else None for v, keep in
+                              zip(rng.integers(0, 4, n), rng.random(n) < 0.8)], dtype="Int64"),
+        "id": pd.array([f"c{i}" for i in rng.integers(0, 9, n)], dtype="str"),
+    }, index=rng.permutation(n) * 2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_rows_is_the_head_of_the_full_stable_sort(seed):
+    from influence.report.select import first_rows
+
+    rng = np.random.default_rng(seed)
+    table = _random_table(rng, 300)
+    for by in (["key", "id"], ["rank", "id"], ["flag", "id"], ["nullable", "id"], ["id", "key"]):
+        for ascending in (True, False, [False, True], [True, False]):
+            for n in (1, 5, 40, 299, 300, 301):
+                expected = table.sort_values(by, ascending=ascending, kind="mergesort").head(n)
+                pd.testing.assert_frame_equal(first_rows(table, by, n, ascending), expected)
+    few = table.assign(key=float("nan"))
+    few.iloc[3, 0] = 1.0                     # fewer present keys than rows asked for
+    pd.testing.assert_frame_equal(first_rows(few, ["key", "id"], 10),
+                                  few.sort_values(["key", "id"], kind="mergesort").head(10))
+
+
+def test_network_picture_from_the_edges_near_the_top_is_the_full_picture(small_events):
+    from influence.report import _edge_ends, _edges_near_top, plots
+
+    result = analyze(small_events)
+    customers, edges = result.customers, result.edges
+    ends = _edge_ends(customers, edges)
+    for rank, n_top in (("influence_rank", 2), ("influence_rank", 30), ("pagerank", 1)):
+        near = _edges_near_top(customers, edges, ends, rank, n_top)
+        assert len(near) <= len(edges)
+        assert (plots.network_figure(customers, near, rank, n_top=n_top)
+                == plots.network_figure(customers, edges, rank, n_top=n_top))
+
+
+def test_community_map_links_from_edge_ends_match_community_links(small_events):
+    from influence.communities import community_link_weights, community_links
+    from influence.report import _edge_ends
+
+    result = analyze(small_events)
+    customers, edges = result.customers, result.edges
+    source, target = _edge_ends(customers, edges)
+    community = customers["community"].to_numpy()
+    pd.testing.assert_frame_equal(
+        community_link_weights(community[source], community[target], edges["weight"]),
+        community_links(edges, customers))
+    assert customers["customer_id"].iloc[source].tolist() == edges["source"].tolist()
+    with pytest.raises(ValueError, match="not in the customers table"):
+        _edge_ends(customers.iloc[1:], edges)

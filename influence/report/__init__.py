@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import plots
+from .select import first_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis import Analysis
@@ -83,6 +86,7 @@ SCORES = (
 )
 
 _TOP_N = 25
+_NETWORK_TOP = 30  # customers ringed in the network picture
 _CASCADE_COLUMNS = {
     "cascade": ("cascade", "cascade_id", "root", "root_id"),
     "node": ("customer_id", "node", "referred", "child", "target"),
@@ -160,6 +164,50 @@ def _find_cascades(analysis: "Analysis", folder: Path | None) -> pd.DataFrame | 
     return None
 
 
+def _edge_ends(customers: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each edge's source and of its target in ``customers`` (int64 arrays).
+
+    Found once for the network picture, the community map and the degree plot:
+    Arrow hashes the customer ids once per column, far faster than looking up
+    millions of strings in a pandas index.
+
+    Raises
+    ------
+    ValueError
+        If an edge names a customer that ``customers`` does not have.
+    """
+    ids = pa.array(customers["customer_id"].astype("str"))
+    ends = []
+    for column in ("source", "target"):
+        rows = pc.index_in(pa.array(edges[column].astype("str")), value_set=ids)
+        if rows.null_count:
+            raise ValueError(f"edges name customers that are not in the customers table "
+                             f"(column {column!r}, {rows.null_count} rows)")
+        ends.append(rows.to_numpy().astype(np.int64))
+    return ends[0], ends[1]
+
+
+def _edges_near_top(customers: pd.DataFrame, edges: pd.DataFrame,
+                    ends: tuple[np.ndarray, np.ndarray], rank: str, n_top: int) -> pd.DataFrame:
+    """The edges with both ends among the top ``n_top`` customers by ``rank`` and their
+    neighbours, in their original order.
+
+    :func:`plots.network_figure` only looks at edges that touch its top customers and
+    at edges between the customers it keeps (top customers and some of their
+    neighbours): all of them are here, so it draws the same picture from these few
+    edges as from all of them.
+    """
+    keys = customers[[rank, "customer_id"]].reset_index(drop=True)
+    top = first_rows(keys, [rank, "customer_id"], n_top).index.to_numpy()
+    source, target = ends
+    near = np.zeros(len(customers), dtype=bool)
+    near[top] = True
+    touching = near[source] | near[target]
+    near[source[touching]] = True
+    near[target[touching]] = True
+    return edges[near[source] & near[target]]
+
+
 def _pick(columns: list[str], names: tuple[str, ...], taken: set[str]) -> str | None:
     for name in names:
         if name in columns and name not in taken:
@@ -201,10 +249,12 @@ def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
     sizes = sizes.astype(np.int64)
     total = max(len(customers), 1)
     rows = []
-    grouped = customers.groupby(customers["segment"].astype("str"), sort=False)
+    shown = [c for c in ("influence_rank", "influence_score", "events_sent", "out_strength",
+                         "recency_days", "segment_reason") if c in customers.columns]
+    grouped = customers[shown].groupby(customers["segment"].astype("str"), sort=False)
     for segment in order:
         part = grouped.get_group(segment)
-        first = part.sort_values("influence_rank", kind="mergesort").iloc[0]
+        first = first_rows(part, ["influence_rank"], 1).iloc[0]
         rows.append({
             "name": segment,
             "count": _number(int(sizes[segment])),
@@ -225,7 +275,7 @@ def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
 
 def _propagators(customers: pd.DataFrame) -> dict:
     rank = _rank_column(customers)
-    table = customers.sort_values([rank, "customer_id"], kind="mergesort").head(_TOP_N)
+    table = first_rows(customers, [rank, "customer_id"], _TOP_N)
     columns = [c for c in (rank, "customer_id", "segment", "influence_score",
                            "expected_spread", "out_strength", "community", "community_role",
                            "events_sent") if c in table.columns]
@@ -235,15 +285,19 @@ def _propagators(customers: pd.DataFrame) -> dict:
             "rows": _rows(table[columns + ["segment_reason"]])}
 
 
-def _network(analysis: "Analysis", rank: str, seed: int) -> dict:
-    if analysis.edges is None:
+def _network(analysis: "Analysis", rank: str, seed: int,
+             ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
+    if ends is None:  # no edges
         return {"figure": None}
-    figure, info = plots.network_figure(analysis.customers, analysis.edges, rank, seed=seed)
+    edges = _edges_near_top(analysis.customers, analysis.edges, ends, rank, _NETWORK_TOP)
+    figure, info = plots.network_figure(analysis.customers, edges, rank, seed=seed,
+                                        n_top=_NETWORK_TOP)
     return {"figure": figure, **info}
 
 
-def _communities(analysis: "Analysis", seed: int) -> dict:
-    from ..communities import community_links
+def _communities(analysis: "Analysis", seed: int,
+                 ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
+    from ..communities import community_link_weights
 
     communities = analysis.communities.sort_values("community", kind="mergesort")
     columns = [c for c in ("community", "size", "internal_weight", "external_weight",
@@ -255,8 +309,11 @@ def _communities(analysis: "Analysis", seed: int) -> dict:
             i = columns.index("top_members")
             row[i] = row[i].replace(";", ", ")
     figure = None
-    if analysis.edges is not None and (communities["size"] > 1).sum() > 1:
-        links = community_links(analysis.edges, analysis.customers)
+    if ends is not None and (communities["size"] > 1).sum() > 1:
+        # community_links(edges, customers), from the edge ends found once
+        community = analysis.customers["community"].to_numpy(dtype=np.int64)
+        links = community_link_weights(community[ends[0]], community[ends[1]],
+                                       analysis.edges["weight"].to_numpy(dtype=np.float64))
         figure = plots.community_map_figure(links, communities)
     singletons = int((communities["size"] == 1).sum())
     return {"columns": columns, "rows": rows, "figure": figure, "total": len(communities),
@@ -268,14 +325,14 @@ def _cascade_trees(cascades: pd.DataFrame, customers: pd.DataFrame, count: int =
                    limit: int = 80) -> list[dict]:
     """The ``count`` largest cascades as trees, each cut to its first ``limit``
     customers in breadth-first order (by id within a level), from ``referred_by``."""
-    referred = customers[customers["referred_by"].notna()]
+    referred = customers.loc[customers["referred_by"].notna(), ["customer_id", "referred_by"]]
     children: dict[str, list[str]] = {}
-    for child, par in zip(referred["customer_id"].astype(str), referred["referred_by"].astype(str)):
+    for child, par in zip(referred["customer_id"].astype(str).tolist(),
+                          referred["referred_by"].astype(str).tolist()):
         children.setdefault(par, []).append(child)
     for kids in children.values():
         kids.sort()
-    largest = cascades.sort_values(["size", "root"], ascending=[False, True],
-                                   kind="mergesort").head(count)
+    largest = first_rows(cascades, ["size", "root"], count, ascending=[False, True])
     trees = []
     for root, size in zip(largest["root"].astype(str), largest["size"]):
         parent: dict[str, str | None] = {root: None}
@@ -345,8 +402,7 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
     if referral_columns and customers[referral_columns[0]].fillna(0).astype(float).sum() > 0:
         by = "referral_downstream" if "referral_downstream" in referral_columns \
             else referral_columns[0]
-        table = customers.sort_values([by, "customer_id"], ascending=[False, True],
-                                      kind="mergesort").head(10)
+        table = first_rows(customers, [by, "customer_id"], 10, ascending=[False, True])
         columns = ["customer_id", "segment"] + referral_columns
         out["referrers"] = {"columns": columns, "rows": _rows(table[columns])}
     out["any"] = bool(out["kfactor"] is not None or out["kfactor_rows"] or out["trees"]
@@ -354,14 +410,12 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
     return out
 
 
-def _distributions(analysis: "Analysis", order: list[str]) -> dict:
+def _distributions(analysis: "Analysis", order: list[str],
+                   ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
     customers = analysis.customers
-    if analysis.edges is not None:
-        index = pd.Index(customers["customer_id"].astype("str"))
-        out_degree = np.bincount(index.get_indexer(analysis.edges["source"].astype("str")),
-                                 minlength=len(index))
-        in_degree = np.bincount(index.get_indexer(analysis.edges["target"].astype("str")),
-                                minlength=len(index))
+    if ends is not None:
+        out_degree = np.bincount(ends[0], minlength=len(customers))
+        in_degree = np.bincount(ends[1], minlength=len(customers))
         degrees = {"out-degree (customers influenced)": out_degree,
                    "in-degree (influenced by)": in_degree}
     else:
@@ -420,15 +474,16 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
     seed = int(analysis.manifest.get("seed") or 0)
     order = _segment_order(customers)
     propagators = _propagators(customers)
+    ends = _edge_ends(customers, analysis.edges) if analysis.edges is not None else None
     context = {
         "version": analysis.manifest.get("influence_version", __version__),
         "summary": _summary(analysis),
         "segments": _segments(customers, order),
         "propagators": propagators,
-        "network": _network(analysis, propagators["rank"], seed),
-        "communities": _communities(analysis, seed),
+        "network": _network(analysis, propagators["rank"], seed, ends),
+        "communities": _communities(analysis, seed, ends),
         "wom": _word_of_mouth(analysis, Path(folder) if folder is not None else None),
-        "distributions": _distributions(analysis, order),
+        "distributions": _distributions(analysis, order, ends),
         "method": _method(analysis),
         "sections": SECTIONS,
     }
@@ -444,8 +499,7 @@ def write_report(analysis: "Analysis", path: str | Path, *,
 
 
 def _top(analysis: "Analysis", n: int = 5) -> pd.DataFrame:
-    return analysis.customers.sort_values(["influence_rank", "customer_id"],
-                                          kind="mergesort").head(n)
+    return first_rows(analysis.customers, ["influence_rank", "customer_id"], n)
 
 
 def summary_html(analysis: "Analysis") -> str:

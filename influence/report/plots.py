@@ -19,6 +19,8 @@ from matplotlib import rc_context
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from .select import first_rows
+
 __all__ = ["community_color", "segment_color", "segment_sizes_figure", "network_figure",
            "community_map_figure", "degree_figure", "influence_activity_figure",
            "cascade_tree_figure"]
@@ -112,8 +114,8 @@ def network_figure(customers: pd.DataFrame, edges: pd.DataFrame, rank_column: st
     """
     import networkx as nx
 
-    ranked = customers.sort_values([rank_column, "customer_id"], kind="mergesort")
-    top_ids = ranked["customer_id"].astype("str").head(n_top).tolist()
+    ranked = first_rows(customers, [rank_column, "customer_id"], n_top)
+    top_ids = ranked["customer_id"].astype("str").tolist()
     top_set = set(top_ids)
     source = edges["source"].astype("str")
     target = edges["target"].astype("str")
@@ -148,7 +150,9 @@ def network_figure(customers: pd.DataFrame, edges: pd.DataFrame, rank_column: st
     layout = nx.spring_layout(graph, seed=seed, k=2.5 / math.sqrt(max(len(nodes), 1)),
                               iterations=200) if nodes else {}
 
-    info = customers.set_index(customers["customer_id"].astype("str"))
+    ids = customers["customer_id"].astype("str")
+    kept = ids.isin(node_set)
+    info = customers[kept].set_index(ids[kept])
     with rc_context(_RC):
         fig = _figure(10.0, 7.5)
         ax = fig.add_subplot()
