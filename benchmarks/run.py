@@ -8,13 +8,15 @@ For each size N (customers; about 10 N events) it generates events with
 :func:`influence.synth.generate_events` (cached as Parquet under ``--data``),
 then, in a fresh worker process per size:
 
-1. runs :func:`influence.analyze` and records its per-stage timings, then
-   ``Analysis.save(..., report=True)`` (the tables and report.html, as
-   ``influence analyze`` writes them), and the process's peak RSS;
+1. runs :func:`influence.analyze` and records its per-stage timings (wall and
+   CPU), then ``Analysis.save(..., report=True)`` (the tables and report.html,
+   as ``influence analyze`` writes them), the process's peak RSS and the peak
+   PSS of the process and its forked Leiden worker together;
 2. times the bare library kernels that the centrality and communities stages
    call (igraph PRPACK PageRank, coreness, Brandes betweenness from the same
    pivots, Leiden; scipy sparse products for HITS) on the same graph, and
-   reports ``overhead = (centrality + communities stage) / sum of kernels``;
+   reports ``overhead = (centrality + communities stage work) / sum of kernels``
+   (with Leiden in its worker process, its own seconds count, not the wait);
 3. with ``--networkx``, runs a straightforward networkx implementation of the
    same metrics (graph build, PageRank, HITS, core number, betweenness with
    the same number of sampled sources, Louvain) and reports ``speedup =
@@ -58,6 +60,60 @@ def _generate(n: int, data: Path, seed: int) -> tuple[Path, float]:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _TreeMemory:
+    """Peak proportional set size (PSS) of this process plus its child processes,
+    sampled every ``interval`` seconds from /proc (Linux). PSS splits pages shared
+    between the parent and a forked worker, so the sum is the physical memory the
+    run holds; RSS would count shared pages twice."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import threading
+
+        self.peak_mb = float("nan")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        if os.path.exists("/proc/self/smaps_rollup"):
+            self.peak_mb = 0.0
+            self._thread.start()
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == pid:
+                    found.append(int(entry))
+        return found
+
+    def _run(self, interval: float) -> None:
+        me = os.getpid()
+        while not self._stop.wait(interval):
+            total = self._pss_kb(me) + sum(self._pss_kb(c) for c in self._children(me))
+            self.peak_mb = max(self.peak_mb, total / 1024.0)
+
+    def stop(self) -> float:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return self.peak_mb
 
 
 def _kernels(graph, config) -> dict[str, float]:
@@ -182,6 +238,7 @@ def worker(path: str, with_networkx: bool) -> dict:
 
     config = AnalysisConfig()
     clock = _CpuClock()
+    memory = _TreeMemory()
     began = time.perf_counter()
     cpu_began = time.process_time()
     result = influence.analyze(path, config=config, reporter=clock)
@@ -199,8 +256,10 @@ def worker(path: str, with_networkx: bool) -> dict:
         result.save(folder, report=True)  # what `influence analyze` writes: tables + report
         record["save_s"] = time.perf_counter() - began
     record["peak_rss_mb"] = _peak_rss_mb()
+    record["peak_pss_mb"] = memory.stop()
     _log(f"  analyze {total:.1f} s, save + report {record['save_s']:.1f} s, "
-         f"peak RSS {record['peak_rss_mb']:.0f} MiB; kernels ...")
+         f"peak RSS {record['peak_rss_mb']:.0f} MiB, peak PSS with the worker "
+         f"{record['peak_pss_mb']:.0f} MiB; kernels ...")
     record["kernels"] = _kernels(result.graph, config)
     if with_networkx:
         _log("  networkx ...")
@@ -214,6 +273,7 @@ def _table(rows: list[dict]) -> str:
               "communities", "segments", "propagators", "profiles"]
     head = (["rows", "customers", "edges"] + [f"{s} s" for s in stages]
             + ["analyze s", "analyze CPU s", "save + report s", "command s", "peak RSS MiB",
+               "peak PSS MiB",
                "kernels s", "overhead x",
                "pivots"])
     has_nx = any("networkx" in r for r in rows)
@@ -223,12 +283,17 @@ def _table(rows: list[dict]) -> str:
     for r in rows:
         kern = {k: v for k, v in r["kernels"].items() if not k.startswith("_")}
         kernel_s = sum(kern.values())
-        ours = r["stages"].get("centrality", 0) + r["stages"].get("communities", 0)
+        st = r["stages"]
+        # work of the two stages: Leiden's own seconds count, not the time the main
+        # process waited for its worker (it ran beside centrality)
+        ours = (st.get("centrality", 0) + st.get("communities", 0)
+                - st.get("leiden_wait", 0) + st.get("leiden", 0))
         cells = [f"{r['rows']:,}", f"{r['customers']:,}", f"{r['edges']:,}"]
         cells += [f"{r['stages'].get(s, float('nan')):.2f}" for s in stages]
         save_s = r.get("save_s", float("nan"))
         cells += [f"{r['analyze_s']:.1f}", f"{r['analyze_cpu_s']:.1f}", f"{save_s:.1f}",
-                  f"{r['analyze_s'] + save_s:.1f}", f"{r['peak_rss_mb']:.0f}", f"{kernel_s:.2f}",
+                  f"{r['analyze_s'] + save_s:.1f}", f"{r['peak_rss_mb']:.0f}",
+                  f"{r.get('peak_pss_mb', float('nan')):.0f}", f"{kernel_s:.2f}",
                   f"{ours / kernel_s:.2f}", str(r["kernels"]["_pivots"])]
         if has_nx:
             if "networkx" in r:

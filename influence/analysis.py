@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -370,8 +371,10 @@ def analyze(events: str | Path | pd.DataFrame, *,
         graph.undirected()  # built once here (cached): coreness, Leiden and roles use it
     cc = config.communities
     # Leiden in a second process while centrality ... reach run here (same results)
-    leiden = Background(_leiden, (graph, cc),
-                        fork=cc.parallel and graph.n_edges >= PARALLEL_MIN_EDGES)
+    with clock.stage("communities"):  # inline, Leiden runs here and now
+        leiden = Background(_leiden, (graph, cc),
+                            fork=cc.parallel and graph.n_edges >= PARALLEL_MIN_EDGES)
+    waited = 0.0
     try:
         with clock.stage("centrality"):
             out_strength = strength(graph, "out")
@@ -401,11 +404,15 @@ def analyze(events: str | Path | pd.DataFrame, *,
         with clock.stage("reach"):
             reach_1, reach_2 = k_hop_reach(graph, config.reach.max_edges_exact)
         with clock.stage("communities"):
+            began = time.perf_counter()
             membership, confidence = leiden.result()
+            waited = time.perf_counter() - began
     finally:
         leiden.cancel()
-    # Leiden's own time: in the "communities" stage when inline, beside it when forked
+    # Leiden's own seconds, and how long the main process spent on it (all of it
+    # inline; only the wait for the worker when forked): both inside "communities"
     clock.timings["leiden"] = leiden.seconds
+    clock.timings["leiden_wait"] = waited if leiden.forked else leiden.seconds
     with clock.stage("communities"):
         q = modularity(graph, membership, cc.resolution)
         rc = config.roles
