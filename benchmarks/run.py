@@ -2,7 +2,7 @@
 
 One command::
 
-    PYTHONPATH=. python benchmarks/run.py --sizes 10000,100000 [--networkx] [--repeat 1]
+    PYTHONPATH=. python benchmarks/run.py --sizes 10000,100000 [--networkx] [--sequential]
 
 For each size N (customers; about 10 N events) it generates events with
 :func:`influence.synth.generate_events` (cached as Parquet under ``--data``),
@@ -231,12 +231,12 @@ class _CpuClock:
         self.cpu[stage] = self.cpu.get(stage, 0.0) + time.process_time() - self._start
 
 
-def worker(path: str, with_networkx: bool) -> dict:
+def worker(path: str, with_networkx: bool, sequential: bool = False) -> dict:
     """Run one size in this process; returns a JSON-ready record."""
     import influence
     from influence.config import AnalysisConfig
 
-    config = AnalysisConfig()
+    config = AnalysisConfig().replace(communities__parallel=not sequential)
     clock = _CpuClock()
     memory = _TreeMemory()
     began = time.perf_counter()
@@ -317,10 +317,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="where generated events are cached")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", help="also write the raw records to this file")
-    parser.add_argument("--worker", nargs=2, metavar=("PATH", "NX"), help=argparse.SUPPRESS)
+    parser.add_argument("--sequential", action="store_true",
+                        help="run Leiden in the main process ([communities] parallel = "
+                             "false): clean per-stage times for the two ratios")
+    parser.add_argument("--worker", nargs=3, metavar=("PATH", "NX", "SEQ"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker[0], args.worker[1] == "1")))
+        print(json.dumps(worker(args.worker[0], args.worker[1] == "1", args.worker[2] == "1")))
         return 0
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
@@ -331,14 +335,16 @@ def main(argv: list[str] | None = None) -> int:
         path, gen_s = _generate(n, data, args.seed)
         _log(f"  {path} ({'cached' if gen_s != gen_s else f'{gen_s:.1f} s'})")
         nx_flag = "1" if args.networkx and n <= args.networkx_max else "0"
-        out = subprocess.run([sys.executable, __file__, "--worker", str(path), nx_flag],
+        out = subprocess.run([sys.executable, __file__, "--worker", str(path), nx_flag,
+                              "1" if args.sequential else "0"],
                              env=env, stdout=subprocess.PIPE, check=True, text=True)
         record = json.loads(out.stdout.strip().splitlines()[-1])
         record["size"] = n
         rows.append(record)
         _log(json.dumps(record))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}, Leiden "
+          f"{'in the main process' if args.sequential else 'in a worker beside centrality'}")
     print(_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
