@@ -440,7 +440,8 @@ def analyze(events: str | Path | pd.DataFrame, *,
         if confidence is not None:
             metrics["community_confidence"] = confidence
         metrics = pd.concat([metrics, activity, referrals, by_type], axis=1)
-        order = np.lexsort((ids.to_numpy(), -score))
+        # ties by customer id: vertices are in id order, so a stable sort keeps it
+        order = np.argsort(-score, kind="stable")
         rank = np.empty(len(ids), dtype=np.int64)
         rank[order] = np.arange(1, len(ids) + 1)
         metrics["influence_rank"] = rank
