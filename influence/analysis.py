@@ -33,7 +33,7 @@ from .lifecycle import lifecycle_stages, rfm_tiers
 from .metrics import events_by_type as sent_by_type
 from .metrics import (activity_metrics, betweenness, coreness, hits, influence_score, pagerank,
                       strength)
-from .parallel import Background
+from .parallel import Background, can_fork
 from .progress import Reporter, StageClock
 from .reach import (cascades_table, k_hop_reach, referral_forest, referral_metrics,
                     viral_coefficients)
@@ -370,10 +370,17 @@ def analyze(events: str | Path | pd.DataFrame, *,
         graph = build_graph(clean.events, ids, config, codes)
         graph.undirected()  # built once here (cached): coreness, Leiden and roles use it
     cc = config.communities
-    # Leiden in a second process while centrality ... reach run here (same results)
+    # Leiden (and, when forked, the IMM seed set) in a second process while
+    # centrality ... reach run here: the same results, in less wall time
+    fork = cc.parallel and graph.n_edges >= PARALLEL_MIN_EDGES and can_fork()
+    propagate = config.propagators.k > 0 and graph.n_edges > 0
+    imm_job = None
+    if propagate and fork:
+        with clock.stage("propagators"):
+            prob, prob_info = edge_probabilities(graph, config, clean.events, codes)
+            imm_job = (prob, prob_info, adjacency(graph, prob))
     with clock.stage("communities"):  # inline, Leiden runs here and now
-        leiden = Background(_leiden, (graph, cc),
-                            fork=cc.parallel and graph.n_edges >= PARALLEL_MIN_EDGES)
+        leiden = Background(_background, (graph, cc, config.propagators, imm_job), fork=fork)
     waited = 0.0
     try:
         with clock.stage("centrality"):
@@ -405,14 +412,16 @@ def analyze(events: str | Path | pd.DataFrame, *,
             reach_1, reach_2 = k_hop_reach(graph, config.reach.max_edges_exact)
         with clock.stage("communities"):
             began = time.perf_counter()
-            membership, confidence = leiden.result()
+            membership, confidence, imm_result, job_seconds = leiden.result()
             waited = time.perf_counter() - began
     finally:
         leiden.cancel()
     # Leiden's own seconds, and how long the main process spent on it (all of it
     # inline; only the wait for the worker when forked): both inside "communities"
-    clock.timings["leiden"] = leiden.seconds
+    clock.timings["leiden"] = job_seconds["leiden"]
     clock.timings["leiden_wait"] = waited if leiden.forked else leiden.seconds
+    if "imm" in job_seconds:
+        clock.timings["imm_in_worker"] = job_seconds["imm"]
     with clock.stage("communities"):
         q = modularity(graph, membership, cc.resolution)
         rc = config.roles
@@ -446,11 +455,13 @@ def analyze(events: str | Path | pd.DataFrame, *,
         rank[order] = np.arange(1, len(ids) + 1)
         metrics["influence_rank"] = rank
     propagator_info = None
-    if config.propagators.k > 0 and graph.n_edges > 0:
+    if propagate:
         with clock.stage("propagators"):
             # before the segments: the key-propagator rule reads propagator_rank
+            if imm_job is not None:
+                imm_job = (*imm_job, imm_result)
             metrics, propagator_info = _propagators(metrics, graph, config, clean.events, codes,
-                                                    rank)
+                                                    rank, imm_job)
     with clock.stage("segments"):
         metrics = pd.concat([metrics, assign_segments(metrics, config.segments,
                                                       clean.has_timestamps, end=clean.end)],
@@ -554,8 +565,11 @@ def analyze(events: str | Path | pd.DataFrame, *,
                     cascades=cascades, kfactor=kfactor)
 
 
-def _leiden(graph: InfluenceGraph, cc) -> tuple[np.ndarray, np.ndarray | None]:
-    """Membership and, with stability runs, confidence (runs in the background)."""
+def _background(graph: InfluenceGraph, cc, pc, imm_job) -> tuple:
+    """What runs beside centrality: Leiden membership and, with stability runs,
+    confidence; with ``imm_job`` = (prob, info, forward adjacency) also the IMM
+    seed set. Returns them with the seconds of each part."""
+    began = time.perf_counter()
     membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
                                     iterations=cc.iterations, backend=cc.backend)
     confidence = None
@@ -563,7 +577,14 @@ def _leiden(graph: InfluenceGraph, cc) -> tuple[np.ndarray, np.ndarray | None]:
         confidence = community_confidence(graph, membership, runs=cc.stability_runs,
                                           resolution=cc.resolution, seed=cc.seed,
                                           iterations=cc.iterations, backend=cc.backend)
-    return membership, confidence
+    seconds = {"leiden": time.perf_counter() - began}
+    result = None
+    if imm_job is not None:
+        began = time.perf_counter()
+        prob, _, forward = imm_job
+        result = run_propagators(graph, prob, pc, pc.k, forward=forward)
+        seconds["imm"] = time.perf_counter() - began
+    return membership, confidence, result, seconds
 
 
 def _plain(value: Any) -> Any:
@@ -602,13 +623,20 @@ def _first_seen_month(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray]
 
 def _propagators(metrics: pd.DataFrame, graph: InfluenceGraph, config: AnalysisConfig,
                  events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
-                 rank: np.ndarray) -> tuple[pd.DataFrame, dict[str, Any]]:
+                 rank: np.ndarray, done: tuple | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """IMM seed set (``propagator_rank``) and simulated ``expected_spread`` of the
-    top ``candidates`` by influence rank plus the seeds (NaN for the others)."""
+    top ``candidates`` by influence rank plus the seeds (NaN for the others).
+
+    ``done`` = (prob, prob_info, forward adjacency, IMM result) when the worker
+    process computed them already."""
     pc = config.propagators
-    prob, prob_info = edge_probabilities(graph, config, events, codes)
-    forward = adjacency(graph, prob)
-    result = run_propagators(graph, prob, pc, pc.k, forward=forward)
+    if done is None:
+        prob, prob_info = edge_probabilities(graph, config, events, codes)
+        forward = adjacency(graph, prob)
+        result = run_propagators(graph, prob, pc, pc.k, forward=forward)
+    else:
+        prob, prob_info, forward, result = done
     seeds = result.info.pop("vertex")
     n = graph.n_customers
     propagator_rank = np.full(n, np.nan)

@@ -218,6 +218,8 @@ def test_leiden_in_a_forked_worker_gives_the_same_results(monkeypatch):
     assert inline.manifest["communities"]["process"] == "main"
     pd.testing.assert_frame_equal(forked.customers, inline.customers)
     pd.testing.assert_frame_equal(forked.communities, inline.communities)
+    assert forked.manifest["propagators"] == inline.manifest["propagators"]  # IMM ran there too
+    assert "imm_in_worker" in forked.manifest["timings"]
 
 
 def test_worker_errors_come_back_to_the_caller():
