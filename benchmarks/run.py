@@ -170,7 +170,8 @@ def _kernels(graph, config) -> dict[str, float]:
     with _seeded_igraph_rng(config.communities.seed):
         und.community_leiden(objective_function="modularity", weights="weight",
                              resolution=config.communities.resolution, beta=0.01,
-                             initial_membership=None, n_iterations=-1)
+                             initial_membership=None,
+                             n_iterations=config.communities.iterations)
     times["leiden"] = time.perf_counter() - began
     times["_cpu"] = time.process_time() - cpu_began
     return times
