@@ -217,11 +217,18 @@ def cli():
 
 
 @cli.command()
-@click.argument("events", type=click.Path(dir_okay=False))
+@click.argument("events", type=click.Path())
 @click.option("--customers", "customers_path", type=click.Path(dir_okay=False),
               help="Customers table: customer_id plus attributes. Every customer listed "
                    "appears in the output.")
 @_input_options
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local",
+              show_default=True,
+              help="Where the analysis runs: this machine, or Apache Spark (needs "
+                   "pip install 'influence[spark]' and Java 17; see docs/scale-out.md).")
+@click.option("--spark-master", metavar="URL",
+              help="Spark master for --engine spark (default: [spark] master of the "
+                   "config, else local[*]); ignored inside spark-submit.")
 @click.option("--out", "out_dir", default="influence-out", show_default=True,
               type=click.Path(file_okay=False), help="Results folder.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for community detection.")
@@ -241,9 +248,9 @@ def cli():
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
 @_privacy_options
 @_traceback_option
-def analyze(events, customers_path, config_path, mapping, input_format, since, until, out_dir,
-            seed, resolution, fmt, snapshot_every, snapshot_window, with_report, graph_format,
-            quiet, pseudonymize, key_file):
+def analyze(events, customers_path, config_path, mapping, input_format, since, until, engine,
+            spark_master, out_dir, seed, resolution, fmt, snapshot_every, snapshot_window,
+            with_report, graph_format, quiet, pseudonymize, key_file):
     """Analyze EVENTS and write customers, communities, segments, edges, manifest.json and
     report.html to --out.
 
@@ -255,6 +262,7 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
       influence analyze log.csv --map source=user_id --map target=friend_id \\
           --since 2026-01-01 --until 2026-03-31 --customers customers.csv
       influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
+      influence analyze events/ --engine spark --spark-master spark://host:7077
     """
     import time
 
@@ -262,7 +270,21 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
     from .export import load_pseudonym_key, pseudonymize_analysis
 
     _setup_logging(quiet)
+    if engine == "local" and Path(events).is_dir():
+        raise click.BadParameter(f"File {events!r} is a directory.", param_hint="'EVENTS'")
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master needs --engine spark")
+    if engine == "spark" and snapshot_every is not None:
+        raise click.UsageError("--snapshots runs with --engine local only")
     config = _load_config(config_path, mapping, since, until)
+    if engine == "spark":
+        from .spark import analyze_spark
+
+        if spark_master is not None:
+            config = config.replace(spark__master=spark_master)
+
+        def run(events, **kwargs):  # noqa: F811 - the engine chosen on the command line
+            return analyze_spark(events, **kwargs)
     key = load_pseudonym_key(key_file) if pseudonymize else None
     if seed is not None:
         config = config.replace(communities__seed=seed)

@@ -33,7 +33,7 @@ from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VA
 __all__ = [
     "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
     "SegmentRule", "PrivacyConfig", "LifecycleConfig", "ReachConfig", "PropagatorConfig",
-    "AnalysisConfig", "load_config", "config_from_dict",
+    "SparkConfig", "AnalysisConfig", "load_config", "config_from_dict",
 ]
 
 
@@ -551,6 +551,89 @@ class PropagatorConfig:
                "an integer >= 0", self.candidates)
 
 
+@dataclass(frozen=True)
+class SparkConfig:
+    """The Spark engine (``influence analyze --engine spark``, :mod:`influence.spark`).
+
+    Read only by the Spark engine; the local engine ignores it. See
+    ``docs/scale-out.md``.
+
+    Parameters
+    ----------
+    master : str or None, default=None
+        Spark master URL for a session the engine starts itself (``local[*]``
+        when not set; ``--spark-master`` overrides it). Ignored when a
+        SparkSession is already running or given.
+    driver_memory : str or None, default=None
+        ``spark.driver.memory`` of a session the engine starts (e.g. ``"6g"``).
+    shuffle_partitions : int or None, default=None
+        ``spark.sql.shuffle.partitions`` for the run; ``None`` keeps the
+        session's setting. >= 1.
+    driver_edges_max : int, default=50_000_000
+        The whole-graph algorithms (communities, roles, coreness, betweenness,
+        HITS, key propagators) run on the driver, with the local engine, when
+        the aggregated influence graph has at most this many edges; above it,
+        communities come from label propagation on the executors and the
+        metrics that need the whole graph in one place are left empty. >= 0.
+    checkpoint_dir : str or None, default=None
+        Reliable checkpoint folder (a path every executor can reach: HDFS, S3,
+        DBFS, ...). ``None`` uses local checkpoints (executor storage), which
+        are fine in local mode and on clusters without executor loss.
+    checkpoint_every : int, default=5
+        Iterative stages (PageRank, referral forest, label propagation) cut their
+        lineage with a local checkpoint every iteration, and write a reliable
+        checkpoint to ``checkpoint_dir`` (when set) every this many. >= 1.
+    pagerank_on_driver : bool, default=True
+        When the graph is handed to the driver, PageRank is the local engine's
+        (igraph PRPACK on the handed-off graph: the local numbers exactly, and
+        far cheaper than distributed iterations there); ``false`` runs the
+        distributed power iteration at any size. Above ``driver_edges_max`` it
+        always runs on the executors.
+    pagerank_iterations : int, default=100
+        Most power iterations of the distributed PageRank. >= 1.
+    pagerank_tolerance : float, default=1e-9
+        The distributed PageRank stops when the L1 change of the score vector is
+        below this. > 0.
+    reach_rsd : float, default=0.05
+        Relative standard deviation of the HyperLogLog++ sketches that
+        estimate ``reach_2`` (``approx_count_distinct``). In [0.005, 0.39].
+    label_propagation_iterations : int, default=20
+        Most rounds of label propagation above ``driver_edges_max``. >= 1.
+    """
+
+    master: str | None = None
+    driver_memory: str | None = None
+    shuffle_partitions: int | None = None
+    driver_edges_max: int = 50_000_000
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 5
+    pagerank_on_driver: bool = True
+    pagerank_iterations: int = 100
+    pagerank_tolerance: float = 1e-9
+    reach_rsd: float = 0.05
+    label_propagation_iterations: int = 20
+
+    def __post_init__(self) -> None:
+        for key in ("master", "driver_memory", "checkpoint_dir"):
+            value = getattr(self, key)
+            _check(value is None or (isinstance(value, str) and value.strip() != ""),
+                   f"spark.{key}", "a non-empty string", value)
+        _check(self.shuffle_partitions is None
+               or (_is_int(self.shuffle_partitions) and self.shuffle_partitions >= 1),
+               "spark.shuffle_partitions", "an integer >= 1", self.shuffle_partitions)
+        _check(_is_int(self.driver_edges_max) and self.driver_edges_max >= 0,
+               "spark.driver_edges_max", "an integer >= 0", self.driver_edges_max)
+        for key in ("checkpoint_every", "pagerank_iterations", "label_propagation_iterations"):
+            value = getattr(self, key)
+            _check(_is_int(value) and value >= 1, f"spark.{key}", "an integer >= 1", value)
+        _check(isinstance(self.pagerank_on_driver, bool), "spark.pagerank_on_driver",
+               "true or false", self.pagerank_on_driver)
+        _check(_is_number(self.pagerank_tolerance) and self.pagerank_tolerance > 0,
+               "spark.pagerank_tolerance", "a number > 0", self.pagerank_tolerance)
+        _check(_is_number(self.reach_rsd) and 0.005 <= self.reach_rsd <= 0.39,
+               "spark.reach_rsd", "a number in [0.005, 0.39]", self.reach_rsd)
+
+
 def _default_types() -> dict[str, EventType]:
     return dict(BUILTIN_TYPES)
 
@@ -575,6 +658,8 @@ class AnalysisConfig:
     lifecycle : LifecycleConfig
     reach : ReachConfig
     propagators : PropagatorConfig
+    spark : SparkConfig
+        Only read by the Spark engine.
     """
 
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -588,6 +673,7 @@ class AnalysisConfig:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     reach: ReachConfig = field(default_factory=ReachConfig)
     propagators: PropagatorConfig = field(default_factory=PropagatorConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
 
     def __post_init__(self) -> None:
         for canonical, name in self.columns.items():
@@ -658,6 +744,7 @@ _SECTIONS = {
     "lifecycle": LifecycleConfig,
     "reach": ReachConfig,
     "propagators": PropagatorConfig,
+    "spark": SparkConfig,
 }
 
 

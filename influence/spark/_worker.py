@@ -1,0 +1,135 @@
+"""Row-by-row parsing that runs inside the executors' Python workers.
+
+The Spark engine hands each partition of the raw events to :func:`parse_batches`
+through ``DataFrame.mapInArrow`` (Arrow record batches in and out, no pandas
+conversion by pyspark). Every row-level rule is the local engine's: text is made
+from typed columns as :mod:`influence.io` does, ids and types are stripped with
+pandas' ``str.strip``, timestamps are parsed by
+:func:`influence.validation.parse_timestamps` itself, numbers by
+``pandas.to_numeric`` and flags by the same true/false words, so a row is
+dropped for the same reason on both engines. Rules that need the whole table
+(duplicates, the time window, whether the file has timestamps at all) are
+applied by the engine afterwards, on the columns returned here.
+
+This module needs only numpy, pandas, pyarrow and :mod:`influence.validation`
+on the executors.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
+from ..validation import DROP_REASONS, parse_timestamps
+
+__all__ = ["RAW_PREFIX", "output_schema", "parse_batches", "parse_batch"]
+
+#: Raw text of each canonical column, kept for the exact-duplicate check.
+RAW_PREFIX = "raw_"
+_CODE = {name: i + 1 for i, name in enumerate(DROP_REASONS)}
+
+
+def _true_false() -> tuple[frozenset, frozenset]:
+    from .. import validation
+
+    return frozenset(validation._TRUE), frozenset(validation._FALSE)
+
+
+def output_schema(present: tuple[str, ...]) -> str:
+    """DDL schema of the batches :func:`parse_batch` returns for these input columns."""
+    fields = ["_row bigint"] + [f"{RAW_PREFIX}{c} string" for c in present]
+    fields += ["src string", "dst string", "kind string", "ts_ns bigint", "row_weight double",
+               "conv boolean", "val double", "reason_pre tinyint", "ts_bad boolean",
+               "reason_post tinyint"]
+    return ", ".join(fields)
+
+
+def _as_text(column: pd.Series, integral: bool) -> pd.Series:
+    """Text as :func:`influence.io.read_table` makes it: floats that are all whole
+    numbers (decided over the whole column by the caller) lose their '.0'."""
+    if pd.api.types.is_float_dtype(column.dtype) and integral:
+        column = column.astype("Int64")
+    if not (pd.api.types.is_string_dtype(column.dtype) and column.dtype != object):
+        column = column.astype("str").where(column.notna())
+    return column.astype("str")
+
+
+def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
+                integral: frozenset) -> pa.RecordBatch:
+    """Parse one Arrow batch of raw events (columns ``_row`` and ``present``)."""
+    frame = batch.to_pandas()
+    n = len(frame)
+    text = {c: _as_text(frame[c], c in integral) for c in present}
+    source = text[SOURCE].str.strip().replace("", pd.NA)
+    target = text[TARGET].str.strip().replace("", pd.NA)
+    kind = text[TYPE].str.strip().replace("", pd.NA)
+
+    pre = np.zeros(n, dtype=np.int8)
+    post = np.zeros(n, dtype=np.int8)
+
+    def mark(codes: np.ndarray, name: str, mask) -> None:
+        if isinstance(mask, pd.Series):
+            mask = mask.fillna(False)
+        mask = np.asarray(mask, dtype=bool) & (codes == 0)
+        codes[mask] = _CODE[name]
+
+    mark(pre, "null_source", source.isna())
+    mark(pre, "null_type", kind.isna())
+    ts_ns = pd.array([pd.NA] * n, dtype="Int64")
+    ts_bad = np.zeros(n, dtype=bool)
+    if TIMESTAMP in text:
+        parsed = parse_timestamps(text[TIMESTAMP])
+        ts_bad = parsed.isna().to_numpy()
+        ts_ns = pd.array(parsed.to_numpy(dtype="datetime64[ns]").view(np.int64), dtype="Int64")
+        ts_ns[ts_bad] = pd.NA
+    row_weight = np.ones(n)
+    if WEIGHT in text:
+        weight = pd.to_numeric(text[WEIGHT].str.strip(), errors="coerce")
+        given = text[WEIGHT].notna()
+        mark(post, "bad_weight", given & ~(weight > 0).fillna(False)
+             | given & ~np.isfinite(weight.fillna(0)))
+        row_weight = weight.fillna(1.0).to_numpy(dtype=np.float64)
+    converted = pd.array([pd.NA] * n, dtype="boolean")
+    if CONVERTED in text:
+        true, false = _true_false()
+        words = text[CONVERTED].astype("str").str.strip().str.lower()
+        is_true = words.isin(true)
+        is_false = words.isin(false)
+        mark(post, "bad_converted", text[CONVERTED].notna() & ~is_true & ~is_false)
+        converted[is_true.fillna(False).to_numpy(bool)] = True
+        converted[is_false.fillna(False).to_numpy(bool)] = False
+    value = np.full(n, np.nan)
+    if VALUE in text:
+        number = pd.to_numeric(text[VALUE].str.strip(), errors="coerce")
+        mark(post, "bad_value", text[VALUE].notna()
+             & ~((number >= 0) & np.isfinite(number.fillna(0))).fillna(False))
+        value = number.to_numpy(dtype=np.float64, na_value=np.nan)
+    mark(post, "self_loop", source.notna() & (source == target).fillna(False))
+
+    arrays = [batch.column("_row")]
+    arrays += [pa.array(text[c], type=pa.string(), from_pandas=True) for c in present]
+    arrays += [pa.array(source, type=pa.string(), from_pandas=True),
+               pa.array(target, type=pa.string(), from_pandas=True),
+               pa.array(kind, type=pa.string(), from_pandas=True),
+               pa.array(ts_ns, type=pa.int64(), from_pandas=True),
+               pa.array(row_weight, type=pa.float64()),
+               pa.array(converted, type=pa.bool_(), from_pandas=True),
+               pa.array(value, type=pa.float64(), from_pandas=False),
+               pa.array(pre, type=pa.int8()), pa.array(ts_bad, type=pa.bool_()),
+               pa.array(post, type=pa.int8())]
+    names = ["_row"] + [f"{RAW_PREFIX}{c}" for c in present]
+    names += ["src", "dst", "kind", "ts_ns", "row_weight", "conv", "val", "reason_pre",
+              "ts_bad", "reason_post"]
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def parse_batches(batches: Iterable[pa.RecordBatch], present: tuple[str, ...],
+                  integral: frozenset) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` entry point: :func:`parse_batch` on every batch of a partition."""
+    for batch in batches:
+        if batch.num_rows:
+            yield parse_batch(batch, present, integral)

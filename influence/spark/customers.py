@@ -1,0 +1,125 @@
+"""Per-customer formulas on the driver, over arrays collected from the executors.
+
+The Spark engine returns the same :class:`~influence.analysis.Analysis` as the
+local one, so its per-customer table lives on the driver in the end. The
+event-scale work (counts, first/last times, window counts) runs on the
+executors; the few formulas that turn those per-customer numbers into the
+output columns run here with numpy, written exactly as the local modules write
+them so that both engines agree to the last bit: recency and frequency
+(:func:`influence.metrics.activity_metrics`), lifecycle stages
+(:func:`influence.lifecycle.lifecycle_stages`), the cohort month and the
+viral-coefficient table (:func:`influence.reach.viral_coefficients`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import LifecycleConfig
+from ..lifecycle import LIFECYCLE_STAGES
+from ..reach import KFACTOR_COLUMNS
+
+__all__ = ["activity_columns", "lifecycle", "cohort_months", "kfactor_table"]
+
+_NAT = np.iinfo(np.int64).min
+_DAY_NS = 86_400 * 10**9
+_WEEK_SECONDS = 7 * 86_400.0
+
+
+def activity_columns(sent: np.ndarray, received: np.ndarray, contacts: np.ndarray,
+                     days: np.ndarray | None, first_ns: np.ndarray | None,
+                     last_ns: np.ndarray | None, end_ns: int | None) -> pd.DataFrame:
+    """The columns of :func:`influence.metrics.activity_metrics`, from per-customer
+    aggregates (``first_ns``/``last_ns``: int64 nanoseconds, int64 min for never)."""
+    table = pd.DataFrame({"events_sent": sent.astype(np.int64),
+                          "events_received": received.astype(np.int64),
+                          "distinct_contacts": contacts.astype(np.int64)})
+    if first_ns is not None:
+        table["active_days"] = days.astype(np.int64)
+        table["first_active"] = pd.to_datetime(first_ns.view("datetime64[ns]"), utc=True)
+        table["last_active"] = pd.to_datetime(last_ns.view("datetime64[ns]"), utc=True)
+        if end_ns is not None:
+            end = pd.Timestamp(end_ns, tz="UTC")
+            recency = (end - table["last_active"]).dt.total_seconds() / 86400.0
+            table["recency_days"] = np.floor(recency.clip(lower=0))
+            life = (end - table["first_active"]).dt.total_seconds().to_numpy() / _WEEK_SECONDS
+            weeks = np.maximum(np.nan_to_num(life, nan=1.0), 1.0)
+            table["frequency"] = sent / weeks
+    return table
+
+
+def lifecycle(activity: pd.DataFrame, n_recent: np.ndarray, n_before: np.ndarray,
+              end_ns: int, config: LifecycleConfig) -> np.ndarray:
+    """Lifecycle stage per customer (the rules of :mod:`influence.lifecycle`), from
+    the events sent in the recent and the previous window."""
+    n = len(activity)
+    sent = activity["events_sent"].to_numpy()
+    recency = activity["recency_days"].to_numpy(dtype=float)
+    first = activity["first_active"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    with np.errstate(over="ignore"):
+        age_days = np.floor((end_ns - first) / _DAY_NS)
+    rules = [sent == 0, recency > config.churned_days, recency > config.dormant_days,
+             age_days < config.new_days, n_recent < config.decline_ratio * n_before,
+             np.ones(n, dtype=bool)]
+    return np.select(rules, np.array(LIFECYCLE_STAGES, dtype=object), default="active")
+
+
+def cohort_months(first_seen_ns: np.ndarray) -> np.ndarray:
+    """``YYYY-MM`` of each customer's first event in either role (None if none)."""
+    months = np.full(len(first_seen_ns), None, dtype=object)
+    seen = first_seen_ns != _NAT
+    months[seen] = first_seen_ns[seen].view("datetime64[ns]").astype("datetime64[M]").astype(str)
+    return months
+
+
+def kfactor_table(invites: np.ndarray, conversions: np.ndarray | None,
+                  cycle: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Viral coefficients overall and per group (:func:`influence.reach.viral_coefficients`).
+
+    Parameters
+    ----------
+    invites : numpy.ndarray
+        Referral events sent per customer.
+    conversions : numpy.ndarray or None
+        Of those, converted (None without a ``converted`` column).
+    cycle : numpy.ndarray
+        Days from the kept referral that brought each customer to their own
+        first referral sent (NaN if none or negative).
+    groups : dict of str to numpy.ndarray
+        Group name -> key per customer.
+    """
+    n = len(invites)
+    conv = conversions if conversions is not None else np.zeros(n, dtype=np.int64)
+    referrer = invites > 0
+    rows = []
+    everything = {"overall": np.full(n, "all", dtype=object), **groups}
+    for group, keys in everything.items():
+        keys = pd.Series(np.asarray(keys, dtype=object)[referrer])
+        frame = pd.DataFrame({"key": keys.astype("str"), "invites": invites[referrer],
+                              "conversions": conv[referrer], "cycle": cycle[referrer]})
+        frame = frame[keys.notna().to_numpy()]
+        agg = frame.groupby("key", sort=True).agg(
+            referrers=("invites", "size"), invites=("invites", "sum"),
+            conversions=("conversions", "sum"), cycle_time_days=("cycle", "median"))
+        if group == "overall" and agg.empty:
+            agg = pd.DataFrame({"referrers": [0], "invites": [0], "conversions": [0],
+                                "cycle_time_days": [np.nan]},
+                               index=pd.Index(["all"], name="key"))
+        agg = agg.reset_index()
+        agg.insert(0, "group", group)
+        rows.append(agg)
+    table = pd.concat(rows, ignore_index=True)
+    refs = table["referrers"].to_numpy(float)
+    inv = table["invites"].to_numpy(float)
+    con = table["conversions"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["invites_per_referrer"] = np.where(refs > 0, inv / np.maximum(refs, 1), np.nan)
+        table["conversion_rate"] = np.where(inv > 0, con / np.maximum(inv, 1), np.nan)
+    if conversions is None:
+        table["conversions"] = np.nan
+        table["conversion_rate"] = np.nan
+    table["k_factor"] = table["invites_per_referrer"] * table["conversion_rate"]
+    table["group"] = table["group"].astype("str")
+    table["key"] = table["key"].astype("str")
+    return table[list(KFACTOR_COLUMNS)]

@@ -1,0 +1,448 @@
+"""The Spark engine agrees with the local one (local[2], small generated data).
+
+One SparkSession for the whole file; the expensive runs are module fixtures
+shared by the tests. Skipped, with the reason, where pyspark or Java is missing
+(the tests of the messages users then get run everywhere).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import influence
+from influence.cli import cli
+from influence.config import AnalysisConfig, config_from_dict
+from influence.errors import ConfigError, InputError
+from influence.io import read_events as local_read_events
+from influence.synth import generate_events
+from influence.validation import clean_events as local_clean_events
+from influence.validation import customer_universe
+
+
+def _why_no_spark() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'influence[spark]')"
+    from influence.spark.session import find_java
+
+    if find_java() is None:
+        return "no Java found (the Spark engine needs Java 17 on PATH or JAVA_HOME)"
+    return None
+
+
+WHY = _why_no_spark()
+needs_spark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
+
+#: The distributed PageRank stops at an L1 change below [spark] pagerank_tolerance
+#: (1e-9 by default); each score is then within this of igraph's PRPACK.
+PAGERANK_ATOL = 1e-9
+
+
+@pytest.fixture(scope="session")
+def spark():
+    if WHY is not None:
+        pytest.skip(WHY)
+    from influence.spark import spark_session
+
+    session, created = spark_session("local[2]", driver_memory="2g", extra={
+        "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
+        "spark.sql.adaptive.enabled": "false"})
+    yield session
+    if created:
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """1000 generated customers (~10k events) as CSV, plus a customers table with an
+    attribute and one customer who has no events."""
+    folder = tmp_path_factory.mktemp("spark-data")
+    events, truth = generate_events(1000, seed=3)
+    path = folder / "events.csv"
+    events.to_csv(path, index=False)
+    customers = pd.DataFrame({"customer_id": list(truth["customer_id"][:50]) + ["zz-quiet"],
+                              "tier": ["gold"] * 50 + ["none"]})
+    customers_path = folder / "customers.csv"
+    customers.to_csv(customers_path, index=False)
+    return {"events": path, "customers": customers_path, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def pair(spark, data):
+    """The same analysis by both engines (the driver hand-off path)."""
+    from influence.spark import analyze_spark
+
+    local = influence.analyze(data["events"], customers=data["customers"], seed=0)
+    remote = analyze_spark(data["events"], spark=spark, customers=data["customers"], seed=0)
+    return local, remote
+
+
+# --- without pyspark or Java: one line, exit 4, how to fix it -------------------------
+
+def test_missing_pyspark_says_how_to_install(tmp_path, monkeypatch, small_events):
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark -> ImportError
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--engine", "spark",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 4
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("influence: error: ")
+    assert "pip install 'influence[spark]'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_missing_java_says_java_17(tmp_path, monkeypatch, small_events):
+    if WHY is not None and "pyspark" in WHY:
+        pytest.skip(WHY)
+    from pyspark.sql import SparkSession
+
+    from influence.spark import session
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
+    monkeypatch.setattr(session, "find_java", lambda: None)
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--engine", "spark",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 4
+    assert result.stderr.count("\n") == 1 and "Java 17" in result.stderr
+
+
+def test_spark_config_section_is_validated():
+    assert config_from_dict({"spark": {"driver_edges_max": 5}}).spark.driver_edges_max == 5
+    with pytest.raises(ConfigError, match="spark.bogus"):
+        config_from_dict({"spark": {"bogus": 1}})
+    with pytest.raises(ConfigError, match="spark.pagerank_tolerance"):
+        config_from_dict({"spark": {"pagerank_tolerance": 0}})
+
+
+def test_spark_master_needs_spark_engine(tmp_path, small_events):
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--spark-master", "local[1]"])
+    assert result.exit_code == 2 and "--engine spark" in result.stderr
+
+
+def test_local_engine_still_refuses_a_folder(tmp_path):
+    result = CliRunner().invoke(cli, ["analyze", str(tmp_path)])
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+
+
+# --- agreement with the local engine ----------------------------------------------------
+
+@needs_spark
+def test_accounting_and_manifest_agree(pair):
+    local, remote = pair
+    lm, rm = local.manifest, remote.manifest
+    for key in ("rows_read", "rows_used", "dropped", "events_by_type", "customers",
+                "customers_from_table", "edges", "total_weight", "has_timestamps", "window",
+                "referrals", "kfactor", "seed", "attribute_columns", "lifecycle",
+                "propagators", "betweenness", "hits", "communities", "segments"):
+        assert rm[key] == lm[key], key
+    assert rm["rows_read"] == rm["rows_used"] + sum(rm["dropped"].values())
+    assert set(lm) <= set(rm)
+    engine = rm["engine"]
+    assert engine["name"] == "spark" and engine["driver_handoff"] is True
+    assert engine["communities"] == "driver hand-off (igraph Leiden)"
+    assert rm["reach"]["reach_2_rsd"] == AnalysisConfig().spark.reach_rsd
+    assert rm["pagerank"]["solver"].startswith("igraph prpack")  # on the handed-off graph
+
+
+@needs_spark
+def test_edges_cascades_kfactor_communities_identical(pair):
+    local, remote = pair
+    pd.testing.assert_frame_equal(remote.edges, local.edges)
+    pd.testing.assert_frame_equal(remote.cascades, local.cascades)
+    pd.testing.assert_frame_equal(remote.kfactor, local.kfactor)
+    pd.testing.assert_frame_equal(remote.communities, local.communities)
+
+
+@needs_spark
+def test_customers_agree_column_by_column(pair):
+    local, remote = pair
+    assert list(remote.customers.columns) == list(local.customers.columns)
+    a = local.customers.set_index("customer_id")
+    b = remote.customers.set_index("customer_id")
+    assert sorted(a.index) == sorted(b.index)  # every customer in comes out, once
+    assert b.index.is_unique
+    b = b.loc[a.index]
+    approximate = {"reach_2", "reach_tier"}  # HyperLogLog
+    for column in a.columns:
+        if column in approximate:
+            continue
+        pd.testing.assert_series_equal(b[column], a[column], check_names=False,
+                                       obj=column)
+
+
+@needs_spark
+def test_reach_2_within_the_stated_error(pair):
+    local, remote = pair
+    rsd = remote.manifest["reach"]["reach_2_rsd"]
+    a = local.customers.set_index("customer_id")["reach_2"]
+    b = remote.customers.set_index("customer_id")["reach_2"].loc[a.index]
+    assert (b[a == 0] == 0).all()
+    rel = (b[a > 0] - a[a > 0]).abs() / a[a > 0]
+    assert rel.mean() < rsd
+    assert (rel > 4 * rsd).mean() < 0.01
+    assert (remote.customers["reach_1"].to_numpy() >= 0).all()
+
+
+@needs_spark
+def test_saved_folder_has_the_same_files_and_columns(pair, tmp_path):
+    local, remote = pair
+    remote.save(tmp_path / "spark", report=True)
+    local.save(tmp_path / "local", report=True)
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert sorted(p.name for p in (tmp_path / "spark").iterdir()) == names
+    for name in names:
+        if name.endswith(".csv"):
+            a = pd.read_csv(tmp_path / "local" / name, nrows=0).columns.tolist()
+            b = pd.read_csv(tmp_path / "spark" / name, nrows=0).columns.tolist()
+            assert a == b, name
+    for name in ("edges.csv", "cascades.csv", "kfactor.csv", "communities.csv"):
+        assert (tmp_path / "spark" / name).read_bytes() == \
+            (tmp_path / "local" / name).read_bytes(), name
+    reloaded = influence.Analysis.load(tmp_path / "spark")
+    assert reloaded.manifest["engine"]["name"] == "spark"
+
+
+# --- validation: every drop reason, same counts ---------------------------------------
+
+def _dirty_events() -> pd.DataFrame:
+    rows = [
+        # source, target, type, timestamp, converted, value, weight
+        ("a", "b", "share", "2026-01-01T00:00:00Z", None, None, None),
+        ("a", "b", "share", "2026-01-01T00:00:00Z", None, None, None),      # duplicate
+        ("a", "b", "share", "2026-01-01T00:00:00Z", None, None, None),      # duplicate
+        (" a", "b ", "share", "2026-01-01T00:00:00Z", None, None, None),    # not a copy
+        ("\u3000c\t", "a", "comment", "1767312000", None, None, "2.5"),    # epoch, weight
+        (None, "a", "share", "2026-01-02", None, None, None),              # null_source
+        ("   ", "a", "share", "2026-01-02", None, None, None),             # null_source
+        ("d", "a", None, "2026-01-02", None, None, None),                  # null_type
+        ("d", "a", " ", "2026-01-02", None, None, None),                   # null_type
+        ("d", "a", "share", "yesterday", None, None, None),                # bad_timestamp
+        ("d", "a", "share", None, None, None, None),                       # bad_timestamp
+        ("d", "a", "share", "2026-02-30", None, None, None),               # bad_timestamp
+        ("d", "a", "share", "2026/01/03", None, None, None),               # pandas ISO8601 ok
+        ("d", "a", "share", "2026-01-03T1234", None, None, None),          # ok too
+        ("d", "a", "share", "2026-01-03T05:00:00+05:30", None, None, "-1"),  # bad_weight
+        ("d", "a", "share", "2026-01-03", None, None, "abc"),              # bad_weight
+        ("d", "a", "share", "2026-01-03", None, None, "inf"),              # bad_weight
+        ("d", "a", "share", "2026-01-03", None, None, " 1e1 "),            # weight 10
+        ("d", "e", "referral", "2026-01-04", "maybe", None, None),         # bad_converted
+        ("d", "e", "referral", "2026-01-04", " YES ", "12.5", None),       # ok
+        ("d", "f", "referral", "2026-01-04", "0", "-3", None),             # bad_value
+        ("d", "f", "referral", "2026-01-04", "f", "nan", None),            # bad_value
+        ("e", "e", "share", "2026-01-05", None, None, None),               # self_loop
+        ("e", " e ", "share", "2026-01-05", None, None, None),             # self_loop
+        ("e", None, "share", "2025-06-01", None, None, None),              # outside_window
+        ("e", "g", "share", "2027-01-01", None, None, None),               # outside_window
+        ("f", None, "comment", "2026-01-06", None, None, None),            # activity only
+        ("g", "0042", "share", "2026-01-07T10:00:00.123456789Z", "", "", ""),
+        ("h", "a", "share", "2026-01-08", None, None, "0"),                # bad_weight
+    ]
+    return pd.DataFrame(rows, columns=["source", "target", "type", "timestamp", "converted",
+                                       "value", "weight"])
+
+
+def _spark_clean(spark, source, config):
+    from influence.spark.validate import clean_events, customer_ids, read_events
+
+    raw, info = read_events(spark, source, columns=config.columns)
+    clean = clean_events(spark, raw, config, info)
+    ids, n = customer_ids(spark, clean.universe, None)
+    kept = clean.events.toArrow().to_pandas()
+    names = ids.toArrow().to_pandas().sort_values("vid")["customer_id"].tolist()
+    clean.release()
+    return clean, kept, names
+
+
+@needs_spark
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_every_drop_reason_counted_like_the_local_engine(spark, tmp_path, fmt):
+    config = config_from_dict({"window": {"since": "2026-01-01", "until": "2026-12-31"}})
+    events = _dirty_events()
+    path = tmp_path / f"dirty.{fmt}"
+    influence.write_events(events, path)
+    raw, _ = local_read_events(path)
+    local = local_clean_events(raw, config)
+    clean, kept, names = _spark_clean(spark, str(path), config)
+    assert clean.rows_read == local.rows_read == len(events)
+    assert clean.dropped == local.dropped
+    assert clean.rows_used == local.rows_used
+    assert all(v > 0 for k, v in local.dropped.items()), local.dropped  # every reason occurs
+    assert clean.warnings == local.warnings
+    assert names == customer_universe(raw).tolist()
+    want = local.events.assign(
+        ts=local.events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64))
+    want = want.sort_values(["source", "ts", "type", "weight"]).reset_index(drop=True)
+    got = kept.sort_values(["src", "ts_ns", "kind", "weight"]).reset_index(drop=True)
+    assert got["src"].tolist() == want["source"].tolist()
+    assert got["dst"].fillna("<none>").tolist() == want["target"].fillna("<none>").tolist()
+    assert got["ts_ns"].tolist() == want["ts"].tolist()  # nanoseconds kept
+    assert got["weight"].tolist() == want["weight"].tolist()
+    assert got["conv"].tolist() == [None if pd.isna(x) else bool(x) for x in want["converted"]]
+    assert np.array_equal(got["val"].to_numpy(), want["value"].to_numpy(), equal_nan=True)
+
+
+@needs_spark
+def test_typed_parquet_ids_and_epochs_read_as_the_local_engine_does(spark, tmp_path):
+    events = pd.DataFrame({"source": [1.0, 2.0, 3.0, np.nan], "target": [2, 3, 1, 1],
+                           "type": ["share"] * 4,
+                           "timestamp": pd.to_datetime(["2026-01-01", "2026-01-02",
+                                                        "2026-01-03", "2026-01-04"], utc=True),
+                           "value": [0.5, 1.0, 2.0, 3.0]})
+    path = tmp_path / "typed.parquet"
+    events.to_parquet(path)
+    raw, _ = local_read_events(path)
+    local = local_clean_events(raw, AnalysisConfig())
+    clean, kept, names = _spark_clean(spark, str(path), AnalysisConfig())
+    assert names == customer_universe(raw).tolist() == ["1", "2", "3"]
+    assert clean.dropped == local.dropped and clean.rows_used == local.rows_used
+
+
+@needs_spark
+def test_numpy_order_sums_are_bit_identical(spark):
+    from pyspark.sql import functions as F
+
+    from influence.spark.frames import numpy_sum
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for n in list(range(1, 40)) + [64, 100, 128, 129]:
+        values = np.sort(rng.random(n) * rng.choice([1.0, 1e-7, 1e7], n))
+        rows.append((n, values.tolist(), float(np.add.reduceat(values, [0])[0])))
+    frame = spark.createDataFrame(rows, "n long, a array<double>, want double")
+    got = frame.select("n", "want", numpy_sum(F.col("a")).alias("got")).collect()
+    assert [r["n"] for r in got if r["got"] != r["want"]] == []
+
+
+# --- bad input through the CLI: same exit codes and messages ------------------------
+
+@needs_spark
+@pytest.mark.parametrize("content, args", [
+    ("source,target\na,b\n", []),                                  # missing column
+    ("source,target,type\na,b,like\n", []),                        # undeclared type
+    ("source,target,type\n", []),                                  # header, no rows
+    ("", []),                                                      # empty file
+    ("source,target,type\na,b,share\n", ["--map", "source=user"]),  # unmappable
+    ("source,target,type\na,b,share\n", ["--since", "2026-01-01"]),  # window, no time
+])
+def test_bad_input_same_exit_code_and_message(spark, tmp_path, content, args):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    runner = CliRunner()
+    local = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "l"), *args])
+    remote = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "s"),
+                                 "--engine", "spark", *args])
+    assert local.exit_code == 3
+    assert remote.exit_code == local.exit_code
+    assert remote.stderr == local.stderr
+
+
+@needs_spark
+def test_bad_spark_config_is_exit_4(spark, tmp_path, small_events):
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    config = tmp_path / "c.toml"
+    config.write_text("[spark]\ndriver_edges_maximum = 3\n")
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--engine", "spark",
+                                      "--config", str(config)])
+    assert result.exit_code == 4 and "spark.driver_edges_maximum" in result.stderr
+
+
+# --- above the hand-off threshold: label propagation on the executors ---------------
+
+@pytest.fixture(scope="module")
+def above(spark, tmp_path_factory):
+    """300 customers, [spark] driver_edges_max = 0: nothing is handed to the driver."""
+    from influence.spark import analyze_spark
+
+    folder = tmp_path_factory.mktemp("spark-above")
+    events, _ = generate_events(300, seed=5)
+    path = folder / "events.parquet"
+    influence.write_events(events, path)
+    config = config_from_dict({"spark": {"driver_edges_max": 0}})
+    remote = analyze_spark(str(path), spark=spark, config=config, seed=0)
+    local = influence.analyze(path, seed=0)
+    return local, remote, path, config
+
+
+@needs_spark
+def test_label_propagation_gives_a_valid_partition(above):
+    local, remote, _, _ = above
+    m = remote.manifest
+    assert m["engine"]["driver_handoff"] is False
+    assert m["engine"]["communities"] == "label propagation on DataFrames"
+    assert "coreness" in m["engine"]["left_empty"]["columns"]
+    customers = remote.customers
+    assert customers["customer_id"].is_unique and len(customers) == len(local.customers)
+    community = customers["community"].to_numpy()
+    k = community.max() + 1
+    sizes = np.bincount(community, minlength=k)
+    assert (sizes > 0).all() and (np.diff(sizes) <= 0).all()  # 0..k-1, by size
+    assert remote.communities["size"].sum() == len(customers)
+    assert customers["coreness"].isna().all() and customers["hub"].isna().all()
+    assert remote.edges is None
+    assert m["rows_read"] == local.manifest["rows_read"]
+    assert m["edges"] == local.manifest["edges"]
+
+
+@needs_spark
+def test_executor_modularity_roles_and_profiles_match_the_local_functions(above):
+    from influence.communities import community_profiles, community_roles, modularity
+
+    local, remote, _, _ = above
+    graph = local.graph
+    order = remote.customers.set_index("customer_id").loc[graph.ids]
+    membership = order["community"].to_numpy()
+    assert remote.manifest["communities"]["modularity"] == pytest.approx(
+        modularity(graph, membership), abs=1e-9)
+    assert remote.manifest["communities"]["modularity"] > 0.3
+    roles = community_roles(graph, membership)
+    assert (order["community_role"].to_numpy() == roles["community_role"].to_numpy()).all()
+    rank = order["influence_rank"].to_numpy()
+    want = community_profiles(graph, membership, rank)
+    got = remote.communities[want.columns]
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+
+
+@needs_spark
+def test_executor_pagerank_is_close_to_prpack(above):
+    local, remote, _, _ = above
+    a = local.customers.set_index("customer_id")["pagerank"]
+    b = remote.customers.set_index("customer_id")["pagerank"].loc[a.index]
+    assert np.abs(a - b).max() < PAGERANK_ATOL
+    assert abs(b.sum() - 1.0) < 1e-12
+    m = remote.manifest["pagerank"]
+    assert m["converged"] and m["iterations"] > 1 and m["final_l1_change"] < 1e-9
+
+
+@needs_spark
+def test_cli_run_is_byte_identical_to_the_api_with_other_partitions(above, spark, tmp_path):
+    _, remote, path, _ = above
+    config = tmp_path / "c.toml"
+    config.write_text("[spark]\ndriver_edges_max = 0\nshuffle_partitions = 3\n")
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--engine", "spark", "--config",
+                                      str(config), "--seed", "0", "--out", str(out), "-q",
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    remote.save(tmp_path / "api")
+    for name in ("customers.csv", "communities.csv", "segments.csv", "cascades.csv",
+                 "kfactor.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "api" / name).read_bytes(), name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "spark"
+    assert manifest["config"]["spark"]["shuffle_partitions"] == 3
+    assert not (out / "edges.csv").exists()
