@@ -39,6 +39,9 @@ def _why_no_spark() -> str | None:
 
 
 WHY = _why_no_spark()
+# pyspark 4 warns that pandas 3 is not fully supported; the engine converts through Arrow
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:PySpark does not yet fully support pandas:FutureWarning")
 needs_spark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
 
 #: The distributed PageRank stops at an L1 change below [spark] pagerank_tolerance
@@ -363,23 +366,19 @@ def test_bad_spark_config_is_exit_4(spark, tmp_path, small_events):
 # --- above the hand-off threshold: label propagation on the executors ---------------
 
 @pytest.fixture(scope="module")
-def above(spark, tmp_path_factory):
-    """300 customers, [spark] driver_edges_max = 0: nothing is handed to the driver."""
+def above(spark, data, pair):
+    """The same data with [spark] driver_edges_max = 0: nothing is handed to the driver."""
     from influence.spark import analyze_spark
 
-    folder = tmp_path_factory.mktemp("spark-above")
-    events, _ = generate_events(300, seed=5)
-    path = folder / "events.parquet"
-    influence.write_events(events, path)
     config = config_from_dict({"spark": {"driver_edges_max": 0}})
-    remote = analyze_spark(str(path), spark=spark, config=config, seed=0)
-    local = influence.analyze(path, seed=0)
-    return local, remote, path, config
+    remote = analyze_spark(str(data["events"]), spark=spark, config=config, seed=0,
+                           customers=data["customers"])
+    return pair[0], remote
 
 
 @needs_spark
 def test_label_propagation_gives_a_valid_partition(above):
-    local, remote, _, _ = above
+    local, remote = above
     m = remote.manifest
     assert m["engine"]["driver_handoff"] is False
     assert m["engine"]["communities"] == "label propagation on DataFrames"
@@ -401,7 +400,7 @@ def test_label_propagation_gives_a_valid_partition(above):
 def test_executor_modularity_roles_and_profiles_match_the_local_functions(above):
     from influence.communities import community_profiles, community_roles, modularity
 
-    local, remote, _, _ = above
+    local, remote = above
     graph = local.graph
     order = remote.customers.set_index("customer_id").loc[graph.ids]
     membership = order["community"].to_numpy()
@@ -418,7 +417,7 @@ def test_executor_modularity_roles_and_profiles_match_the_local_functions(above)
 
 @needs_spark
 def test_executor_pagerank_is_close_to_prpack(above):
-    local, remote, _, _ = above
+    local, remote = above
     a = local.customers.set_index("customer_id")["pagerank"]
     b = remote.customers.set_index("customer_id")["pagerank"].loc[a.index]
     assert np.abs(a - b).max() < PAGERANK_ATOL
@@ -428,21 +427,30 @@ def test_executor_pagerank_is_close_to_prpack(above):
 
 
 @needs_spark
-def test_cli_run_is_byte_identical_to_the_api_with_other_partitions(above, spark, tmp_path):
-    _, remote, path, _ = above
+def test_cli_run_is_byte_identical_to_the_api_with_other_partitions(pair, data, spark,
+                                                                     tmp_path):
+    remote = pair[1]
     config = tmp_path / "c.toml"
-    config.write_text("[spark]\ndriver_edges_max = 0\nshuffle_partitions = 3\n")
+    config.write_text("[spark]\nshuffle_partitions = 3\n")
     out = tmp_path / "cli"
-    result = CliRunner().invoke(cli, ["analyze", str(path), "--engine", "spark", "--config",
+    result = CliRunner().invoke(cli, ["analyze", str(data["events"]), "--engine", "spark",
+                                      "--customers", str(data["customers"]), "--config",
                                       str(config), "--seed", "0", "--out", str(out), "-q",
                                       "--no-report"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out)
     remote.save(tmp_path / "api")
     for name in ("customers.csv", "communities.csv", "segments.csv", "cascades.csv",
-                 "kfactor.csv"):
+                 "kfactor.csv", "edges.csv"):
         assert (out / name).read_bytes() == (tmp_path / "api" / name).read_bytes(), name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["engine"]["name"] == "spark"
     assert manifest["config"]["spark"]["shuffle_partitions"] == 3
-    assert not (out / "edges.csv").exists()
+
+
+@needs_spark
+def test_above_the_threshold_saves_without_edges(above, tmp_path):
+    _, remote = above
+    folder = remote.save(tmp_path / "above", report=True)
+    assert (folder / "report.html").is_file() and not (folder / "edges.csv").exists()
+    assert influence.Analysis.load(folder).customers["coreness"].isna().all()

@@ -128,7 +128,7 @@ def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
        algorithm to detect community structures in large-scale networks.
        Physical Review E 76, 036106. doi:10.1103/PhysRevE.76.036106
     """
-    from pyspark.sql import Window, functions as F
+    from pyspark.sql import functions as F
 
     adjacency = checkpoint(_undirected(edges).repartition("u"), checkpoint_dir)
     labels = spark.range(n).select(F.col("id").alias("vid"), F.col("id").alias("label"))
@@ -141,22 +141,16 @@ def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
         parity = rounds % 2
         votes = (adjacency.join(labels.select(F.col("vid").alias("u"), "label"), "u")
                  .groupBy("v", "label").agg(F.sum(F.col("w").cast(_DECIMAL)).alias("score")))
-        # ties between labels go by a hash of (label, vertex, round): deterministic, but
-        # not always the smallest label (which would flood the graph with label 0)
-        tie = F.xxhash64(F.col("label"), F.col("v"), F.lit(rounds))
-        best = Window.partitionBy("v").orderBy(F.col("score").desc(), tie, F.col("label"))
-        top = (votes.withColumn("_best", F.max("score").over(Window.partitionBy("v")))
-               .withColumn("_k", F.row_number().over(best)))
         own = labels.select(F.col("vid").alias("v"), F.col("label").alias("own"))
-        choice = (top.join(own, "v")
-                  .groupBy("v", "own")
-                  .agg(F.max(F.when((F.col("label") == F.col("own"))
-                                    & (F.col("score") == F.col("_best")), F.lit(1))
-                             .otherwise(F.lit(0))).alias("_keep"),
-                       F.min(F.when(F.col("_k") == 1, F.col("label"))).alias("_top"))
-                  .select(F.col("v").alias("vid"),
-                          F.when(F.col("_keep") == 1, F.col("own")).otherwise(F.col("_top"))
-                          .alias("proposal")))
+        # the best label of each vertex: the highest score; its own label if that is
+        # among the best, else the smallest hash of (label, vertex, round) -- not the
+        # smallest label, which would flood the graph with label 0
+        tie = F.xxhash64(F.col("label"), F.col("v"), F.lit(rounds))
+        ranked = votes.join(own, "v").select(
+            "v", F.struct(F.col("score"), (F.col("label") == F.col("own")).alias("mine"),
+                          (-tie).alias("tie"), (-F.col("label")).alias("neg")).alias("key"))
+        choice = (ranked.groupBy("v").agg(F.max("key").alias("key"))
+                  .select(F.col("v").alias("vid"), (-F.col("key.neg")).alias("proposal")))
         new = (labels.join(choice, "vid", "left")
                .select("vid", F.when((F.col("vid") % 2 == parity) & F.col("proposal").isNotNull(),
                                      F.col("proposal")).otherwise(F.col("label")).alias("label"),
