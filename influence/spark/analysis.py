@@ -211,7 +211,12 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
         handoff = n_edges <= sc.driver_edges_max
         graph = None
         if handoff:
-            graph = handoff_graph(collect_arrow(edges), collect_arrow(edge_types), ids)
+            vid = "int" if n < 2**31 else "long"  # 4-byte vertices halve the transfer
+            graph = handoff_graph(
+                collect_arrow(edges.select(F.col("a").cast(vid), F.col("b").cast(vid),
+                                           "weight", "n_events")),
+                collect_arrow(edge_types.select(F.col("a").cast(vid), F.col("b").cast(vid),
+                                                "kind", "weight")), ids)
             graph.undirected()
     placement["graph"] = ("executors (aggregation); edge list handed to the driver through "
                           "Arrow" if handoff else "executors")

@@ -74,9 +74,10 @@ def spark_session(master: str | None = None, *, driver_memory: str | None = None
     ----------
     master : str, optional
         Master URL for a new session (default ``local[*]``); ignored when a
-        session is already active (as under ``spark-submit`` or in a notebook).
+        session is already active (a notebook) or under ``spark-submit`` (the
+        submitted master and memory settings apply).
     driver_memory : str, optional
-        ``spark.driver.memory`` of a new session.
+        ``spark.driver.memory`` of a new session (not under ``spark-submit``).
     app_name : str, default="influence"
     extra : dict, optional
         More Spark settings for a new session.
@@ -97,15 +98,22 @@ def spark_session(master: str | None = None, *, driver_memory: str | None = None
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
-    if find_java() is None:
+    # under spark-submit the JVM is already running with the submitted master and
+    # memory settings: take them as they are
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if not submitted and find_java() is None:
         raise ConfigError("the Spark engine needs Java 17 (a JDK or JRE), and none was found; "
                           "install Java 17 and put 'java' on PATH or set JAVA_HOME")
-    builder = (SparkSession.builder.appName(app_name).master(master or "local[*]")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.driver.extraJavaOptions", _log4j_options()))
-    if driver_memory:
-        builder = builder.config("spark.driver.memory", driver_memory)
+    builder = SparkSession.builder.appName(app_name)
+    if not submitted:
+        builder = (builder.master(master or "local[*]")
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.driver.extraJavaOptions", _log4j_options())
+                   # the hand-off collects the edge list: Spark's 1g default is ~30M edges
+                   .config("spark.driver.maxResultSize", "0"))
+        if driver_memory:
+            builder = builder.config("spark.driver.memory", driver_memory)
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
     for key, value in (extra or {}).items():
         builder = builder.config(key, value)
     try:
