@@ -540,6 +540,7 @@ def _manifest(locals_: dict[str, Any]) -> dict[str, Any]:
                         "stability_runs": config.communities.stability_runs
                         if v["handoff"] else 0,
                         "iterations": config.communities.iterations,
+                        "process": "main" if v["handoff"] else "executors",
                         "roles": {role: int(count) for role, count in sorted(
                             roles["community_role"].value_counts().items())}},
         "betweenness": v["between_info"],
