@@ -23,7 +23,7 @@ import pandas as pd
 from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
 
 __all__ = ["ReferralForest", "referral_forest", "referral_metrics", "cascades_table",
-           "viral_coefficients", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
+           "viral_coefficients", "kfactor_table", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
 
 #: Columns of ``cascades.csv``.
 CASCADE_COLUMNS = ("root", "size", "depth", "referrals", "conversions", "value",
@@ -319,8 +319,7 @@ def viral_coefficients(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray
     n = len(forest.parent)
     src, _, conv, _, time = _referrals(events, codes)
     invites = np.bincount(src, minlength=n)
-    conversions = (np.bincount(src[conv], minlength=n) if conv is not None
-                   else np.zeros(n, dtype=np.int64))
+    conversions = np.bincount(src[conv], minlength=n) if conv is not None else None
     referrer = invites > 0
     cycle = np.full(n, np.nan)
     if time is not None and len(src):
@@ -330,14 +329,35 @@ def viral_coefficients(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray
         gap = (first_sent[ok] - forest.time[ok]) / 86_400e9
         values = np.where(gap >= 0, gap, np.nan)
         cycle[np.flatnonzero(ok)] = values
+    return kfactor_table(invites, conversions, cycle, groups)
+
+
+def kfactor_table(invites: np.ndarray, conversions: np.ndarray | None,
+                  cycle: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The :func:`viral_coefficients` table from per-customer counts (both engines).
+
+    Parameters
+    ----------
+    invites : numpy.ndarray
+        Referral events sent per customer.
+    conversions : numpy.ndarray or None
+        Of those, converted (None without a ``converted`` column: conversions
+        and rates are then NaN).
+    cycle : numpy.ndarray
+        Days from the kept referral that brought each customer to their own
+        first referral sent (NaN if none or negative).
+    groups : dict of str to numpy.ndarray
+        Group name -> key per customer; ``overall`` is added first.
+    """
+    n = len(invites)
+    conv = conversions if conversions is not None else np.zeros(n, dtype=np.int64)
+    referrer = invites > 0
     rows = []
     everything = {"overall": np.full(n, "all", dtype=object), **groups}
     for group, keys in everything.items():
         keys = pd.Series(np.asarray(keys, dtype=object)[referrer])
-        frame = pd.DataFrame({"key": keys.astype("str"),
-                              "invites": invites[referrer],
-                              "conversions": conversions[referrer],
-                              "cycle": cycle[referrer]})
+        frame = pd.DataFrame({"key": keys.astype("str"), "invites": invites[referrer],
+                              "conversions": conv[referrer], "cycle": cycle[referrer]})
         frame = frame[keys.notna().to_numpy()]
         agg = frame.groupby("key", sort=True).agg(
             referrers=("invites", "size"), invites=("invites", "sum"),
@@ -356,7 +376,7 @@ def viral_coefficients(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         table["invites_per_referrer"] = np.where(refs > 0, inv / np.maximum(refs, 1), np.nan)
         table["conversion_rate"] = np.where(inv > 0, con / np.maximum(inv, 1), np.nan)
-    if conv is None:
+    if conversions is None:
         table["conversions"] = np.nan
         table["conversion_rate"] = np.nan
     table["k_factor"] = table["invites_per_referrer"] * table["conversion_rate"]

@@ -168,11 +168,12 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
     from ..metrics import betweenness, coreness, hits, influence_score
     from ..metrics import pagerank as local_pagerank
     from ..reach import ReferralForest, cascades_table
+    from ..reach.cascades import kfactor_table
     from ..schema import COMMUNITY_COLUMNS
     from ..segments import assign_segments, plan_rules, segment_profiles
     from . import activity as act
     from .communities import community_parts, handoff_graph, label_propagation
-    from .customers import activity_columns, cohort_months, kfactor_table, lifecycle
+    from .customers import activity_columns, cohort_months, lifecycle
     from .frames import collect_arrow, scatter
     from .graph import build_edges, code_events, pagerank, reach, strengths
     from .referrals import referral_forest

@@ -18,9 +18,8 @@ import pandas as pd
 
 from ..config import LifecycleConfig
 from ..lifecycle import LIFECYCLE_STAGES
-from ..reach import KFACTOR_COLUMNS
 
-__all__ = ["activity_columns", "lifecycle", "cohort_months", "kfactor_table"]
+__all__ = ["activity_columns", "lifecycle", "cohort_months"]
 
 _NAT = np.iinfo(np.int64).min
 _DAY_NS = 86_400 * 10**9
@@ -71,55 +70,3 @@ def cohort_months(first_seen_ns: np.ndarray) -> np.ndarray:
     seen = first_seen_ns != _NAT
     months[seen] = first_seen_ns[seen].view("datetime64[ns]").astype("datetime64[M]").astype(str)
     return months
-
-
-def kfactor_table(invites: np.ndarray, conversions: np.ndarray | None,
-                  cycle: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Viral coefficients overall and per group (:func:`influence.reach.viral_coefficients`).
-
-    Parameters
-    ----------
-    invites : numpy.ndarray
-        Referral events sent per customer.
-    conversions : numpy.ndarray or None
-        Of those, converted (None without a ``converted`` column).
-    cycle : numpy.ndarray
-        Days from the kept referral that brought each customer to their own
-        first referral sent (NaN if none or negative).
-    groups : dict of str to numpy.ndarray
-        Group name -> key per customer.
-    """
-    n = len(invites)
-    conv = conversions if conversions is not None else np.zeros(n, dtype=np.int64)
-    referrer = invites > 0
-    rows = []
-    everything = {"overall": np.full(n, "all", dtype=object), **groups}
-    for group, keys in everything.items():
-        keys = pd.Series(np.asarray(keys, dtype=object)[referrer])
-        frame = pd.DataFrame({"key": keys.astype("str"), "invites": invites[referrer],
-                              "conversions": conv[referrer], "cycle": cycle[referrer]})
-        frame = frame[keys.notna().to_numpy()]
-        agg = frame.groupby("key", sort=True).agg(
-            referrers=("invites", "size"), invites=("invites", "sum"),
-            conversions=("conversions", "sum"), cycle_time_days=("cycle", "median"))
-        if group == "overall" and agg.empty:
-            agg = pd.DataFrame({"referrers": [0], "invites": [0], "conversions": [0],
-                                "cycle_time_days": [np.nan]},
-                               index=pd.Index(["all"], name="key"))
-        agg = agg.reset_index()
-        agg.insert(0, "group", group)
-        rows.append(agg)
-    table = pd.concat(rows, ignore_index=True)
-    refs = table["referrers"].to_numpy(float)
-    inv = table["invites"].to_numpy(float)
-    con = table["conversions"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["invites_per_referrer"] = np.where(refs > 0, inv / np.maximum(refs, 1), np.nan)
-        table["conversion_rate"] = np.where(inv > 0, con / np.maximum(inv, 1), np.nan)
-    if conversions is None:
-        table["conversions"] = np.nan
-        table["conversion_rate"] = np.nan
-    table["k_factor"] = table["invites_per_referrer"] * table["conversion_rate"]
-    table["group"] = table["group"].astype("str")
-    table["key"] = table["key"].astype("str")
-    return table[list(KFACTOR_COLUMNS)]
