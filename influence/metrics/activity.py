@@ -77,12 +77,19 @@ def activity_metrics(events: pd.DataFrame, n_customers: int,
         table["first_active"] = pd.to_datetime(first.view("datetime64[ns]"), utc=True)
         table["last_active"] = pd.to_datetime(last.view("datetime64[ns]"), utc=True)
         if end is not None:
-            recency = (end - table["last_active"]).dt.total_seconds() / 86400.0
-            table["recency_days"] = np.floor(recency.clip(lower=0))
-            life = (end - table["first_active"]).dt.total_seconds().to_numpy() / _WEEK_SECONDS
-            weeks = np.maximum(np.nan_to_num(life, nan=1.0), 1.0)
-            table["frequency"] = sent / weeks
+            add_recency_frequency(table, sent, end)
     return table
+
+
+def add_recency_frequency(table: pd.DataFrame, sent: np.ndarray, end: pd.Timestamp) -> None:
+    """Add ``recency_days`` (whole days from ``last_active`` to ``end``, >= 0) and
+    ``frequency`` (events sent per week of life, at least one week) to ``table``,
+    which has ``first_active`` and ``last_active``. Used by both engines."""
+    recency = (end - table["last_active"]).dt.total_seconds() / 86400.0
+    table["recency_days"] = np.floor(recency.clip(lower=0))
+    life = (end - table["first_active"]).dt.total_seconds().to_numpy() / _WEEK_SECONDS
+    weeks = np.maximum(np.nan_to_num(life, nan=1.0), 1.0)
+    table["frequency"] = sent / weeks
 
 
 def events_by_type(events: pd.DataFrame, n_customers: int, source: np.ndarray,

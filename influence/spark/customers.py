@@ -18,12 +18,12 @@ import pandas as pd
 
 from ..config import LifecycleConfig
 from ..lifecycle import LIFECYCLE_STAGES
+from ..metrics.activity import add_recency_frequency
 
 __all__ = ["activity_columns", "lifecycle", "cohort_months"]
 
 _NAT = np.iinfo(np.int64).min
 _DAY_NS = 86_400 * 10**9
-_WEEK_SECONDS = 7 * 86_400.0
 
 
 def activity_columns(sent: np.ndarray, received: np.ndarray, contacts: np.ndarray,
@@ -39,12 +39,7 @@ def activity_columns(sent: np.ndarray, received: np.ndarray, contacts: np.ndarra
         table["first_active"] = pd.to_datetime(first_ns.view("datetime64[ns]"), utc=True)
         table["last_active"] = pd.to_datetime(last_ns.view("datetime64[ns]"), utc=True)
         if end_ns is not None:
-            end = pd.Timestamp(end_ns, tz="UTC")
-            recency = (end - table["last_active"]).dt.total_seconds() / 86400.0
-            table["recency_days"] = np.floor(recency.clip(lower=0))
-            life = (end - table["first_active"]).dt.total_seconds().to_numpy() / _WEEK_SECONDS
-            weeks = np.maximum(np.nan_to_num(life, nan=1.0), 1.0)
-            table["frequency"] = sent / weeks
+            add_recency_frequency(table, sent, pd.Timestamp(end_ns, tz="UTC"))
     return table
 
 
