@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
+from . import folder as results_folder
 from .communities import (community_confidence, community_profiles, community_roles,
                           detect_communities, modularity)
 from .config import AnalysisConfig
@@ -119,10 +121,20 @@ class Analysis:
              graph_format: str | None = None) -> Path:
         """Write ``customers``, ``communities``, ``segments``, ``edges`` and ``manifest.json`` into ``out``.
 
+        ``out`` is replaced as a whole: the files are written into a
+        temporary folder beside it and swapped in at the end
+        (:mod:`influence.folder`). Stopped at any moment (killed, interrupted,
+        a full disk), ``out`` holds the complete earlier result or the complete
+        new one, and nothing of an earlier result survives beside a new one.
+        ``manifest.json`` is written last and lists every file with its size,
+        sha256 and (tables) row count, which :meth:`load` checks.
+
         Parameters
         ----------
         out : path
-            Folder, created if missing.
+            Folder, created if missing (and its parents). It must be empty,
+            missing or a results folder: other files in it are not deleted,
+            the save is refused.
         format : {"csv", "parquet"}, default="csv"
             Format of the tables.
         report : bool, default=False
@@ -136,6 +148,15 @@ class Analysis:
         -------
         pathlib.Path
             The folder.
+
+        Raises
+        ------
+        InputError
+            Another process is writing ``out`` (it holds the lock file
+            ``.NAME.influence-lock`` beside it), or ``out`` is a file or holds
+            files that ``influence`` did not write.
+        OSError
+            A file cannot be written (``out`` is left as it was).
         """
         if format not in OUTPUT_FORMATS:
             raise ValueError(f"format must be one of {OUTPUT_FORMATS}; got {format!r}")
@@ -146,105 +167,175 @@ class Analysis:
                 raise ValueError(f"graph_format must be one of {GRAPH_FORMATS}; "
                                  f"got {graph_format!r}")
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        with results_folder.locked(out) as target:
+            results_folder.prepare(target)
+            with results_folder.staged(target) as staging:
+                self._write(staging, format, report=report, graph_format=graph_format)
+        return out
+
+    def _write(self, staging: Path, format: str, *, report: bool,
+               graph_format: str | None) -> None:
+        """Every file into the (empty) staging folder, the manifest last."""
         customers = self.customers
         if format == "csv":
             customers = customers.assign(**{column: _iso(customers[column])
                                              for column in _TIME_COLUMNS if column in customers})
-        write_table(customers, out / f"customers.{format}", format)
-        write_table(self.communities, out / f"communities.{format}", format)
-        files = [f"customers.{format}", f"communities.{format}"]
-        for name in _TABLES:
-            extra = getattr(self, name)
-            if extra is not None:
-                write_table(extra, out / f"{name}.{format}", format)
-                files.append(f"{name}.{format}")
-        if self.snapshots is not None:
-            write_table(self.snapshots, out / f"snapshots.{format}", format)
-            files.append(f"snapshots.{format}")
-        if self.edges is not None:
-            write_table(self.edges, out / f"edges.{format}", format)
-            files.append(f"edges.{format}")
-        files.append("manifest.json")
-        if graph_format is not None:
-            files.append(f"graph.{graph_format}")
-        if report:
-            files.append("report.html")
-        manifest = dict(self.manifest)
-        manifest["outputs"] = {"format": format, "files": files}
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False)
-                                           + "\n", encoding="utf-8")
+        tables = [("customers", customers), ("communities", self.communities)]
+        tables += [(name, getattr(self, name)) for name in _TABLES]
+        tables += [("snapshots", self.snapshots), ("edges", self.edges)]
+        rows = {}
+        for name, table in tables:
+            if table is None:
+                continue
+            file = f"{name}.{format}"
+            write_table(table, staging / file, format)
+            rows[file] = len(table)
+            results_folder.checkpoint(file)
+        manifest = {key: value for key, value in self.manifest.items() if key != "outputs"}
+        files = list(rows)
         if graph_format is not None or report:
             # render from what was written: a later re-render gives the same bytes
-            saved = Analysis.load(out)
+            results_folder.write_manifest(staging, manifest, format=format, files=files,
+                                          rows=rows)
+            saved = Analysis.load(staging)
             if graph_format is not None:
                 from .export import write_graph
 
-                write_graph(saved, out / f"graph.{graph_format}", graph_format)
+                write_graph(saved, staging / f"graph.{graph_format}", graph_format)
+                files.append(f"graph.{graph_format}")
+                results_folder.checkpoint(files[-1])
             if report:
                 from .report import write_report
 
-                write_report(saved, out / "report.html", folder=out)
-        return out
+                write_report(saved, staging / "report.html", folder=staging)
+                files.append("report.html")
+                results_folder.checkpoint(files[-1])
+        results_folder.write_manifest(staging, manifest, format=format, files=files, rows=rows)
 
     @classmethod
     def load(cls, folder: str | Path) -> "Analysis":
         """Read a results folder written by :meth:`save` (no recomputation).
 
+        Every file the manifest lists must be there with its recorded size,
+        and every table read must have its recorded sha256 and row count: a
+        folder that does not match its manifest (a copy cut short, a file
+        edited or damaged) is refused. A folder left missing by a save killed
+        between its two renames is put back first (:func:`influence.folder.recover`).
+        When another process replaces the folder while it is read, it is read
+        again (up to three times).
+
         ``segments`` is ``None`` when the folder has no segments table (older
-        results).
+        results). Folders written before the manifest held file checks are
+        read unchecked, with a warning.
 
         Raises
         ------
         InputError
-            If the folder has no ``manifest.json`` or customers table.
+            If the folder has no ``manifest.json`` or customers table, does not
+            match its manifest, or a table cannot be parsed.
         """
         folder = Path(folder)
-        manifest_path = folder / "manifest.json"
+        for _ in range(3):
+            results_folder.recover(folder)
+            stamp = _stamp(folder)
+            try:
+                return cls._read(folder)
+            except (InputError, OSError):
+                if stamp is not None and _stamp(folder) != stamp:
+                    continue  # replaced under our feet: read the new one
+                raise
+        raise InputError(f"results folder {str(folder)!r} was replaced by another process "
+                         "each time it was read; try again when that process has finished")
+
+    @classmethod
+    def _read(cls, folder: Path) -> "Analysis":
+        manifest_path = folder / results_folder.MANIFEST
         if not manifest_path.is_file():
             raise InputError(f"{str(folder)!r} is not a results folder: no manifest.json "
                              "(run 'influence analyze' to make one)")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        fmt = manifest.get("outputs", {}).get("format", "csv")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as exc:  # JSON or UTF-8
+            raise InputError(f"the manifest.json of results folder {str(folder)!r} is "
+                             f"damaged ({_first_line(exc)}); run 'influence analyze' "
+                             "again") from None
+        if not isinstance(manifest, dict):
+            raise InputError(f"the manifest.json of results folder {str(folder)!r} is not "
+                             "a JSON object; run 'influence analyze' again")
+        outputs = manifest.get("outputs") or {}
+        fmt = outputs.get("format", "csv")
+        names = [f"{name}.{fmt}" for name in
+                 ("customers", "communities", *_TABLES, "snapshots", "edges")]
+        checks = results_folder.verify_files(folder, manifest, hashed=names)
+        if checks is None:
+            logger.warning("results folder %s was written before manifests recorded file "
+                           "checks: its files are read unchecked (run 'influence analyze' "
+                           "again to add them)", folder)
+
+        def present(name: str) -> bool:
+            if checks is not None:
+                return name in checks
+            return (folder / name).is_file()
+
+        def read(name: str, reader) -> pd.DataFrame:
+            path = folder / name
+            try:
+                table = reader(path)
+            except (ValueError, OSError, pa.ArrowException) as exc:
+                raise InputError(f"cannot read {name} of results folder {str(folder)!r} "
+                                 f"({_first_line(exc)}); the folder is damaged: run "
+                                 "'influence analyze' again") from None
+            expected = (checks or {}).get(name, {}).get("rows")
+            if expected is not None and len(table) != expected:
+                raise results_folder.mismatch(folder, f"{name} has {len(table):,} rows, the "
+                                                      f"manifest says {expected:,}")
+            return table
+
         tables = {}
         for name in ("customers", "communities", *_TABLES):
-            path = folder / f"{name}.{fmt}"
-            if not path.is_file():
+            file = f"{name}.{fmt}"
+            if not present(file):
                 if name in _TABLES:
                     tables[name] = None
                     continue
-                raise InputError(f"results folder {str(folder)!r} has no {path.name}")
+                raise InputError(f"results folder {str(folder)!r} has no {file}")
             if fmt == "csv":
-                table = pd.read_csv(path, dtype={CUSTOMER_ID: "str", "leader": "str",
-                                                 "top_members": "str", "segment": "str",
-                                                 "dominant_type": "str", "community_role": "str",
-                                                 "segment_reason": "str", "root": "str",
-                                                 "referred_by": "str", "key": "str"},
-                                    keep_default_na=False, na_values=[""])
+                table = read(file, lambda path: pd.read_csv(
+                    path, dtype={CUSTOMER_ID: "str", "leader": "str", "top_members": "str",
+                                 "segment": "str", "dominant_type": "str",
+                                 "community_role": "str", "segment_reason": "str",
+                                 "root": "str", "referred_by": "str", "key": "str"},
+                    keep_default_na=False, na_values=[""]))
                 for column in table.columns:
                     if pd.api.types.is_string_dtype(table[column].dtype):
                         table[column] = restore_formulas(table[column])
             else:
-                table = pd.read_parquet(path)
+                table = read(file, pd.read_parquet)
             for column in _FLOAT_COLUMNS.intersection(table.columns):
                 # CSV writes 2.0 as "2": read float columns back as floats
                 table[column] = table[column].astype(np.float64)
             tables[name] = table
+        if checks is None and isinstance(manifest.get("customers"), int) and \
+                len(tables["customers"]) != manifest["customers"]:
+            raise results_folder.mismatch(folder, f"customers.{fmt} has "
+                                                  f"{len(tables['customers']):,} rows, the "
+                                                  f"manifest counts {manifest['customers']:,} "
+                                                  "customers")
         snapshots = None
-        if f"snapshots.{fmt}" in manifest.get("outputs", {}).get("files", []):
-            path = folder / f"snapshots.{fmt}"
-            if path.is_file():
-                snapshots = (pd.read_csv(path, dtype={"segment": "str"}) if fmt == "csv"
-                             else pd.read_parquet(path))
+        file = f"snapshots.{fmt}"
+        if file in outputs.get("files", []) and present(file):
+            snapshots = read(file, (lambda path: pd.read_csv(path, dtype={"segment": "str"}))
+                             if fmt == "csv" else pd.read_parquet)
         edges = None
-        path = folder / f"edges.{fmt}"
-        if path.is_file():
+        file = f"edges.{fmt}"
+        if present(file):
             if fmt == "csv":
-                edges = read_result_csv(path, text_columns=("source", "target"))
+                edges = read(file, lambda path: read_result_csv(
+                    path, text_columns=("source", "target")))
                 for column in ("source", "target"):
                     edges[column] = restore_formulas(edges[column])
             else:
-                edges = pd.read_parquet(path)
+                edges = read(file, pd.read_parquet)
             edges["weight"] = edges["weight"].astype(np.float64)
         return cls(customers=tables["customers"], communities=tables["communities"],
                    manifest=manifest, segments=tables["segments"],
@@ -268,6 +359,21 @@ class Analysis:
         from .report import summary_html
 
         return summary_html(self)
+
+
+def _stamp(folder: Path) -> tuple | None:
+    """Identity of a results folder and its manifest (changes when a save swaps it)."""
+    try:
+        where = os.stat(folder)
+        manifest = os.stat(folder / results_folder.MANIFEST)
+    except OSError:
+        return None
+    return where.st_ino, manifest.st_ino, manifest.st_mtime_ns, manifest.st_size
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _iso(column: pd.Series) -> pd.Series:
@@ -380,7 +486,8 @@ def analyze(events: str | Path | pd.DataFrame, *,
             prob, prob_info = edge_probabilities(graph, config, clean.events, codes)
             imm_job = (prob, prob_info, adjacency(graph, prob))
     with clock.stage("communities"):  # inline, Leiden runs here and now
-        leiden = Background(_background, (graph, cc, config.propagators, imm_job), fork=fork)
+        leiden = Background(_background, (graph, cc, config.propagators, imm_job), fork=fork,
+                            name="Leiden worker")
     waited = 0.0
     try:
         with clock.stage("centrality"):

@@ -2,22 +2,34 @@
 
 Results go to stdout or files; warnings, progress and errors go to stderr.
 Exit codes: 0 success, 1 internal error (a bug), 2 usage error, 3 input data
-error, 4 config error. An error is one line, ``influence: error: ...``; add
-``--traceback`` to see where it came from.
+error, 4 config error, 5 the system stopped the run (out of memory, disk full,
+output not writable); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129
+hangup, 141 standard output closed. An error is one line,
+``influence: error: ...``; add ``--traceback`` to see where it came from.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-from pathlib import Path
-from typing import Any
 
-import click
+try:  # Ctrl-C while the command line starts: one line, not a traceback
+    import contextlib
+    import errno
+    import json
+    import logging
+    import os
+    import signal
+    import threading
+    from pathlib import Path
+    from typing import Any
 
-from . import __version__
-from .errors import ConfigError, InfluenceError, InputError
+    import click
+
+    from . import __version__
+    from .errors import ConfigError, InfluenceError, InputError, OutputError
+except KeyboardInterrupt:  # pragma: no cover - timing
+    sys.stderr.write("influence: error: interrupted\n")
+    raise SystemExit(130) from None
 
 __all__ = ["cli", "main"]
 
@@ -29,15 +41,112 @@ def _fail(message: str) -> None:
     click.echo(f"influence: error: {message}", err=True)
 
 
+#: Signals that end a command with one line and exit code 128 + the signal number.
+_STOP_SIGNALS = {"SIGINT": "interrupted", "SIGTERM": "terminated (SIGTERM)",
+                 "SIGHUP": "hangup: the terminal closed (SIGHUP)"}
+
+
+class _Stopped(BaseException):
+    """Raised by the command line's signal handlers. A BaseException, like
+    KeyboardInterrupt, so that no ``except Exception`` stops it: it unwinds
+    through every ``finally`` (the worker process is killed, a half-written
+    results folder removed) and ends as one line and exit code 128 + signal."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class _StdoutFailed(Exception):
+    """Writing the results to standard output failed (closed pipe, full disk)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While a command runs: SIGINT, SIGTERM and SIGHUP raise :class:`_Stopped`
+    (once; a second signal during the clean-up is ignored). Signals set to be
+    ignored (``nohup``, background jobs) stay ignored; off the main thread
+    nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def stop(number, frame):
+        if not stopping:
+            stopping.append(number)
+            raise _Stopped(number)
+
+    previous = {}
+    for name in _STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is None or signal.getsignal(number) is signal.SIG_IGN:
+            continue
+        previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _from_stdout(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by ``click.echo`` writing to standard output."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "echo" and \
+                frame.f_globals.get("__name__") == "click.utils":
+            return not frame.f_locals.get("err", False)
+        tb = tb.tb_next
+    return False
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's final flush of what
+    could not be written raises nothing more at exit."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 class _Group(click.Group):
     """Maps every failure to one stderr line and its documented exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if not isinstance(exc, InfluenceError) and _from_stdout(exc):
+                raise _StdoutFailed(exc) from None
+            raise
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
         _state["traceback"] = False
         try:
-            rv = super().main(args=args, prog_name=prog_name or "influence",
-                              complete_var=complete_var, standalone_mode=False, **extra)
+            with _stop_on_signals():
+                rv = super().main(args=args, prog_name=prog_name or "influence",
+                                  complete_var=complete_var, standalone_mode=False, **extra)
+        except _Stopped as stop:
+            name = signal.Signals(stop.number).name
+            _fail(_STOP_SIGNALS.get(name, name))
+            sys.exit(128 + stop.number)
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C outside our handler
+            _fail(_STOP_SIGNALS["SIGINT"])
+            sys.exit(128 + signal.SIGINT)
+        except _StdoutFailed as exc:
+            _silence_stdout()
+            if exc.error.errno == errno.EPIPE:  # `| head`: the reader has what it wanted
+                sys.exit(128 + signal.SIGPIPE)
+            _fail(f"cannot write to standard output: {exc.error.strerror or exc.error}; "
+                  "send the results to a file with --out or to a device with free space")
+            sys.exit(OutputError.exit_code)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "influence"
             _fail(f"{exc.format_message()} (see '{where} --help')")
@@ -45,9 +154,6 @@ class _Group(click.Group):
         except click.ClickException as exc:
             _fail(exc.format_message())
             sys.exit(exc.exit_code)
-        except click.Abort:
-            _fail("aborted")
-            sys.exit(1)
         except InfluenceError as exc:
             if _state["traceback"]:
                 raise
@@ -212,7 +318,8 @@ def cli():
       influence top results/ -n 20
       open results/report.html
 
-    Exit codes: 0 ok, 1 internal error, 2 usage, 3 input data, 4 config.
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 input data, 4 config, 5 system (out
+    of memory, disk full), 130 interrupted, 143 terminated.
     """
 
 
@@ -264,10 +371,8 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
       influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
       influence analyze events/ --engine spark --spark-master spark://host:7077
     """
-    import time
-
     from .analysis import analyze as run
-    from .export import load_pseudonym_key, pseudonymize_analysis
+    from .export import load_pseudonym_key
 
     _setup_logging(quiet)
     if engine == "local" and Path(events).is_dir():
@@ -298,6 +403,25 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         parse_days("--snapshots", snapshot_every)
         if snapshot_window is not None:
             parse_days("--snapshot-window", snapshot_window)
+    from . import folder as results_folder
+
+    # before the analysis, not after it: a second run into the same folder, or a
+    # folder holding other files, fails now rather than minutes later
+    with results_folder.locked(out_dir) as target:
+        results_folder.prepare(target)
+        folder = _analyze_and_save(run, events, customers_path, config, input_format,
+                                   snapshot_every, snapshot_window, key, out_dir, fmt,
+                                   with_report, graph_format, quiet)
+    click.echo(str(folder))
+
+
+def _analyze_and_save(run, events, customers_path, config, input_format, snapshot_every,
+                      snapshot_window, key, out_dir, fmt, with_report, graph_format, quiet):
+    """The body of ``analyze``, under the results folder's lock."""
+    import time
+
+    from .export import pseudonymize_analysis
+
     reporter = _reporter(quiet) or _Quiet()
     try:
         result = run(events, customers=customers_path, config=config,
@@ -323,8 +447,12 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         began = time.perf_counter()
         try:
             folder = result.save(out_dir, fmt, report=with_report, graph_format=graph_format)
+        except OutputError:
+            raise
         except OSError as exc:
-            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+            raise OutputError(f"cannot write results to {out_dir!r}: "
+                              f"{exc.strerror or exc}; the folder was left as it was"
+                              ) from None
         reporter.done(stage, time.perf_counter() - began)
     finally:
         reporter.close()
@@ -335,7 +463,7 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
                    f"dropped); {m['customers']} customers, {m['edges']} edges, "
                    f"{m['communities']['count']} communities "
                    f"(modularity {m['communities']['modularity']:.3f})", err=True)
-    click.echo(str(folder))
+    return folder
 
 
 @cli.command()
@@ -360,11 +488,33 @@ def report(folder, out_path):
     _setup_logging(False)
     result = Analysis.load(folder)
     path = Path(out_path) if out_path else Path(folder) / "report.html"
-    try:
-        write_report(result, path, folder=folder)
-    except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+    _write_beside(folder, path, lambda target: write_report(result, target, folder=folder))
     click.echo(str(path))
+
+
+def _recover(path) -> None:
+    """Put back a results folder that a killed save left missing, so that a command
+    taking EVENTS_OR_DIR sees a folder (:func:`influence.folder.recover`)."""
+    from . import folder as results_folder
+
+    results_folder.recover(path)
+
+
+def _write_beside(folder, path: Path, write) -> None:
+    """Write ``path`` for ``report``/``export``: into results folder ``folder``
+    through its lock and swap, the manifest listing the new file
+    (:func:`influence.folder.update_file`); anywhere else, atomically."""
+    from . import folder as results_folder
+
+    try:
+        if path.resolve().parent == Path(folder).resolve():
+            results_folder.update_file(folder, path.name, write)
+        else:
+            results_folder.write_file(path, write)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 @cli.command()
@@ -391,10 +541,7 @@ def export(folder, graph_format, out_path):
 
     result = Analysis.load(folder)
     path = Path(out_path) if out_path else Path(folder) / f"graph.{graph_format}"
-    try:
-        write_graph(result, path, graph_format)
-    except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+    _write_beside(folder, path, lambda target: write_graph(result, target, graph_format))
     click.echo(str(path))
 
 
@@ -433,7 +580,7 @@ def generate(n_customers, days, seed, start, out_path):
         write_events(events, path)
         write_events(truth, truth_path)
     except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     click.echo(f"influence: wrote {len(events)} events for {n_customers} customers; "
                f"planted truth in {truth_path}", err=True)
     click.echo(str(path))
@@ -536,6 +683,7 @@ def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseud
         raise click.UsageError("--with-attributes cannot be combined with --pseudonymize: "
                                "attributes may identify customers")
     key = load_pseudonym_key(key_file) if pseudonymize else None
+    _recover(source)
     config = _load_config(config_path, mapping, since, until) if config_path or not \
         Path(source).is_dir() else None
     if Path(source).is_dir():
@@ -574,7 +722,7 @@ def _write_list(table, path: Path, fmt: str) -> None:
         else:
             path.write_text(_render(table, fmt), encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
 
 
 def _period(source, label, config, input_format, since, until, cache):
@@ -582,6 +730,7 @@ def _period(source, label, config, input_format, since, until, cache):
     from .analysis import Analysis, analyze as run
 
     path = Path(source)
+    _recover(path)
     if path.is_dir():
         if since is not None or until is not None:
             raise click.UsageError(f"{label} is a results folder ({source}); window options "
@@ -673,7 +822,7 @@ def compare(old, new, split, old_since, old_until, new_since, new_until, config_
         try:
             result.save(out_dir)
         except OSError as exc:
-            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+            raise OutputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(n), indent=2, ensure_ascii=False))
         return
@@ -734,7 +883,7 @@ def backtest(events, split, horizon, k, config_path, mapping, input_format, sinc
         try:
             result.save(out_dir)
         except OSError as exc:
-            raise InputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
+            raise OutputError(f"cannot write results to {out_dir!r}: {exc.strerror}") from None
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

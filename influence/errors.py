@@ -8,7 +8,8 @@ class to one exit code (see ``docs/cli.md``).
 
 from __future__ import annotations
 
-__all__ = ["InfluenceError", "InputError", "ConfigError", "EXIT_CODES"]
+__all__ = ["InfluenceError", "InputError", "ConfigError", "OutputError", "WorkerError",
+           "EXIT_CODES"]
 
 
 class InfluenceError(Exception):
@@ -30,11 +31,32 @@ class ConfigError(InfluenceError, ValueError):
     exit_code = 4
 
 
-#: Exit codes of the command line, by meaning (a promise to scripts).
+class OutputError(InfluenceError, OSError):
+    """A result cannot be written: the disk is full, a folder is not writable,
+    standard output is full or closed. Exit code 5."""
+
+    exit_code = 5
+
+
+class WorkerError(InfluenceError, RuntimeError):
+    """A worker process ended without a result: the system killed it (most
+    often for lack of memory) or it exited. Exit code 5."""
+
+    exit_code = 5
+
+
+#: Exit codes of the command line, by meaning (a promise to scripts). A run
+#: stopped by a signal exits 128 + its number: 130 for Ctrl-C (SIGINT), 143 for
+#: SIGTERM, 129 for SIGHUP; 141 when standard output is closed (SIGPIPE).
 EXIT_CODES = {
     "success": 0,
     "internal": 1,
     "usage": 2,
     "input": InputError.exit_code,
     "config": ConfigError.exit_code,
+    "system": OutputError.exit_code,
+    "hangup": 129,
+    "interrupted": 130,
+    "output_closed": 141,
+    "terminated": 143,
 }
