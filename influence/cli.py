@@ -106,6 +106,18 @@ def _from_stdout(exc: BaseException) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _stdout_checked():
+    """Turn a failed write to standard output into :class:`_StdoutFailed` (before
+    click, which would end a closed pipe with exit 1)."""
+    try:
+        yield
+    except OSError as exc:
+        if not isinstance(exc, InfluenceError) and _from_stdout(exc):
+            raise _StdoutFailed(exc) from None
+        raise
+
+
 def _silence_stdout() -> None:
     """Point standard output at /dev/null, so that Python's final flush of what
     could not be written raises nothing more at exit."""
@@ -118,13 +130,13 @@ def _silence_stdout() -> None:
 class _Group(click.Group):
     """Maps every failure to one stderr line and its documented exit code."""
 
-    def invoke(self, ctx):
-        try:
+    def make_context(self, *args, **kwargs):  # --help, --version
+        with _stdout_checked():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):  # the commands
+        with _stdout_checked():
             return super().invoke(ctx)
-        except OSError as exc:
-            if not isinstance(exc, InfluenceError) and _from_stdout(exc):
-                raise _StdoutFailed(exc) from None
-            raise
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):

@@ -331,8 +331,9 @@ def staged(folder: str | Path, *, link: Iterable[str] = ()) -> Iterator[Path]:
     ----------
     folder : path
     link : iterable of str
-        Files of the current ``folder`` to carry into the staging folder as
-        hard links (copies where the filesystem has none).
+        Entries of the current ``folder`` to carry into the staging folder:
+        files as hard links (copies where the filesystem has none), folders
+        as copies.
     """
     folder = _target(folder)
     staging = _sibling(folder, _NEW + _token())
@@ -343,10 +344,14 @@ def staged(folder: str | Path, *, link: Iterable[str] = ()) -> Iterator[Path]:
                           f"{str(staging)!r}: {exc.strerror}") from None
     try:
         for name in link:
+            source = folder / name
+            if source.is_dir() and not source.is_symlink():
+                shutil.copytree(source, staging / name, symlinks=True)
+                continue
             try:
-                os.link(folder / name, staging / name)
+                os.link(source, staging / name, follow_symlinks=False)
             except OSError:
-                shutil.copy2(folder / name, staging / name)
+                shutil.copy2(source, staging / name, follow_symlinks=False)
         yield staging
         if not (staging / MANIFEST).is_file():
             raise RuntimeError("staged(): the block wrote no manifest.json")
@@ -584,11 +589,14 @@ def update_file(folder: str | Path, name: str, write: Callable[[Path], Any]) -> 
                              f"manifest.json ({exc})") from None
         outputs = manifest.get("outputs") or {}
         checks = verify_files(folder, manifest)
-        files = [n for n in outputs.get("files", []) if n not in (name, MANIFEST)]
+        entries = [n for n in sorted(os.listdir(folder)) if n not in (name, MANIFEST)]
+        files = [n for n in outputs.get("files", [n for n in entries if n in OUTPUT_NAMES])
+                 if n not in (name, MANIFEST)]
         if checks is None:  # an older folder: measure what is there
             checks = {}
             files = [n for n in files if (folder / n).is_file()]
-        with staged(folder, link=files) as staging:
+        # everything else in the folder comes along too (unlisted, as it was)
+        with staged(folder, link=entries) as staging:
             write(staging / name)
             checkpoint(name)
             write_manifest(staging, {k: v for k, v in manifest.items() if k != "outputs"},

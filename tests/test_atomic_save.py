@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -37,10 +36,12 @@ OLD_CUSTOMERS = 40
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """Results of 40 synthetic customers with report, once per format (tests copy them)."""
+    """Results of 40 synthetic customers, once per format, with report in CSV (tests copy
+    them)."""
     result = analyze(influence.generate_events(OLD_CUSTOMERS, seed=2)[0])
     where = tmp_path_factory.mktemp("saved")
-    return {fmt: result.save(where / fmt, fmt, report=True) for fmt in ("csv", "parquet")}
+    return {fmt: result.save(where / fmt, fmt, report=fmt == "csv")
+            for fmt in ("csv", "parquet")}
 
 
 @pytest.fixture
@@ -261,11 +262,13 @@ def test_report_and_export_keep_the_manifest_true(tmp_path, small_events):
     runner = CliRunner()
     assert runner.invoke(cli, ["analyze", str(events), "--out", str(out), "-q",
                                "--no-report"]).exit_code == 0
+    (out / "notes.txt").write_text("mine")  # not listed: carried along, still not listed
     assert runner.invoke(cli, ["report", str(out)]).exit_code == 0
     assert runner.invoke(cli, ["export", str(out), "--graph-format", "graphml"]).exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"report.html", "graph.graphml"} <= set(manifest["outputs"]["checks"])
-    assert sorted(os.listdir(out)) == sorted(manifest["outputs"]["files"])
+    assert sorted(os.listdir(out)) == sorted(manifest["outputs"]["files"] + ["notes.txt"])
+    assert (out / "notes.txt").read_text() == "mine"
     assert _leftovers(out) == []
     Analysis.load(out)  # verifies
     elsewhere = tmp_path / "elsewhere.html"
