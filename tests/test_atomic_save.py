@@ -63,13 +63,21 @@ def new_events(tmp_path_factory):
     return path, ids
 
 
+def _sigint_default() -> None:
+    """In the child before exec: Ctrl-C acts even when this test run ignores it (a
+    shell starts background jobs with SIGINT ignored, and ``influence`` keeps
+    ignored signals ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(events: Path, out: Path, stop: str, *args: str, pause: float = 60
            ) -> subprocess.Popen:
     env = dict(os.environ, INFLUENCE_TEST_SAVE_STOP=stop,
                INFLUENCE_TEST_SAVE_PAUSE=str(pause))
     return subprocess.Popen([sys.executable, "-m", "influence", "analyze", str(events),
                              "--out", str(out), "-q", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=_sigint_default)
 
 
 def _wait_line(proc: subprocess.Popen, timeout: float = 90) -> bytes:
@@ -314,7 +322,8 @@ def test_ctrl_c_while_starting_up_is_one_line(old, small_events):
     small_events.to_csv(events, index=False)
     proc = subprocess.Popen([sys.executable, "-m", "influence", "analyze", str(events),
                              "--out", str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_sigint_default)
     deadline = time.monotonic() + 60
     while not _mapped(proc.pid, "numpy") and proc.poll() is None:
         assert time.monotonic() < deadline
