@@ -171,6 +171,32 @@ def _second_writer_fails_fast(folder: Path, holder: int, small_events, step: str
         assert report.exit_code == 3 and "being written" in report.stderr
 
 
+def test_a_full_disk_while_saving_leaves_the_old_result(old, small_events, monkeypatch):
+    import errno
+
+    import influence.analysis as analysis
+
+    folder, old_ids = old
+    events = folder.parent / "events.csv"
+    small_events.to_csv(events, index=False)
+    written = []
+
+    def write_table(table, path, fmt="csv"):
+        if len(written) == 2:
+            path.write_bytes(b"customer_id,segm")  # part of a file, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(path.name)
+        return real(table, path, fmt)
+
+    real = analysis.write_table
+    monkeypatch.setattr(analysis, "write_table", write_table)
+    result = CliRunner().invoke(cli, ["analyze", str(events), "--out", str(folder), "-q"])
+    assert result.exit_code == 5
+    assert result.stderr == (f"influence: error: cannot write results to {str(folder)!r}: "
+                             "No space left on device; the folder was left as it was\n")
+    assert _ids(folder) == old_ids and _leftovers(folder) == []
+
+
 def test_rerun_leaves_nothing_of_the_earlier_run(tmp_path, small_events):
     events = tmp_path / "events.csv"
     small_events.to_csv(events, index=False)
