@@ -1,0 +1,181 @@
+"""Expected influence (influence.metrics.score): features, target, fit, calibration, self-check.
+
+Small hand-checked cases, the backtest's own target and metrics as oracles, and
+constructed histories where the right half-life is known.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from influence import AnalysisConfig
+from influence.backtest import downstream_spread, evaluate_scores
+from influence.graph import encode_events
+from influence.metrics import score
+from influence.synth import generate_events
+from influence.validation import clean_events
+
+DAY = 86_400e9
+
+
+def _arrays(events, config=AnalysisConfig()):
+    clean = clean_events(events, config)
+    ev = clean.events
+    source, target = encode_events(ev, clean.ids)
+    reverse = ev["type"].map({k: v.flow == "reverse" for k, v in config.types.items()})
+    days = ev["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64) / DAY
+    converted = (ev["converted"].fillna(False).to_numpy(dtype=bool)
+                 if "converted" in ev else None)
+    return clean, source, target, reverse.astype(bool).to_numpy(), days, converted
+
+
+def test_influence_events_follow_the_flow():
+    # 0 shares with 1 (forward: 0 influenced 1); 2 comments on 0's post (reverse: 0 -> 2);
+    # 1 acts with no target (nobody influenced)
+    rows, by, to = score.influence_events(np.array([0, 2, 1]), np.array([1, 0, -1]),
+                                          np.array([False, True, False]))
+    assert rows.tolist() == [0, 1] and by.tolist() == [0, 0] and to.tolist() == [1, 2]
+
+
+def test_decayed_influence_by_hand_and_row_order():
+    by = np.array([0, 0, 1, 1, 1])
+    t = np.array([0.0, 20.0, 10.0, 25.0, 30.0])  # the last is at the end: not counted
+    out = score.decayed_influence(by, t, 30.0, 3, half_lives=(10.0, None))
+    assert out[0].tolist() == pytest.approx([0.5 ** 3 + 0.5, 2.0])
+    assert out[1].tolist() == pytest.approx([0.5 ** 2 + 0.5 ** 0.5, 2.0])
+    assert out[2].tolist() == [0.0, 0.0]
+    rng = np.random.default_rng(0)
+    big_by, big_t = rng.integers(0, 50, 5000), rng.random(5000) * 100
+    perm = rng.permutation(5000)
+    a = score.decayed_influence(big_by, big_t, 90.0, 50)
+    b = score.decayed_influence(big_by[perm], big_t[perm], 90.0, 50)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_later_influence_matches_the_backtest_target():
+    events, _ = generate_events(2000, seed=4)
+    config = AnalysisConfig()
+    clean, source, target, reverse, days, converted = _arrays(events, config)
+    start, end = np.quantile(days, 0.5), np.quantile(days, 0.8)
+    ours = score.later_influence(source, target, reverse, days, start, end, len(clean.ids),
+                                 converted=converted)
+    window = (days >= start) & (days < end)
+    theirs = downstream_spread(clean.events[window], config)
+    expected = np.zeros(len(clean.ids), dtype=np.int64)
+    expected[clean.ids.get_indexer(theirs["customer_id"])] = theirs["spread"]
+    assert ours.sum() > 1000
+    np.testing.assert_array_equal(ours, expected)
+
+
+def test_top_k_metrics_match_evaluate_scores():
+    rng = np.random.default_rng(1)
+    later = rng.poisson(rng.pareto(1.5, 300))
+    value = later + rng.normal(0, 2, 300)
+    table = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(300)],
+                          "spread": later, "s": value})
+    for k in (10, 100):
+        ours = score.top_k_metrics(value, later, k)
+        row = evaluate_scores(table, ["s"], k).set_index("score").loc["s"]
+        assert ours["capture"] == pytest.approx(row["captured_spread"], abs=1e-6)
+        assert ours["precision"] == pytest.approx(row["precision_at_k"], abs=1e-6)
+
+
+def test_fit_weights_recovers_poisson_means():
+    rng = np.random.default_rng(2)
+    x = rng.gamma(0.5, 4.0, size=(20_000, 4))
+    truth = np.array([1.5, 0.0, 0.4, 0.0])
+    y = rng.poisson(x @ truth + 0.05)
+    weights, intercept = score.fit_weights(x, y)
+    assert (weights >= 0).all()
+    np.testing.assert_allclose(weights, truth, atol=0.05)
+    assert intercept == pytest.approx(0.05, abs=0.03)
+    assert score.fit_weights(x, np.zeros(len(x)))[0].tolist() == [0.0] * 4
+
+
+def _bursty_history(steady: bool, seed: int = 0) -> pd.DataFrame:
+    """300 authors over 150 days whose posts get comments. ``steady``: each has a
+    fixed rate for the whole period. Otherwise each author is commented on only
+    during one burst of 40 days starting at a random day, so only the last weeks tell
+    who will be commented on next."""
+    rng = np.random.default_rng(seed)
+    base = pd.Timestamp("2026-01-01", tz="UTC")
+    rows = []
+    for author in range(300):
+        rate = rng.pareto(1.5) + 0.05
+        if steady:
+            start, length = 0.0, 150.0
+        else:
+            start, length = rng.random() * 150 - 20, 40.0
+        for _ in range(rng.poisson(rate * length)):
+            day = start + length * rng.random()
+            if 0 <= day < 150:
+                rows.append((f"r{rng.integers(3000)}", f"a{author:03d}", "comment",
+                             (base + pd.Timedelta(days=day)).isoformat()))
+    return pd.DataFrame(rows, columns=["source", "target", "type", "timestamp"])
+
+
+def test_calibration_learns_the_memory_of_the_data():
+    for steady in (True, False):
+        clean, source, target, reverse, days, _ = _arrays(_bursty_history(steady))
+        model = score.calibrate(source, target, reverse, days, len(clean.ids))
+        assert model.method == "fitted" and model.spreaders > 40 and model.shrink > 0.8
+        share = np.asarray(model.weights) * score.decayed_influence(
+            *score.influence_events(source, target, reverse)[1:2],
+            days[target >= 0], model.split, len(clean.ids)).mean(axis=0)
+        share /= share.sum()
+        if steady:   # long memory: the week carries little of the prediction
+            assert share[0] < 0.5, share
+        else:        # bursts: the week carries most of it
+            assert share[0] > 0.5, share
+
+
+def test_calibration_falls_back_to_the_prior():
+    clean, source, target, reverse, days, _ = _arrays(_bursty_history(True))
+    n = len(clean.ids)
+    short = score.calibrate(source, target, reverse, days, n, end=days.min() + 50)
+    assert short.method == "prior" and "history shorter" in short.notes[0]
+    np.testing.assert_allclose(short.weights, score.prior_weights())
+    # a constant rate r for long: R_h = r h / ln 2, so the prior predicts r x horizon
+    r = 2.0
+    features = r * np.array(score.HALF_LIVES) / np.log(2)
+    assert features @ score.prior_weights(30.0) == pytest.approx(r * 30.0)
+    model = score.calibrate(source, target, reverse, days, n)
+    blend = (model.shrink * np.asarray(model.fitted)
+             + (1 - model.shrink) * score.prior_weights())
+    np.testing.assert_allclose(model.weights, blend)
+    assert model.shrink == pytest.approx(model.spreaders / (model.spreaders + 10))
+
+
+def test_self_check_uses_nothing_after_its_split():
+    clean, source, target, reverse, days, _ = _arrays(_bursty_history(False, seed=3))
+    n = len(clean.ids)
+    end = days.max() + 1e-5
+    table, summary = score.self_check(source, target, reverse, days, n, end=end, ks=(10, 50))
+    assert summary["check"] == pytest.approx(end - 30)
+    again = score.calibrate(source, target, reverse, days, n, end=end - 30)
+    assert summary["model"]["weights"] == again.to_dict()["weights"]
+    # moving the events after the check changes what is judged, not the score
+    late = days >= summary["check"]
+    shuffled = target.copy()
+    shuffled[late] = np.random.default_rng(0).permutation(target[late])
+    _, other = score.self_check(source, shuffled, reverse, days, n, end=end, ks=(10, 50))
+    assert other["model"] == summary["model"]
+    rows = table.set_index(["score", "k"])
+    assert set(rows.index.get_level_values(0)) == {
+        "expected_influence", "received", "received_7d", "out_degree", "events", "oracle"}
+    assert rows.loc[("oracle", 10), "capture"] >= rows["capture"].xs(10, level="k").max()
+    # bursts: the calibrated score beats the all-time count
+    assert (rows.loc[("expected_influence", 50), "capture"]
+            > rows.loc[("received", 50), "capture"])
+    skipped, why = score.self_check(source, target, reverse, days, n, end=days.min() + 80)
+    assert skipped.empty and "history shorter" in why["skipped"]
+
+
+def test_reason_text_names_what_drove_the_score():
+    shares = score.contributions(np.array([[4.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]),
+                                 np.array([2.0, 1.0, 2.0, 1.0]))
+    assert shares[0].tolist() == pytest.approx([0.8, 0.0, 0.2, 0.0])
+    text = score.reason_text(np.array([10.0, 0.0]), shares)
+    assert text.tolist() == [
+        "expected influence 10 in the next 30 days (80% from the last weeks, "
+        "20% from the last quarters)", "no influence exerted yet"]
