@@ -51,13 +51,14 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .config import AnalysisConfig
 from .errors import InputError
+from .graph import encode_events
 from .io import read_events, write_table
 from .periods import parse_days, parse_instant
 from .schema import CONVERTED, CUSTOMER_ID, SOURCE, TARGET, TIMESTAMP, TYPE
@@ -67,12 +68,19 @@ __all__ = ["Backtest", "backtest", "downstream_spread", "evaluate_scores", "SCOR
 
 logger = logging.getLogger(__name__)
 
-#: Scores judged, with what each is: column of the pre-split customers table.
+#: Scores judged, with what each is: computed on the events before the split.
 SCORES = {
     "influence_score": "the composite influence score (PageRank and out strength percentiles)",
+    "expected_influence": "candidate score: influence events expected in the next 30 days, "
+                          "calibrated on the history before the split (docs/validity.md)",
     "pagerank": "PageRank on the reversed influence graph",
     "out_strength": "weight of influence exerted (baseline)",
-    "out_degree": "distinct customers influenced (baseline)",
+    "received": "influence events credited, unweighted: replies/comments received on one's "
+                "content, shares/referrals sent (baseline)",
+    "received_7d": "influence events credited, each weighted 0.5 ** (age / 7 days) at the "
+                   "split (baseline)",
+    "out_degree": "distinct customers influenced: the distinct senders of replies in a "
+                  "reply network (baseline)",
     "events": "events taken part in, sent or received (baseline)",
     "events_sent": "events sent (activity baseline)",
 }
@@ -85,10 +93,12 @@ class Backtest:
     Attributes
     ----------
     scores : pandas.DataFrame
-        One row per score: ``score`` (str), ``k`` (int64: picks made),
-        ``hits`` (int64), ``precision_at_k``, ``lift``, ``captured_spread``,
-        ``spearman`` (float64; NaN when undefined). The last row, ``random``,
-        is the expectation of a random pick.
+        One row per score and ``k``: ``score`` (str), ``k`` (int64: picks
+        made), ``hits`` (int64), ``precision_at_k``, ``lift``,
+        ``captured_spread``, ``spearman`` (float64; NaN when undefined). The
+        last two rows of each ``k`` are ``oracle`` (the top ``k`` by the
+        spread itself: the most any score can capture) and ``random`` (the
+        expectation of a random pick).
     customers : pandas.DataFrame
         One row per judged customer, sorted by ``spread`` descending then
         ``customer_id``: ``customer_id``, each score, ``spread``,
@@ -134,13 +144,14 @@ def downstream_spread(events: pd.DataFrame, config: AnalysisConfig) -> pd.DataFr
         ``customer_id`` (str), ``spread``, ``spread_customers`` (int64): one row
         per customer with at least one counted event, sorted by ``customer_id``.
     """
+    # an event of any type counts for "acting later": use every event, with or without
+    # target (so before dropping the events without one)
+    last_sent = events.groupby(SOURCE, sort=False, observed=True)[TIMESTAMP].max()
     events = events[events[TARGET].notna()]
     reverse = events[TYPE].map({k: v.flow == "reverse" for k, v in config.types.items()})
     reverse = reverse.astype(bool).to_numpy()
     influencer = np.where(reverse, events[TARGET].to_numpy(), events[SOURCE].to_numpy())
     influenced = np.where(reverse, events[SOURCE].to_numpy(), events[TARGET].to_numpy())
-    last_sent = events.groupby(SOURCE, sort=False)[TIMESTAMP].max()
-    # an event of any type counts for "acting later": use every event, with or without target
     followed = (pd.Series(influenced).map(last_sent).to_numpy()
                 > events[TIMESTAMP].to_numpy())
     followed = pd.Series(followed).fillna(False).to_numpy(dtype=bool)
@@ -187,7 +198,7 @@ def evaluate_scores(customers: pd.DataFrame, scores: list[str], k: int) -> pd.Da
     >>> table = pd.DataFrame({"customer_id": list("abcd"), "spread": [5, 0, 3, 0],
     ...                       "good": [0.9, 0.1, 0.8, 0.2], "bad": [0.1, 0.9, 0.2, 0.8]})
     >>> evaluate_scores(table, ["good", "bad"], k=2)[["score", "hits", "lift"]].values.tolist()
-    [['good', 2, 2.0], ['bad', 0, 0.0], ['random', 1, 1.0]]
+    [['good', 2, 2.0], ['bad', 0, 0.0], ['oracle', 2, 2.0], ['random', 1, 1.0]]
     """
     n = len(customers)
     k = int(min(k, n))
@@ -219,6 +230,13 @@ def evaluate_scores(customers: pd.DataFrame, scores: list[str], k: int) -> pd.Da
             "captured_spread": spread[picked].sum() / total if total else float("nan"),
             "spearman": _spearman(score, spread),
         })
+    picked = np.lexsort((ids, -spread))[:k]
+    precision = relevant[picked].mean() if k else float("nan")
+    rows.append({"score": "oracle", "k": k, "hits": int(relevant[picked].sum()),
+                 "precision_at_k": precision,
+                 "lift": precision / base_rate if base_rate else float("nan"),
+                 "captured_spread": spread[picked].sum() / total if total else float("nan"),
+                 "spearman": 1.0 if n > 1 and np.std(spread) > 0 else float("nan")})
     rows.append({"score": "random", "k": k, "hits": int(round(base_rate * k)),
                  "precision_at_k": base_rate, "lift": 1.0 if base_rate else float("nan"),
                  "captured_spread": k / n if n else float("nan"), "spearman": 0.0})
@@ -231,7 +249,7 @@ def evaluate_scores(customers: pd.DataFrame, scores: list[str], k: int) -> pd.Da
 
 
 def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | None = 30,
-             k: int = 100, config: AnalysisConfig | None = None,
+             k: int | Sequence[int] = 100, config: AnalysisConfig | None = None,
              columns: Mapping[str, str] | None = None,
              input_format: str | None = None) -> Backtest:
     """Score customers on events before ``split``; judge the scores by the spread after it.
@@ -246,8 +264,10 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
     horizon : int or str or None, default=30
         Length of the judging period in days (``30``, ``"30d"``, ``"4w"``);
         ``None`` judges on every event after the split.
-    k : int, default=100
-        Picks per score (capped at the number of judged customers). >= 1.
+    k : int or sequence of int, default=100
+        Picks per score (capped at the number of judged customers), each >= 1.
+        With several, the score table has one block of rows per ``k`` and the
+        ``relevant`` column of the customers table is for the first.
     config : AnalysisConfig, optional
         Event types, columns, communities, ... ``window.since`` limits the
         scoring period; ``window.until`` is ignored (the split and horizon set
@@ -272,8 +292,11 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
     split = parse_instant("--split", split) if not isinstance(split, pd.Timestamp) else (
         split.tz_localize("UTC") if split.tzinfo is None else split.tz_convert("UTC"))
     horizon_days = None if horizon is None else parse_days("--horizon", horizon)
-    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1):
-        raise ValueError(f"k must be an integer >= 1; got {k!r}")
+    ks = [k] if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else list(k)
+    if not ks or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+                         and x >= 1 for x in ks):
+        raise ValueError(f"k must be an integer >= 1 or a list of them; got {k!r}")
+    k = int(ks[0])
     config = config or AnalysisConfig()
     if columns:
         config = config.replace(columns={**config.columns, **columns})
@@ -288,11 +311,13 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
                          f"split ({split.date()}); nothing to score")
     until = split - pd.Timedelta(nanoseconds=1)
     end = None if horizon_days is None else split + pd.Timedelta(days=horizon_days)
+    before_config = base.replace(window__until=until)
     try:
-        before = analyze(raw, config=base.replace(window__until=until))
+        before = analyze(raw, config=before_config)
     except InputError as exc:
         raise InputError(f"no events to score before the split {split.isoformat()}: "
                          f"{exc}") from None
+    history = clean_events(raw, before_config).events
     after_config = base.replace(window__since=split, window__until=(
         None if end is None else end - pd.Timedelta(nanoseconds=1)))
     try:
@@ -311,7 +336,9 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
     position = before.graph.ids.get_indexer(table[CUSTOMER_ID])
     table["out_degree"] = out_degree[position].astype("int64")
     table["events"] = (scored["events_sent"] + scored["events_received"]).to_numpy()
-    names = list(SCORES)
+    for name, values in _time_scores(history, before.graph.ids, base, split).items():
+        table[name] = values[position]
+    names = [name for name in SCORES if name in table.columns]
     if "propagator_rank" in scored:
         table["propagator_rank"] = scored["propagator_rank"].to_numpy()
         names.append("propagator_rank")
@@ -327,7 +354,8 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
     new_customers = int(((~active_before) & _acted(table, after.events)).sum())
     if len(judged) == 0:
         raise InputError("no customer took part in an event before the split; nothing to judge")
-    result = evaluate_scores(judged, names, k)
+    result = pd.concat([evaluate_scores(judged, names, int(x)) for x in ks],
+                       ignore_index=True)
     spread_values = judged["spread"].to_numpy()
     cut = np.sort(spread_values)[::-1][min(k, len(judged)) - 1]
     judged["relevant"] = (spread_values >= cut) & (spread_values > 0)
@@ -345,6 +373,7 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
         "relevant_customers": int(judged["relevant"].sum()),
         "relevant_spread_cut": int(cut),
         "k": int(min(k, len(judged))),
+        "ks": [int(min(x, len(judged))) for x in ks],
         "spread_total": total_spread,
         "new_customers_after_split": new_customers,
         "spread_by_new_customers": new_spread,
@@ -359,3 +388,25 @@ def _acted(table: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     """Customers of ``table`` who took part in any of ``events``."""
     present = pd.Index(pd.concat([events[SOURCE], events[TARGET].dropna()]).unique())
     return table[CUSTOMER_ID].isin(present).to_numpy()
+
+
+def _time_scores(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
+                 split: pd.Timestamp) -> dict[str, np.ndarray]:
+    """``received``, ``received_7d`` and ``expected_influence`` of each vertex of
+    ``ids``, from the clean events before ``split`` (:mod:`influence.metrics.score`)."""
+    from .metrics import score
+
+    source, target = encode_events(events, ids)
+    reverse = events[TYPE].map({k: v.flow == "reverse" for k, v in config.types.items()})
+    reverse = reverse.astype(bool).to_numpy()
+    days = events[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view(np.int64) / 86_400e9
+    end = split.value / 86_400e9
+    converted = (events[CONVERTED].fillna(False).to_numpy(dtype=bool)
+                 if CONVERTED in events else None)
+    n = len(ids)
+    base = score.baseline_scores(source, target, reverse, days, end, n)
+    model = score.calibrate(source, target, reverse, days, n, end=end, converted=converted)
+    rows, by, _ = score.influence_events(source, target, reverse)
+    features = score.decayed_influence(by, days[rows], end, n, half_lives=model.half_lives)
+    return {"received": base["received"], "received_7d": base["received_7d"],
+            "expected_influence": score.expected_influence(features, model.weights)}

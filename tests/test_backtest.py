@@ -57,6 +57,34 @@ def test_spread_definition():
     assert spread.to_dict() == {"a": 2, "b": 1}
 
 
+def test_acting_later_counts_events_without_target():
+    """A share counts when its target acts later, also by an event with no target
+    (docs/backtest.md: "sends at least one event, any type, any target"). Before the
+    fix the events without a target were dropped before "acting later" was looked up."""
+    events = pd.DataFrame({
+        "source": ["a", "b"], "target": ["b", None], "type": ["share", "share"],
+        "timestamp": ["2026-01-01", "2026-01-02"]})
+    clean = clean_events(events, AnalysisConfig()).events
+    spread = downstream_spread(clean, AnalysisConfig()).set_index("customer_id")["spread"]
+    assert spread.to_dict() == {"a": 1}
+
+
+def test_oracle_row_and_several_k():
+    table = pd.DataFrame({"customer_id": list("abcd"), "spread": [5, 0, 3, 1],
+                          "bad": [0.1, 0.9, 0.2, 0.8]})
+    result = evaluate_scores(table, ["bad"], k=2).set_index("score")
+    # the oracle picks a and c: all of the relevant customers, 8 of the 9 spread
+    assert result.loc["oracle", "hits"] == 2
+    assert result.loc["oracle", "captured_spread"] == pytest.approx(8 / 9)
+    assert result.loc["bad", "captured_spread"] == pytest.approx(1 / 9)
+    run = backtest(_spam_vs_reach(), "2026-04-01", horizon="30d", k=[10, 20])
+    assert run.scores["k"].tolist().count(10) == run.scores["k"].tolist().count(20)
+    assert run.summary["k"] == 10 and run.summary["ks"] == [10, 20]
+    assert {"received", "received_7d", "expected_influence", "oracle"} <= set(run.scores["score"])
+    with pytest.raises(ValueError, match="k must be"):
+        backtest(_spam_vs_reach(), "2026-04-01", k=[10, 0])
+
+
 def test_evaluate_scores_ties_and_propagator_rank():
     table = pd.DataFrame({"customer_id": list("abcdef"),
                           "spread": [5, 5, 5, 0, 1, 0],
