@@ -366,3 +366,36 @@ def test_cli_propagators_formats_and_exit_codes(tmp_path, synth):
     bad = tmp_path / "bad.toml"
     bad.write_text("[propagators]\np0 = 2\n")
     assert runner.invoke(cli, ["propagators", str(path), "--config", str(bad)]).exit_code == 4
+
+
+def test_imm_stops_at_zero_marginal_gain():
+    """Only 0 and 3 influence anyone: with k = 5, IMM returns those two and stops,
+    instead of filling the set with customers who would activate only themselves.
+    (Before the fix it returned 5 seeds, the last three with no influence at all.)"""
+    edges = [(0, 1), (0, 2), (3, 4)]
+    g = _graph(edges, 7)
+    adj = adjacency(g, np.array([0.5, 0.5, 0.5]), reverse=True)
+    table, info = imm(adj, 5, 0.5, seed=0)
+    assert sorted(table["vertex"].tolist()) == [0, 3]
+    assert info["seeds"] == 2 and info["stopped_early"] is True
+    # every RR set already covered: nothing more to gain, even for vertices with edges
+    rr = sample_rr_sets(adj, 2000, np.random.default_rng(0))
+    from influence.reach.imm import select_seeds
+    seeds, gains = select_seeds(rr, 7, 5)
+    assert sorted(seeds.tolist()) == [0, 3] and (gains > 0).all()
+    # sets built by hand (no roots): stop when nothing is left to cover
+    from influence.reach.imm import RRSets
+
+    hand = RRSets(ptr=np.array([0, 2, 3]), node=np.array([0, 1, 0]))
+    assert select_seeds(hand, 3, 3)[0].tolist() == [0]
+
+
+def test_never_acted_customers_are_not_key_propagators():
+    """The issue's 5-row input: every customer became a key propagator."""
+    events = pd.DataFrame({"source": ["a", "a", "b", "c", "d"],
+                           "target": ["b", "c", "c", "e", "e"], "type": ["share"] * 5})
+    result = influence.find_propagators(events, k=10, p0=0.5, simulations=50)
+    assert set(result.seeds["customer_id"]) <= {"a", "b", "c", "d"}
+    assert "e" not in set(result.seeds["customer_id"])
+    assert len(result.seeds) < 10
+    assert result.info["stopped_early"] is True

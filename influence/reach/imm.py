@@ -37,10 +37,12 @@ __all__ = ["RRSets", "sample_rr_sets", "select_seeds", "imm"]
 
 @dataclass
 class RRSets:
-    """RR sets as two flat arrays: set ``s`` holds ``node[ptr[s]:ptr[s + 1]]``."""
+    """RR sets as flat arrays: set ``s`` holds ``node[ptr[s]:ptr[s + 1]]`` and was
+    grown from ``root[s]`` (which it holds; ``root`` is ``None`` when unknown)."""
 
     ptr: np.ndarray
     node: np.ndarray
+    root: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -65,49 +67,74 @@ def sample_rr_sets(reverse_adj: Adjacency, count: int, rng: np.random.Generator,
         RR sets grown together.
     """
     n = reverse_adj.n
-    ptrs, nodes, offset = [np.zeros(1, np.int64)], [], 0
+    ptrs, nodes, starts, offset = [np.zeros(1, np.int64)], [], [], 0
     for first in range(0, count, batch):
         size = min(batch, count - first)
         roots = rng.integers(0, n, size=size)
         keys = cascade(reverse_adj, np.arange(size, dtype=np.int64), roots, rng)
         run = keys // n
         nodes.append(keys % n)
+        starts.append(roots.astype(np.int64))
         ends = np.searchsorted(run, np.arange(1, size + 1))
         ptrs.append(ends + offset)
         offset += len(keys)
     node = np.concatenate(nodes) if nodes else np.zeros(0, np.int64)
-    return RRSets(ptr=np.concatenate(ptrs).astype(np.int64), node=node.astype(np.int64))
+    root = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    return RRSets(ptr=np.concatenate(ptrs).astype(np.int64), node=node.astype(np.int64),
+                  root=root)
 
 
 def _merge(a: RRSets, b: RRSets) -> RRSets:
-    return RRSets(ptr=np.r_[a.ptr, b.ptr[1:] + a.entries], node=np.r_[a.node, b.node])
+    root = (None if a.root is None or b.root is None else np.r_[a.root, b.root])
+    return RRSets(ptr=np.r_[a.ptr, b.ptr[1:] + a.entries], node=np.r_[a.node, b.node],
+                  root=root)
+
+
+def _empty() -> RRSets:
+    return RRSets(ptr=np.zeros(1, np.int64), node=np.zeros(0, np.int64),
+                  root=np.zeros(0, np.int64))
 
 
 def select_seeds(rr: RRSets, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy maximum coverage of RR sets.
+    """Greedy maximum coverage of RR sets, stopping at zero marginal gain.
+
+    A vertex is a candidate while it covers at least one uncovered RR set
+    grown from *another* vertex: its expected marginal gain counts someone
+    besides itself. Among the candidates the greedy step takes the one that
+    covers the most uncovered sets (its own included: the IMM objective counts
+    the seeds). When no candidate is left the selection stops, so fewer than
+    ``k`` seeds is a valid answer: the other vertices would only activate
+    themselves (e.g. customers who influenced nobody), or nothing at all.
 
     Returns
     -------
     seeds : numpy.ndarray of int64
-        ``k`` vertices (fewer only if ``n < k``), in the order chosen.
+        At most ``k`` vertices, in the order chosen.
     covered : numpy.ndarray of int64
-        RR sets newly covered by each seed.
+        RR sets newly covered by each seed (its own sets included).
 
     Notes
     -----
     Ties go to the smallest vertex index (the smallest customer id). Each RR
     set is un-counted once, when first covered: O(total entries + k n).
+    Without ``rr.root`` (sets built by hand) a vertex is a candidate while it
+    covers any uncovered set.
     """
     set_of = np.repeat(np.arange(rr.count), np.diff(rr.ptr))
     by_node = np.argsort(rr.node, kind="stable")
     node_ptr = np.r_[0, np.cumsum(np.bincount(rr.node, minlength=n))]
     counts = np.bincount(rr.node, minlength=n).astype(np.int64)
+    # uncovered sets grown from each vertex (each holds its root)
+    own = (np.zeros(n, dtype=np.int64) if rr.root is None
+           else np.bincount(rr.root, minlength=n).astype(np.int64))
     covered = np.zeros(rr.count, dtype=bool)
     chosen = np.zeros(n, dtype=bool)
     seeds, gains = [], []
     for _ in range(min(k, n)):
-        masked = np.where(chosen, -1, counts)
+        masked = np.where(chosen | (counts - own <= 0), -1, counts)
         v = int(np.argmax(masked))
+        if masked[v] <= 0:
+            break
         sets = set_of[by_node[node_ptr[v]:node_ptr[v + 1]]]
         new = sets[~covered[sets]]
         covered[new] = True
@@ -116,6 +143,8 @@ def select_seeds(rr: RRSets, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
             length = hi - lo
             idx = np.repeat(lo - (np.cumsum(length) - length), length) + np.arange(length.sum())
             counts -= np.bincount(rr.node[idx], minlength=n)
+            if rr.root is not None:
+                own -= np.bincount(rr.root[new], minlength=n)
         chosen[v] = True
         seeds.append(v)
         gains.append(len(new))
@@ -148,9 +177,12 @@ def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
     -------
     seeds : pandas.DataFrame
         ``order`` (1..k), ``vertex`` (int64), ``marginal_gain`` and
-        ``cumulative_spread`` (float64: RR-set estimates, customers).
+        ``cumulative_spread`` (float64: RR-set estimates, customers). Fewer
+        than ``k`` rows when no other vertex would activate anyone but itself
+        (:func:`select_seeds`).
     info : dict
-        ``theta``, ``lower_bound``, ``rr_sets`` (all drawn), ``rr_entries``.
+        ``theta``, ``lower_bound``, ``rr_sets`` (all drawn), ``rr_entries``,
+        ``seeds`` (how many were found) and ``stopped_early`` (fewer than ``k``).
     """
     n = reverse_adj.n
     rng = np.random.default_rng(seed)
@@ -164,7 +196,7 @@ def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
     lcnk = _log_comb(n, k)
     lam_p = ((2 + 2 * eps_p / 3) * (lcnk + ell * log_n + math.log(max(math.log2(max(n, 2)), 1)))
              * n / eps_p ** 2)
-    rr = RRSets(ptr=np.zeros(1, np.int64), node=np.zeros(0, np.int64))
+    rr = _empty()
     drawn = 0
     lower = 1.0
 
@@ -194,10 +226,11 @@ def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
     beta = math.sqrt((1 - 1 / math.e) * (lcnk + ell * log_n + math.log(2)))
     lam_star = 2 * n * ((1 - 1 / math.e) * alpha + beta) ** 2 / epsilon ** 2
     theta = int(math.ceil(lam_star / lower))
-    fresh = extend(RRSets(ptr=np.zeros(1, np.int64), node=np.zeros(0, np.int64)), theta)
+    fresh = extend(_empty(), theta)
     seeds, gains = select_seeds(fresh, n, k)
     gain = n * gains / fresh.count
     table = pd.DataFrame({"order": np.arange(1, len(seeds) + 1), "vertex": seeds,
                           "marginal_gain": gain, "cumulative_spread": np.cumsum(gain)})
     return table, {"theta": theta, "lower_bound": lower, "rr_sets": drawn,
-                   "rr_entries": int(fresh.entries)}
+                   "rr_entries": int(fresh.entries), "seeds": int(len(seeds)),
+                   "stopped_early": bool(len(seeds) < k)}

@@ -28,14 +28,17 @@ class Propagators:
     Attributes
     ----------
     seeds : pandas.DataFrame
-        ``order`` (int64, 1 = picked first), ``customer_id`` (str),
+        At most ``k`` rows, fewer when no other customer would activate anyone
+        but themselves (``info["stopped_early"]``): ``order`` (int64, 1 =
+        picked first), ``customer_id`` (str),
         ``marginal_gain`` (float64: expected customers added by this seed,
         RR-set estimate), ``cumulative_spread`` (float64: RR-set estimate of
         the spread of the first ``order`` seeds).
     comparison : pandas.DataFrame
         One row per method (``imm``, ``degree``, ``pagerank``): ``method``,
         ``spread``, ``spread_se`` (Monte Carlo mean and standard error,
-        seeds included, the same simulator and runs for each) and
+        seeds included, the same simulator and runs for each; each baseline
+        takes as many customers as IMM found seeds) and
         ``vs_best_baseline`` (spread / best baseline spread).
     info : dict
         Model and algorithm parameters, RR-set counts, timings.
@@ -101,7 +104,9 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
         "cumulative_spread": seeds["cumulative_spread"].to_numpy(float),
     })
     sets = {"imm": seeds["vertex"].to_numpy(np.int64)}
-    sets.update({name: top_k(score, k) for name, score in (baselines or {}).items()})
+    # IMM may stop short of k (zero marginal gain): compare sets of the same size
+    sets.update({name: top_k(score, len(sets["imm"]))
+                 for name, score in (baselines or {}).items()})
     began = time.perf_counter()
     if forward is None:
         forward = adjacency(graph, prob)
