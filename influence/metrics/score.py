@@ -527,13 +527,36 @@ def reason_text(expected: np.ndarray, shares: np.ndarray, *, horizon_days: float
     ['expected influence 12.3 in the next 30 days (71% from the last weeks,
       24% from the last quarters)', 'no influence exerted yet']
     """
-    names = [_MEMORY.get(float(h), f"a {h:g}-day memory") for h in half_lives]
-    out = np.empty(len(expected), dtype=object)
-    for i, (value, row) in enumerate(zip(np.asarray(expected, dtype=float), shares)):
-        if value <= 0:
-            out[i] = "no influence exerted yet"
-            continue
-        order = np.argsort(-row, kind="stable")[:top]
-        parts = ", ".join(f"{row[j]:.0%} from {names[j]}" for j in order if row[j] >= 0.005)
-        out[i] = f"expected influence {value:.3g} in the next {horizon_days:g} days ({parts})"
+    names = np.array([_MEMORY.get(float(h), f"a {h:g}-day memory") for h in half_lives],
+                     dtype=object)
+    expected = np.asarray(expected, dtype=np.float64)
+    shares = np.asarray(shares, dtype=np.float64)
+    out = np.full(len(expected), "no influence exerted yet", dtype=object)
+    rows = np.flatnonzero(expected > 0)
+    if len(rows) == 0:
+        return out
+    order = np.argsort(-shares[rows], axis=1, kind="stable")[:, :top]
+    percent = np.rint(np.take_along_axis(shares[rows], order, axis=1) * 100).astype(np.int64)
+    # one formatted string per distinct value shown (3 significant digits) and per
+    # percent, joined by Arrow's string kernels: about 1 s at 1M customers
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digits = np.floor(np.log10(expected[rows])) - 2
+    shown = np.round(expected[rows] / 10.0 ** digits) * 10.0 ** digits
+    value, inverse = np.unique(shown, return_inverse=True)
+    heads = pa.array([f"expected influence {v:.3g} in the next {horizon_days:g} days ("
+                      for v in value.tolist()])
+    pieces = [heads.take(pa.array(inverse.ravel()))]
+    labels = pa.array([f"{p}% from " for p in range(101)])
+    memory = pa.array(names.tolist())
+    for j in range(order.shape[1]):
+        keep = percent[:, j] >= 1
+        part = pc.binary_join_element_wise(
+            pa.array(np.where(keep & (j > 0), ", ", "")),
+            labels.take(pa.array(np.clip(percent[:, j], 0, 100))),
+            memory.take(pa.array(order[:, j])), "")
+        pieces.append(pc.if_else(pa.array(keep), part, ""))
+    pieces.append(pa.array(np.full(len(rows), ")")))
+    out[rows] = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
     return out
