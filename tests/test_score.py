@@ -90,6 +90,12 @@ def test_fit_weights_recovers_poisson_means():
     np.testing.assert_allclose(weights, truth, atol=0.05)
     assert intercept == pytest.approx(0.05, abs=0.03)
     assert score.fit_weights(x, np.zeros(len(x)))[0].tolist() == [0.0] * 4
+    # customers with no feature share the intercept (they are fitted as one weighted row)
+    x[:10_000] = 0.0
+    y[:10_000] = rng.poisson(0.3, 10_000)
+    weights, intercept = score.fit_weights(x, y)
+    assert intercept == pytest.approx(0.3, abs=0.03)
+    np.testing.assert_allclose(weights, truth, atol=0.07)
 
 
 def _bursty_history(steady: bool, seed: int = 0) -> pd.DataFrame:
@@ -179,3 +185,18 @@ def test_reason_text_names_what_drove_the_score():
     assert text.tolist() == [
         "expected influence 10 in the next 30 days (80% from the last weeks, "
         "20% from the last quarters)", "no influence exerted yet"]
+
+
+def test_fit_and_check_shares_the_passes():
+    clean, source, target, reverse, days, _ = _arrays(_bursty_history(False, seed=5))
+    n = len(clean.ids)
+    end = days.max() + 1e-5
+    run = score.fit_and_check(source, target, reverse, days, n, end=end, ks=(10,))
+    alone = score.calibrate(source, target, reverse, days, n, end=end)
+    assert run.model == alone
+    _, by, _ = score.influence_events(source, target, reverse)
+    np.testing.assert_array_equal(run.features,
+                                  score.decayed_influence(by, days[target >= 0], end, n))
+    assert list(run.check["k"].unique()) == [10]
+    short = score.fit_and_check(source, target, reverse, days, n, end=days.min() + 70)
+    assert short.check.empty and short.model.method == "fitted"

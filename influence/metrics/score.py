@@ -40,10 +40,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..arrays import sorted_unique
+
 __all__ = ["HALF_LIVES", "HORIZON_DAYS", "SHRINKAGE", "influence_events", "decayed_influence",
            "later_influence", "prior_weights", "fit_weights", "expected_influence",
-           "ScoreModel", "calibrate", "top_k_metrics", "baseline_scores", "self_check",
-           "contributions", "reason_text"]
+           "ScoreModel", "ScoreRun", "calibrate", "fit_and_check", "top_k_metrics",
+           "baseline_scores", "self_check", "contributions", "reason_text"]
 
 #: Half-lives (days) of the decayed influence counts: a week, a month, a quarter, a year.
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
@@ -52,6 +54,7 @@ HORIZON_DAYS = 30.0
 #: Shrinkage toward the prior weights: ``lambda = spreaders / (spreaders + SHRINKAGE)``.
 SHRINKAGE = 10.0
 _LN2 = float(np.log(2.0))
+_QUANTUM = float(2 ** 30)
 
 
 def influence_events(source: np.ndarray, target: np.ndarray,
@@ -114,8 +117,10 @@ def decayed_influence(influencer: np.ndarray, times: np.ndarray, end: float, n: 
 
     Notes
     -----
-    O(m log m): events are summed per customer in (customer, time) order, so
-    the result does not depend on the order of the input rows.
+    O(m), no sort: each term is rounded to a multiple of ``2 ** -30`` (about
+    1e-9) before it is summed, so every partial sum below ``2 ** 23`` (8
+    million events) is exact in float64 and the result is bit-identical
+    whatever the order of the input rows.
 
     Examples
     --------
@@ -127,16 +132,13 @@ def decayed_influence(influencer: np.ndarray, times: np.ndarray, end: float, n: 
     times = np.asarray(times, dtype=np.float64)
     before = times < end
     who, age = influencer[before], end - times[before]
-    order = np.lexsort((age, who))
-    who, age = who[order], age[order]
     out = np.zeros((n, len(half_lives)))
-    if len(who) == 0:
-        return out
-    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
     for j, h in enumerate(half_lives):
-        decay = (np.ones_like(age) if h is None or not np.isfinite(h)
-                 else np.exp2(-age / float(h)))
-        out[who[starts], j] = np.add.reduceat(decay, starts)
+        if h is None or not np.isfinite(h):
+            out[:, j] = np.bincount(who, minlength=n)
+        else:
+            decay = np.round(np.exp2(-age / float(h)) * _QUANTUM) / _QUANTUM
+            out[:, j] = np.bincount(who, weights=decay, minlength=n)
     return out
 
 
@@ -231,8 +233,10 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
 
     Notes
     -----
-    L-BFGS-B (scipy) on features scaled to mean 1, from ``w = 1 / p`` and
-    ``b`` = a tenth of the mean; O(m p) per iteration, deterministic.
+    L-BFGS-B (scipy) on features scaled to mean 1, from ``w = mean / p`` and
+    ``b`` = a tenth of the mean; O(m' p) per iteration where m' is the number
+    of rows with a non-zero feature (the others share the intercept and enter
+    as one weighted term); deterministic.
     """
     from scipy.optimize import minimize
 
@@ -243,13 +247,19 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
         return np.zeros(p), 0.0
     scale = x.mean(axis=0)
     scale[scale <= 0] = 1.0
-    xs = x / scale
+    # customers with no feature at all share one mean (the intercept): one row
+    # for all of them, weighted by their number, gives the same likelihood
+    some = x.any(axis=1)
+    zero_count, zero_later = float((~some).sum()), float(y[~some].sum())
+    xs, y = x[some] / scale, y[some]
     floor = 1e-12
 
     def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
         mu = np.maximum(xs @ v[:p] + v[p], floor)
         ratio = 1.0 - y / mu
-        return float(mu.sum() - y @ np.log(mu)), np.r_[ratio @ xs, ratio.sum()]
+        b = max(v[p], floor)
+        value = mu.sum() - y @ np.log(mu) + zero_count * b - zero_later * np.log(b)
+        return float(value), np.r_[ratio @ xs, ratio.sum() + zero_count - zero_later / b]
 
     start = np.r_[np.full(p, y.mean() / p), 0.1 * y.mean()]
     fit = minimize(loss, start, jac=True, method="L-BFGS-B",
@@ -311,15 +321,38 @@ class ScoreModel:
                 "notes": list(self.notes)}
 
 
-def _active(source: np.ndarray, target: np.ndarray, times: np.ndarray, end: float,
-            n: int) -> np.ndarray:
-    """Customers with an event (either role) before ``end``."""
-    before = times < end
-    seen = np.zeros(n, dtype=bool)
-    seen[source[before]] = True
-    t = target[before]
-    seen[t[t >= 0]] = True
-    return seen
+def _first_seen(source: np.ndarray, target: np.ndarray, times: np.ndarray, n: int) -> np.ndarray:
+    """Time of each customer's first event in either role (``inf`` if none)."""
+    first = np.full(n, np.inf)
+    np.minimum.at(first, source, times)
+    has = target >= 0
+    np.minimum.at(first, target[has], times[has])
+    return first
+
+
+def _fit(features: np.ndarray, judged: np.ndarray, later: np.ndarray, *, split: float,
+         horizon_days: float, half_lives, shrinkage: float) -> ScoreModel:
+    """:func:`fit_weights` on the judged customers, shrunk toward the prior."""
+    prior = prior_weights(horizon_days, half_lives)
+    base = dict(half_lives=tuple(half_lives), horizon_days=float(horizon_days), split=split,
+                judged=int(judged.sum()))
+    later = later[judged]
+    spreaders = int((later > 0).sum())
+    if spreaders == 0:
+        return ScoreModel(weights=tuple(prior), method="prior", **base,
+                          notes=["no customer exerted influence in the calibration period"])
+    fitted, intercept = fit_weights(features[judged], later)
+    shrink = spreaders / (spreaders + shrinkage)
+    weights = shrink * fitted + (1.0 - shrink) * prior
+    return ScoreModel(weights=tuple(float(w) for w in weights), method="fitted",
+                      fitted=tuple(float(w) for w in fitted), shrink=shrink,
+                      spreaders=spreaders, intercept=intercept, **base)
+
+
+def _short(horizon_days: float, half_lives, times: int) -> ScoreModel:
+    return ScoreModel(weights=tuple(prior_weights(horizon_days, half_lives)), method="prior",
+                      half_lives=tuple(half_lives), horizon_days=float(horizon_days),
+                      notes=[f"history shorter than {times} x {horizon_days:g} days"])
 
 
 def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
@@ -332,7 +365,8 @@ def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     each active customer's later influence in ``[split, end)``; weights by
     :func:`fit_weights`, shrunk toward :func:`prior_weights` by ``lambda =
     S / (S + shrinkage)`` where ``S`` is the number of judged customers with
-    later influence. Uses only events before ``end``.
+    later influence. Uses only events before ``end``. (:func:`fit_and_check`
+    does this and the self-check with shared passes over the events.)
 
     Parameters
     ----------
@@ -357,29 +391,17 @@ def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     times = np.asarray(times, dtype=np.float64)
     if end is None:
         end = float(times.max()) + 1.0 / 86400.0
-    prior = prior_weights(horizon_days, half_lives)
-    base = dict(half_lives=tuple(half_lives), horizon_days=float(horizon_days))
     before = times < end
     if not before.any() or end - times[before].min() < 2 * horizon_days:
-        return ScoreModel(weights=tuple(prior), method="prior", **base,
-                          notes=[f"history shorter than 2 x {horizon_days:g} days"])
+        return _short(horizon_days, half_lives, 2)
     split = end - horizon_days
-    rows, by, _ = influence_events(source, target, reverse)
-    features = decayed_influence(by, times[rows], split, n, half_lives=half_lives)
-    judged = np.flatnonzero(_active(source, target, times, split, n))
-    later = later_influence(source, target, reverse, times, split, end, n,
-                            converted=converted)[judged]
-    spreaders = int((later > 0).sum())
-    if spreaders == 0:
-        return ScoreModel(weights=tuple(prior), method="prior", split=split,
-                          judged=len(judged), **base,
-                          notes=["no customer exerted influence in the calibration period"])
-    fitted, intercept = fit_weights(features[judged], later)
-    shrink = spreaders / (spreaders + shrinkage)
-    weights = shrink * fitted + (1.0 - shrink) * prior
-    return ScoreModel(weights=tuple(float(w) for w in weights), method="fitted",
-                      fitted=tuple(float(w) for w in fitted), shrink=shrink, split=split,
-                      judged=len(judged), spreaders=spreaders, intercept=intercept, **base)
+    _, by, _ = influence_events(source, target, reverse)
+    has = target >= 0
+    features = decayed_influence(by, times[has], split, n, half_lives=half_lives)
+    judged = _first_seen(source, target, times, n) < split
+    later = later_influence(source, target, reverse, times, split, end, n, converted=converted)
+    return _fit(features, judged, later, split=split, horizon_days=horizon_days,
+                half_lives=half_lives, shrinkage=shrinkage)
 
 
 def top_k_metrics(score: np.ndarray, later: np.ndarray, k: int) -> dict:
@@ -400,11 +422,23 @@ def top_k_metrics(score: np.ndarray, later: np.ndarray, k: int) -> dict:
     total = later.sum()
     if k == 0 or total <= 0:
         return {"k": k, "capture": float("nan"), "precision": float("nan")}
-    picked = np.lexsort((np.arange(len(score)), -score))[:k]
+    picked = _top_k(score, k)
     cut = np.partition(later, len(later) - k)[len(later) - k]
     relevant = (later >= cut) & (later > 0)
     return {"k": k, "capture": float(later[picked].sum() / total),
             "precision": float(relevant[picked].mean())}
+
+
+def _top_k(score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores, ties by smaller index; O(n + k log k)."""
+    n = len(score)
+    if k >= n:
+        return np.lexsort((np.arange(n), -score))
+    threshold = np.partition(score, n - k)[n - k]
+    above = np.flatnonzero(score > threshold)
+    tied = np.flatnonzero(score == threshold)[:k - len(above)]
+    chosen = np.concatenate([above, tied])
+    return chosen[np.lexsort((chosen, -score[chosen]))]
 
 
 def baseline_scores(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
@@ -422,12 +456,128 @@ def baseline_scores(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     rows, by, to = influence_events(source, target, reverse)
     counts = decayed_influence(by, times[rows], end, n, half_lives=(None, 7.0))
     before = times[rows] < end
-    pairs = np.unique(by[before] * np.int64(n) + to[before])
+    pairs = sorted_unique(by[before] * np.int64(n) + to[before])
     sent = np.bincount(source[times < end], minlength=n)
     received = np.bincount(target[rows][before], minlength=n)
     return {"received": counts[:, 0], "received_7d": counts[:, 1],
             "out_degree": np.bincount(pairs // n, minlength=n).astype(np.float64),
             "events": (sent + received).astype(np.float64)}
+
+
+@dataclass
+class ScoreRun:
+    """What :func:`fit_and_check` returns: everything a run needs.
+
+    Attributes
+    ----------
+    model : ScoreModel
+        The weights for the score at ``end``.
+    features : numpy.ndarray, shape (n, len(half_lives))
+        ``R_h`` at ``end``; ``expected_influence(features, model.weights)`` is the score.
+    check : pandas.DataFrame
+        One row per (score, k): ``score`` (``expected_influence``, ``received``,
+        ``received_7d``, ``out_degree``, ``events``, ``oracle``), ``k``,
+        ``capture``, ``precision`` (empty when skipped).
+    check_summary : dict
+        ``check`` (days), ``horizon_days``, ``judged``, ``spreaders``,
+        ``later_total``, ``model`` (the one used to score at ``check``); or
+        ``{"skipped": reason}``.
+    """
+
+    model: ScoreModel
+    features: np.ndarray
+    check: pd.DataFrame
+    check_summary: dict
+
+
+def _empty_check() -> pd.DataFrame:
+    return pd.DataFrame({"score": pd.Series(dtype="str"), "k": pd.Series(dtype="int64"),
+                         "capture": pd.Series(dtype="float64"),
+                         "precision": pd.Series(dtype="float64")})
+
+
+def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
+                  times: np.ndarray, n: int, *, end: float | None = None,
+                  converted: np.ndarray | None = None, horizon_days: float = HORIZON_DAYS,
+                  half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE,
+                  ks=(100, 1000)) -> ScoreRun:
+    """The score at ``end`` and its self-check, with shared passes over the events.
+
+    With ``H = horizon_days``, ``check = end - H`` and ``split = end - 2H``:
+
+    * the **score** at ``end`` uses the weights fitted on features at ``check``
+      judged by the later influence in ``[check, end)`` (:func:`calibrate`);
+    * the **self-check** scores every customer active before ``check`` with
+      the weights fitted one horizon earlier (features at ``split``, judged on
+      ``[split, check)``) and judges that score, the baselines
+      (:func:`baseline_scores`) and the oracle by the later influence in
+      ``[check, end)`` at each ``k``: an out-of-sample check of the very
+      procedure that sets the score, since nothing after ``check`` was used.
+
+    Three feature passes (``split``, ``check``, ``end``), two later-influence
+    passes and two fits, all O(m) but one sort for ``out_degree``.
+
+    Parameters
+    ----------
+    source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage
+        As for :func:`calibrate`.
+    ks : sequence of int, default=(100, 1000)
+
+    Returns
+    -------
+    ScoreRun
+        The model is :func:`prior_weights` when the history is shorter than
+        two horizons; the check is skipped when it is shorter than three or
+        nobody exerted influence in the last horizon.
+    """
+    source = np.asarray(source, dtype=np.int64)
+    target = np.asarray(target, dtype=np.int64)
+    reverse = np.asarray(reverse, dtype=bool)
+    times = np.asarray(times, dtype=np.float64)
+    if end is None:
+        end = float(times.max()) + 1.0 / 86400.0
+    _, by, _ = influence_events(source, target, reverse)
+    has = target >= 0
+    by_times = times[has]
+    features = decayed_influence(by, by_times, end, n, half_lives=half_lives)
+    first = _first_seen(source, target, times, n)
+    seen = first[first < end]
+    history = end - seen.min() if len(seen) else 0.0
+    fit = dict(horizon_days=horizon_days, half_lives=half_lives, shrinkage=shrinkage)
+    if history < 2 * horizon_days:
+        return ScoreRun(_short(horizon_days, half_lives, 2), features, _empty_check(),
+                        {"skipped": f"history shorter than 3 x {horizon_days:g} days"})
+    check = end - horizon_days
+    at_check = decayed_influence(by, by_times, check, n, half_lives=half_lives)
+    judged = first < check
+    later = later_influence(source, target, reverse, times, check, end, n, converted=converted)
+    model = _fit(at_check, judged, later, split=check, **fit)
+    if history < 3 * horizon_days:
+        return ScoreRun(model, features, _empty_check(),
+                        {"skipped": f"history shorter than 3 x {horizon_days:g} days"})
+    if later[judged].sum() == 0:
+        return ScoreRun(model, features, _empty_check(),
+                        {"skipped": "nobody exerted influence in the last period"})
+    split = check - horizon_days
+    earlier = later_influence(source, target, reverse, times, split, check, n,
+                              converted=converted)
+    past = _fit(decayed_influence(by, by_times, split, n, half_lives=half_lives),
+                first < split, earlier, split=split, **fit)
+    scores = {"expected_influence": expected_influence(at_check, past.weights)}
+    scores.update(baseline_scores(source, target, reverse, times, check, n))
+    rows = np.flatnonzero(judged)
+    truth = later[rows]
+    scores["oracle"] = truth.astype(np.float64)
+    out = []
+    for name, values in scores.items():
+        values = values if name == "oracle" else values[rows]
+        for k in ks:
+            out.append({"score": name, **top_k_metrics(values, truth, k)})
+    summary = {"check": check, "horizon_days": horizon_days, "judged": len(rows),
+               "spreaders": int((truth > 0).sum()), "later_total": int(truth.sum()),
+               "model": past.to_dict()}
+    return ScoreRun(model, features, pd.DataFrame(out)[["score", "k", "capture", "precision"]],
+                    summary)
 
 
 def self_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
@@ -437,65 +587,41 @@ def self_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                extra: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, dict]:
     """How well the score would have predicted the last ``horizon_days``.
 
-    Runs :func:`calibrate` as of ``check = end - horizon_days`` (so its own
-    calibration period is ``[check - horizon, check)``), scores every customer
-    active before ``check``, and judges the score and the baselines by the
-    later influence in ``[check, end)``: an honest out-of-sample check, since
-    nothing after ``check`` was used to set the score.
+    The self-check part of :func:`fit_and_check`: the score set as of ``check
+    = end - horizon_days`` (its weights fitted on ``[check - horizon,
+    check)``), judged with the baselines and the oracle on ``[check, end)``.
 
     Parameters
     ----------
-    source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage
-        As for :func:`calibrate`.
-    ks : sequence of int, default=(100, 1000)
+    source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage, ks
+        As for :func:`fit_and_check`.
     extra : dict of str to numpy.ndarray, optional
         More scores computed on the events before ``check`` (e.g. PageRank),
-        one value per vertex.
+        one value per vertex, judged the same way.
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per (score, k): ``score`` (``expected_influence``, the
-        baselines, ``oracle``), ``k``, ``capture``, ``precision``.
+        :attr:`ScoreRun.check`, plus the ``extra`` scores.
     summary : dict
-        ``check`` (days), ``horizon_days``, ``judged``, ``spreaders``,
-        ``later_total`` and the model used (:meth:`ScoreModel.to_dict`); or
-        ``{"skipped": reason}`` with an empty table when the history is
-        shorter than three horizons or nobody exerted influence after ``check``.
+        :attr:`ScoreRun.check_summary`.
     """
-    source = np.asarray(source, dtype=np.int64)
-    target = np.asarray(target, dtype=np.int64)
-    times = np.asarray(times, dtype=np.float64)
-    empty = pd.DataFrame({"score": pd.Series(dtype="str"), "k": pd.Series(dtype="int64"),
-                          "capture": pd.Series(dtype="float64"),
-                          "precision": pd.Series(dtype="float64")})
-    if end is None:
-        end = float(times.max()) + 1.0 / 86400.0
-    check = end - horizon_days
-    if times.min() > check - 2 * horizon_days:
-        return empty, {"skipped": f"history shorter than 3 x {horizon_days:g} days"}
-    model = calibrate(source, target, reverse, times, n, end=check, converted=converted,
-                      horizon_days=horizon_days, half_lives=half_lives, shrinkage=shrinkage)
-    rows, by, _ = influence_events(source, target, reverse)
-    features = decayed_influence(by, times[rows], check, n, half_lives=half_lives)
-    scores = {"expected_influence": expected_influence(features, model.weights)}
-    scores.update(baseline_scores(source, target, reverse, times, check, n))
-    scores.update(extra or {})
-    judged = np.flatnonzero(_active(source, target, times, check, n))
-    later = later_influence(source, target, reverse, times, check, end, n,
-                            converted=converted)[judged]
-    if later.sum() == 0:
-        return empty, {"skipped": "nobody exerted influence in the last period"}
-    scores["oracle"] = later.astype(np.float64)
-    out = []
-    for name, values in scores.items():
-        values = values if name == "oracle" else values[judged]
-        for k in ks:
-            out.append({"score": name, **top_k_metrics(values, later, k)})
-    table = pd.DataFrame(out)[["score", "k", "capture", "precision"]]
-    summary = {"check": check, "horizon_days": horizon_days, "judged": len(judged),
-               "spreaders": int((later > 0).sum()), "later_total": int(later.sum()),
-               "model": model.to_dict()}
+    run = fit_and_check(source, target, reverse, times, n, end=end, converted=converted,
+                        horizon_days=horizon_days, half_lives=half_lives,
+                        shrinkage=shrinkage, ks=ks)
+    table, summary = run.check, run.check_summary
+    if extra and not table.empty:
+        times = np.asarray(times, dtype=np.float64)
+        source = np.asarray(source, dtype=np.int64)
+        target = np.asarray(target, dtype=np.int64)
+        check = summary["check"]
+        rows = np.flatnonzero(_first_seen(source, target, times, n) < check)
+        end = check + horizon_days
+        truth = later_influence(source, target, reverse, times, check, end, n,
+                                converted=converted)[rows]
+        more = [{"score": name, **top_k_metrics(values[rows], truth, k)}
+                for name, values in extra.items() for k in ks]
+        table = pd.concat([table, pd.DataFrame(more)], ignore_index=True)
     return table, summary
 
 
