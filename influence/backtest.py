@@ -311,7 +311,9 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
                          f"split ({split.date()}); nothing to score")
     until = split - pd.Timedelta(nanoseconds=1)
     end = None if horizon_days is None else split + pd.Timedelta(days=horizon_days)
-    before_config = base.replace(window__until=until)
+    # expected_spread is not judged: skip its per-customer simulations (minutes on
+    # real graphs); the key-propagator seed set (propagator_rank) is kept
+    before_config = base.replace(window__until=until, propagators__candidates=0)
     try:
         before = analyze(raw, config=before_config)
     except InputError as exc:
