@@ -621,13 +621,13 @@ def _vendored() -> list[dict]:
             for a in manifest()["assets"]]
 
 
-def _links(analysis: "Analysis", folder: Path | None, base: str) -> dict[str, str]:
+def _links(analysis: "Analysis", folder: Path | None, base: str) -> dict[str, str | None]:
     """Relative links to the full results files beside the report, by table name."""
+    links: dict[str, str | None] = {"customers": None, "edges": None, "kfactor": None}
     if folder is None:
-        return {}
+        return links
     fmt = (analysis.manifest.get("outputs") or {}).get("format", "csv")
-    links = {}
-    for name in ("customers", "edges", "kfactor"):
+    for name in links:
         if (Path(folder) / f"{name}.{fmt}").is_file():
             links[name] = quote(f"{base}{name}.{fmt}")
     return links
