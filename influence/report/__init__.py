@@ -338,12 +338,14 @@ def _network(analysis: "Analysis", rank: str, seed: int,
     data = {
         "nodes": [{"id": c, "label": c if len(c) <= 24 else c[:23] + "…",
                    "x": round(float(x), 4), "y": round(float(y), 4), "top": bool(top),
+                   "order": json_value(order),
                    "rank": json_value(r), "score": json_value(sc, 4),
                    "segment": "suppressed" if sg in suppressed else sg,
                    "community": json_value(cm),
                    "community_color": community_color(int(cm)) if pd.notna(cm) else "#BBBBBB"}
-                  for c, x, y, top, r, sc, sg, cm in zip(
+                  for c, x, y, top, order, r, sc, sg, cm in zip(
                       nodes["customer_id"], nodes["x"], nodes["y"], nodes["top"],
+                      nodes["top_order"],
                       nodes["influence_rank"], nodes["influence_score"], segment,
                       nodes["community"])],
         "links": [[index[a], index[b], json_value(w, 4)]

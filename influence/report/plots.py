@@ -250,7 +250,7 @@ def degree_figure(degrees: dict[str, np.ndarray]) -> str:
                 continue
             values, counts = np.unique(degree, return_counts=True)
             ax.scatter(values, counts / counts.sum(), s=12, alpha=0.75, label=name,
-                       marker=markers.get(i, "o"), rasterized=True)  # size bounded at any n
+                       marker=markers.get(i, "o"))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("degree (distinct customers)")

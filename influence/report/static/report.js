@@ -94,11 +94,12 @@
       var style = net.segments[n.segment] || {color: "#FFFFFF", pattern: 0};
       return {group: "nodes", data: {
         id: "n" + i, cid: n.id, label: n.label, top: n.top ? 1 : 0, rank: n.rank,
+        first: n.order !== null && n.order <= 12 ? 1 : 0,
         segment: n.segment, community: n.community, score: n.score,
         sc: style.color, cc: n.community_color, color: style.color,
         shape: SHAPES[style.pattern % SHAPES.length],
         size: 10 + 30 * Math.pow(n.score || 0, 3)
-      }, position: {x: 420 * n.x, y: -420 * n.y}};
+      }, position: {x: 1000 * n.x, y: -1000 * n.y}};
     });
     net.links.forEach(function (l, i) {
       elements.push({group: "edges", data: {
@@ -115,18 +116,20 @@
       style: [
         {selector: "node", style: {"background-color": "data(color)", "shape": "data(shape)",
           "width": "data(size)", "height": "data(size)", "border-width": 0.5,
-          "border-color": "#ffffff", "font-size": 9, "min-zoomed-font-size": 7,
+          "border-color": "#ffffff", "font-size": 14, "min-zoomed-font-size": 9,
           "text-valign": "top", "text-margin-y": -3, "color": "#202124",
           "text-background-color": "#ffffff", "text-background-opacity": 0.8}},
         {selector: "node[segment = 'suppressed']", style: {"border-color": "#777777",
           "border-width": 1}},
         {selector: "node[top = 1]", style: {"border-width": 2, "border-color": "#202124",
-          "label": "data(label)"}},
+          "label": "data(label)", "font-size": 14, "min-zoomed-font-size": 9}},
+        {selector: "node[first = 1]", style: {"font-size": 26, "min-zoomed-font-size": 7}},
         {selector: "edge", style: {"width": "data(width)", "line-color": "#9aa0a6",
           "opacity": 0.55, "curve-style": "haystack"}},
         {selector: ".faded", style: {"opacity": 0.12}},
         {selector: "node.match", style: {"border-width": 4, "border-color": "#D55E00",
-          "label": "data(label)", "z-index": 10, "opacity": 1}}
+          "label": "data(label)", "z-index": 10, "opacity": 1, "font-size": 26,
+          "min-zoomed-font-size": 0}}
       ]
     });
     var info = document.getElementById("network-info");
