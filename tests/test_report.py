@@ -445,3 +445,18 @@ def test_write_report_links_the_results_files_from_where_it_writes(tmp_path, sma
     assert set(_check(html).refs) == {"../results/customers.csv", "../results/edges.csv",
                                       "../results/kfactor.csv"}
     assert "href=" not in render_report(Analysis.load(folder)).replace('href="#', "")
+
+
+def test_report_is_byte_identical_across_fresh_processes(tmp_path, small_events):
+    import subprocess
+    import sys
+
+    folder = analyze(small_events, seed=5).save(tmp_path / "out")
+    code = ("import sys; from influence import Analysis; from influence.report import "
+            "write_report; write_report(Analysis.load(sys.argv[1]), sys.argv[2], "
+            "folder=sys.argv[1])")
+    for name in ("a.html", "b.html"):
+        subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / name)],
+                       check=True)
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+    assert "network-data" in (tmp_path / "a.html").read_text(encoding="utf-8")

@@ -135,7 +135,10 @@ def network_figure(hood: Neighbourhood, styles: dict[str, SegmentStyle], *,
     nodes, links = hood.nodes, hood.links
     with rc_context(_RC):
         width, height = 10.0, 7.5
-        fig = _figure(width, height)
+        # a fixed layout (no constrained layout): positions in points are known before
+        # drawing, so labels can be placed where they do not overlap
+        fig = Figure(figsize=(width, height), dpi=100)
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.1)
         ax = fig.add_subplot()
         ax.set_axis_off()
         if not len(nodes):
@@ -170,11 +173,10 @@ def network_figure(hood: Neighbourhood, styles: dict[str, SegmentStyle], *,
         handles.append(Line2D([], [], marker="o", linestyle="", color="white",
                               markeredgecolor="#202124",
                               label=f"top {len(hood.top_ids)} (ringed)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
+        fig.legend(handles=handles, loc="lower center", ncols=min(len(handles), 6),
                    frameon=False, fontsize=8)
-        ax.margins(0.04)
-        fig.canvas.draw()  # fixes the layout, so data can be turned into points
-        fig.set_layout_engine("none")  # and keeps it while the labels are added
+        ax.set_xlim(-1.06, 1.06)  # the layout is scaled into [-1, 1]
+        ax.set_ylim(-1.06, 1.06)
         wanted = [c for c in hood.top_ids[:n_labels]]
         to_points = ax.transData + fig.dpi_scale_trans.inverted()
         points = (np.array([to_points.transform(where[c]) for c in wanted]) * 72.0
