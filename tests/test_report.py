@@ -460,3 +460,15 @@ def test_report_is_byte_identical_across_fresh_processes(tmp_path, small_events)
                        check=True)
     assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
     assert "network-data" in (tmp_path / "a.html").read_text(encoding="utf-8")
+
+
+def test_degree_plot_draws_a_bounded_number_of_points():
+    from influence.report.plots import thin_tail
+
+    few = np.arange(1, 250)
+    assert thin_tail(few).tolist() == list(range(len(few)))     # small data: every point
+    sizes = [len(thin_tail(np.arange(1, n))) for n in (10_000, 100_000, 1_000_000)]
+    assert sizes[-1] <= 300 + 60 * 6 and sizes[-1] - sizes[0] <= 2 * 60
+    values = np.unique(np.r_[np.arange(1, 400), [10 ** 5, 10 ** 5 + 1]])
+    drawn = values[thin_tail(values)]
+    assert drawn[0] == 1 and 10 ** 5 in drawn and 10 ** 5 + 1 not in drawn  # one per bin

@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd

@@ -239,8 +239,30 @@ def community_map_figure(links: pd.DataFrame, communities: pd.DataFrame, *,
         return to_data_uri(fig)
 
 
+def thin_tail(values: np.ndarray, *, keep: int = 300, per_decade: int = 60) -> np.ndarray:
+    """Positions of the sorted ``values`` to draw: the ``keep`` smallest, then at most
+    ``per_decade`` per factor of ten (the first in each log-spaced bin), so a plot with
+    one point per distinct value stays the same size at any number of customers.
+
+    Examples
+    --------
+    >>> len(thin_tail(np.arange(1, 100_001))), len(thin_tail(np.arange(1, 1_000_001)))
+    (453, 513)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= keep:
+        return np.arange(len(values))
+    tail = np.log10(values[keep:]) * per_decade
+    bins = np.floor(tail + 1e-9).astype(np.int64)
+    first = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]]) + keep
+    return np.r_[np.arange(keep), first]
+
+
 def degree_figure(degrees: dict[str, np.ndarray]) -> str:
-    """Share of customers with each degree, log-log (customers with degree 0 left out)."""
+    """Share of customers with each degree, log-log (customers with degree 0 left out).
+
+    One point per distinct degree, the long tail thinned by :func:`thin_tail`.
+    """
     with rc_context(_RC):
         fig = _figure(6.0, 4.2)
         ax = fig.add_subplot()
@@ -251,7 +273,9 @@ def degree_figure(degrees: dict[str, np.ndarray]) -> str:
             if not len(degree):
                 continue
             values, counts = np.unique(degree, return_counts=True)
-            ax.scatter(values, counts / counts.sum(), s=12, alpha=0.75, label=name,
+            drawn = thin_tail(values)
+            ax.scatter(values[drawn], counts[drawn] / counts.sum(), s=12, alpha=0.75,
+                       label=name,
                        marker=markers.get(i, "o"))
         ax.set_xscale("log")
         ax.set_yscale("log")
