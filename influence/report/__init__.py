@@ -30,7 +30,6 @@ of mouth) and ``manifest["score_check"]`` (section "score-check", see
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -623,19 +622,19 @@ def _vendored() -> list[dict]:
             for a in manifest()["assets"]]
 
 
-def _links(analysis: "Analysis", folder: Path | None, base: str) -> dict[str, str | None]:
-    """Relative links to the full results files beside the report, by table name."""
+def _links(analysis: "Analysis", folder: Path | None) -> dict[str, str | None]:
+    """Links to the full results files, by table name, relative to the results folder."""
     links: dict[str, str | None] = {"customers": None, "edges": None, "kfactor": None}
     if folder is None:
         return links
     fmt = (analysis.manifest.get("outputs") or {}).get("format", "csv")
     for name in links:
         if (Path(folder) / f"{name}.{fmt}").is_file():
-            links[name] = quote(f"{base}{name}.{fmt}")
+            links[name] = quote(f"{name}.{fmt}")
     return links
 
 
-def _render(analysis: "Analysis", folder: Path | None, base: str) -> str:
+def _render(analysis: "Analysis", folder: Path | None) -> str:
     from .. import __version__
     from .vendor import asset
 
@@ -658,7 +657,7 @@ def _render(analysis: "Analysis", folder: Path | None, base: str) -> str:
         "styles_vendored": Markup(asset("dataTables.dataTables.min.css")),
         "scripts": [Markup(script) for script in scripts],
         "vendored": _vendored(),
-        "links": _links(analysis, folder, base),
+        "links": _links(analysis, folder),
         "lists": lists,
         "list_cap": _number(LIST_CAP),
         "score_check": _score_check(analysis.manifest),
@@ -686,8 +685,8 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
         without them those parts say so.
     folder : path, optional
         Results folder, searched for ``cascades.csv``/``.parquet``; the page
-        links the full results files in it as if it sat in that folder
-        (:func:`write_report` links them from wherever it writes).
+        links the full results files in it by name, as from a report inside
+        that folder (so a report copied elsewhere keeps the same bytes).
 
     Returns
     -------
@@ -695,22 +694,18 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
         One self-contained HTML document: its scripts, styles and pictures are
         inline and it loads nothing; byte-identical for the same results.
     """
-    return _render(analysis, Path(folder) if folder is not None else None, "")
+    return _render(analysis, Path(folder) if folder is not None else None)
 
 
 def write_report(analysis: "Analysis", path: str | Path, *,
                  folder: str | Path | None = None) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8). Returns the path.
 
-    Links to the full results files in ``folder`` are relative to ``path``.
+    The same bytes wherever it is written: links to the results files are
+    relative to ``folder`` (the report's usual place, where ``analyze`` puts it).
     """
     path = Path(path)
-    base = ""
-    if folder is not None:
-        relative = os.path.relpath(Path(folder).resolve(), path.resolve().parent)
-        base = "" if relative == "." else Path(relative).as_posix() + "/"
-    html = _render(analysis, Path(folder) if folder is not None else None, base)
-    path.write_text(html, encoding="utf-8", newline="\n")
+    path.write_text(render_report(analysis, folder=folder), encoding="utf-8", newline="\n")
     return path
 
 
