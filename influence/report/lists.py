@@ -56,6 +56,7 @@ ACTION_LISTS = (
 )
 
 _TEXT = {"customer_id", "segment_reason", "last_active", "first_active"}
+_DATES = {"last_active", "first_active"}
 
 
 def suppressed_segments(analysis) -> set[str]:
@@ -104,8 +105,11 @@ def action_lists(customers: pd.DataFrame, suppressed: set[str], *,
                        and (c in _FIRST or customers[c].notna().any())] + ["segment_reason"]
             members = customers[(segment == spec.segment).to_numpy()]
             members = first_rows(members, ["influence_rank", "customer_id"], cap)
-            rows = [[json_value(v) for v in row]
-                    for row in members[columns].astype(object).itertuples(index=False)]
+            table = members[columns].astype(object)
+            for column in _DATES.intersection(columns):  # the day is enough here
+                table[column] = [None if pd.isna(v) else str(json_value(v))[:10]
+                                 for v in table[column]]
+            rows = [[json_value(v) for v in row] for row in table.itertuples(index=False)]
             entry["shown"] = len(rows)
             entry["data"] = {"columns": [{"name": c, "kind": "text" if c in _TEXT
                                           else "num"} for c in columns],
