@@ -43,7 +43,7 @@ from .reach.propagators import edge_probabilities, run_propagators
 from .reach.spread import adjacency, simulate_spread
 from .schema import (COMMUNITY_COLUMNS, CONVERTED, CUSTOMER_COLUMNS, CUSTOMER_ID,
                      SEGMENT_COLUMNS, TIMESTAMP, TYPE, VALUE)
-from .segments import assign_segments, plan_rules, segment_profiles
+from .segments import assign_segments, plan_rules, segment_profiles, suppress_segments
 from .validation import add_customers, clean_events
 
 __all__ = ["Analysis", "analyze", "OUTPUT_FORMATS"]
@@ -590,6 +590,8 @@ def analyze(events: str | Path | pd.DataFrame, *,
         segments_table = segment_profiles(
             customers_table, min_segment_size=config.privacy.min_segment_size,
             order=segment_order)
+        kfactor, profiles = suppress_segments(segments_table, kfactor=kfactor,
+                                              communities=profiles)
 
     events_by_type = clean.events[TYPE].value_counts()
     manifest = {

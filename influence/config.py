@@ -417,8 +417,11 @@ class PrivacyConfig:
     ----------
     min_segment_size : int, default=10
         Segments with fewer customers are suppressed in ``segments.csv`` (their
-        metrics left empty, ``suppressed`` true) and dropped from
-        ``influence top --pseudonymize``. >= 1 (1 suppresses nothing).
+        metrics left empty, ``suppressed`` true), ``kfactor.csv`` (row left
+        out), ``communities.csv`` (``share_<segment>`` empty) and
+        ``report.html`` (figures, example reason, scatter points), and dropped
+        from ``influence top --pseudonymize`` (docs/segments.md, Privacy).
+        >= 1 (1 suppresses nothing).
     """
 
     min_segment_size: int = 10

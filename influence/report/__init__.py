@@ -244,7 +244,27 @@ def _summary(analysis: "Analysis") -> dict:
     }
 
 
-def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
+def _suppressed(analysis: "Analysis") -> tuple[list[str], int]:
+    """Segments suppressed for their size, and ``[privacy] min_segment_size``.
+
+    From ``segments.csv`` (its ``suppressed`` column) when the analysis has it;
+    for older results, every segment with fewer customers than the saved
+    ``min_segment_size`` (default 10).
+    """
+    from ..config import PrivacyConfig
+
+    saved = (analysis.manifest.get("config") or {}).get("privacy") or {}
+    min_size = int(saved.get("min_segment_size", PrivacyConfig().min_segment_size))
+    segments = analysis.segments
+    if segments is not None and "suppressed" in segments.columns:
+        hidden = segments.loc[segments["suppressed"].astype(bool), "segment"]
+        return sorted(hidden.astype(str)), min_size
+    sizes = analysis.customers["segment"].astype("str").value_counts()
+    return sorted(s for s, size in sizes.items() if size < min_size), min_size
+
+
+def _segments(customers: pd.DataFrame, order: list[str], suppressed: list[str] = (),
+              min_size: int = 1) -> dict:
     sizes = customers["segment"].astype("str").value_counts().reindex(order).fillna(0)
     sizes = sizes.astype(np.int64)
     total = max(len(customers), 1)
@@ -253,6 +273,15 @@ def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
                          "recency_days", "segment_reason") if c in customers.columns]
     grouped = customers[shown].groupby(customers["segment"].astype("str"), sort=False)
     for segment in order:
+        if segment in suppressed:
+            # size and share only: any figure of a handful of customers is theirs
+            rows.append({"name": segment, "count": _number(int(sizes[segment])),
+                         "share": f"{100 * sizes[segment] / total:.1f}%", "score": "",
+                         "sent": "", "out_strength": "", "recency": "",
+                         "action": SEGMENT_ACTIONS.get(segment, "Custom segment: see its "
+                                                                "rule in the config."),
+                         "example": f"suppressed: fewer than {min_size} customers"})
+            continue
         part = grouped.get_group(segment)
         first = first_rows(part, ["influence_rank"], 1).iloc[0]
         rows.append({
@@ -270,7 +299,8 @@ def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
             "example": _cell(first.get("segment_reason")),
         })
     return {"rows": rows, "has_recency": "recency_days" in customers,
-            "figure": plots.segment_sizes_figure(sizes, order)}
+            "figure": plots.segment_sizes_figure(sizes, order),
+            "suppressed": list(suppressed), "min_size": min_size}
 
 
 def _propagators(customers: pd.DataFrame) -> dict:
@@ -411,7 +441,8 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
 
 
 def _distributions(analysis: "Analysis", order: list[str],
-                   ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
+                   ends: tuple[np.ndarray, np.ndarray] | None,
+                   suppressed: list[str] = ()) -> dict:
     customers = analysis.customers
     if ends is not None:
         out_degree = np.bincount(ends[0], minlength=len(customers))
@@ -420,9 +451,12 @@ def _distributions(analysis: "Analysis", order: list[str],
                    "in-degree (influenced by)": in_degree}
     else:
         degrees = {"distinct contacts": customers["distinct_contacts"].to_numpy()}
-    scatter, drawn = plots.influence_activity_figure(customers, order)
+    # the points of a suppressed segment, in its own colour, would be its members' figures
+    hidden = customers["segment"].astype("str").isin(list(suppressed)).to_numpy()
+    scatter, drawn = plots.influence_activity_figure(customers[~hidden], order)
+    left_out = int(hidden.sum())
     return {"degree": plots.degree_figure(degrees), "scatter": scatter, "drawn": drawn,
-            "total": len(customers)}
+            "total": len(customers) - left_out, "left_out": left_out}
 
 
 def _method(analysis: "Analysis") -> dict:
@@ -473,17 +507,18 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
     customers = analysis.customers
     seed = int(analysis.manifest.get("seed") or 0)
     order = _segment_order(customers)
+    suppressed, min_size = _suppressed(analysis)
     propagators = _propagators(customers)
     ends = _edge_ends(customers, analysis.edges) if analysis.edges is not None else None
     context = {
         "version": analysis.manifest.get("influence_version", __version__),
         "summary": _summary(analysis),
-        "segments": _segments(customers, order),
+        "segments": _segments(customers, order, suppressed, min_size),
         "propagators": propagators,
         "network": _network(analysis, propagators["rank"], seed, ends),
         "communities": _communities(analysis, seed, ends),
         "wom": _word_of_mouth(analysis, Path(folder) if folder is not None else None),
-        "distributions": _distributions(analysis, order, ends),
+        "distributions": _distributions(analysis, order, ends, suppressed),
         "method": _method(analysis),
         "sections": SECTIONS,
     }

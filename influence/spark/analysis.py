@@ -170,7 +170,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
     from ..reach import ReferralForest, cascades_table
     from ..reach.cascades import kfactor_table
     from ..schema import COMMUNITY_COLUMNS
-    from ..segments import assign_segments, plan_rules, segment_profiles
+    from ..segments import assign_segments, plan_rules, segment_profiles, suppress_segments
     from . import activity as act
     from .communities import community_parts, handoff_graph, label_propagation
     from .customers import activity_columns, cohort_months, lifecycle
@@ -400,6 +400,8 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
         segments_table = segment_profiles(
             customers_table, min_segment_size=config.privacy.min_segment_size,
             order=segment_order)
+        kfactor, profiles = suppress_segments(segments_table, kfactor=kfactor,
+                                              communities=profiles)
     placement["profiles"] = "driver"
     for frame in (coded, edges, edge_types, ids_frame):
         frame.unpersist()
