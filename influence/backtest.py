@@ -37,7 +37,7 @@ Metrics, per score
 The *relevant* customers are the judged customers whose spread is at least
 the k-th largest spread and above zero (ties at the cut are all relevant, so
 there can be more than k). A score picks its top ``k`` judged customers, ties
-broken by ``customer_id``; ``precision_at_k = hits / k``, ``lift =
+broken by ``customer_id``; ``precision_at_k = hits / picks``, ``lift =
 precision_at_k / (relevant / judged)`` (1 = no better than a random pick),
 ``captured_spread`` the share of the judged customers' spread that the k
 picks carry, and ``spearman`` the rank correlation (average ranks for ties) of
@@ -285,6 +285,9 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
                          "column; map one with --map timestamp=COLUMN")
     base = config.replace(columns={})
     base = dataclasses.replace(base, window=dataclasses.replace(base.window, until=None))
+    if base.propagators.k > 0:
+        # the seed set is the propagator score's top k: as many picks as the other scores
+        base = base.replace(propagators__k=int(k))
     if base.window.since is not None and base.window.since >= split:
         raise InputError(f"window.since ({base.window.since.date()}) is not before the "
                          f"split ({split.date()}); nothing to score")

@@ -918,8 +918,14 @@ def backtest(events, split, horizon, k, config_path, mapping, input_format, sinc
                f"{s['relevant_spread_cut']}) {s['relevant_customers']}; new customers "
                f"after the split {s['new_customers_after_split']} (spread "
                f"{s['spread_by_new_customers']} of {s['spread_total']}, not judged)")
-    table = result.scores.rename(columns={"precision_at_k": f"precision@{s['k']}"})
+    # each row's precision is over its own picks (column k): the propagator seed set
+    # can hold fewer judged customers than k
+    table = result.scores.rename(columns={"precision_at_k": "precision"})
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    short = [f"{row.score} {row.k}" for row in table.itertuples() if row.k < s["k"]]
+    if short:
+        click.echo(f"k: picks each score made (of {s['k']}); fewer for {', '.join(short)}: "
+                   "its precision, lift and captured spread are over those picks")
 
 
 @cli.command()
