@@ -392,3 +392,24 @@ def test_cli_propagators_formats_and_exit_codes(tmp_path, synth):
     bad = tmp_path / "bad.toml"
     bad.write_text("[propagators]\np0 = 2\n")
     assert runner.invoke(cli, ["propagators", str(path), "--config", str(bad)]).exit_code == 4
+
+
+def test_learned_probabilities_do_not_depend_on_row_order():
+    """Edge probabilities learned from events were summed (in log space) in row order:
+    shuffled rows changed their last bits, and with them the IMM samples."""
+    from influence.reach.spread import learn_type_probabilities, learned_probabilities
+
+    events = influence.generate_events(300, days=60, seed=5)[0]
+    config = AnalysisConfig()
+    seen = set()
+    for seed in range(4):
+        shuffled = events.sample(frac=1, random_state=seed).reset_index(drop=True)
+        clean = clean_events(shuffled.astype("str"), config)
+        ids = pd.Index(sorted(set(clean.events["source"].dropna())
+                              | set(clean.events["target"].dropna())), dtype="str")
+        codes = encode_events(clean.events, ids)
+        graph = build_graph(clean.events, ids, config, codes)
+        types = learn_type_probabilities(clean.events, codes, config, 7.0)
+        prob = learned_probabilities(clean.events, codes, graph, config, types["p"])
+        seen.add(prob.tobytes())
+    assert len(seen) == 1
