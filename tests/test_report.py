@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from influence import Analysis, analyze
 from influence.report import SECTIONS, render_report, summary_html, summary_text
@@ -213,3 +214,21 @@ def test_community_map_links_from_edge_ends_match_community_links(small_events):
     assert customers["customer_id"].iloc[source].tolist() == edges["source"].tolist()
     with pytest.raises(ValueError, match="not in the customers table"):
         _edge_ends(customers.iloc[1:], edges)
+
+
+def test_report_suppresses_small_segments_of_older_results_too(tmp_path, small_events):
+    """Results saved without segments.csv: the report suppresses the segments smaller
+    than the saved [privacy] min_segment_size (the default 10 here: all of them)."""
+    folder = analyze(small_events).save(tmp_path / "out")
+    (folder / "segments.csv").unlink()
+    loaded = Analysis.load(folder)
+    assert loaded.segments is None
+    html = render_report(loaded, folder=folder)
+    section = html[html.index('<section id="segments">'):]
+    section = section[:section.index("</section>")]
+    sizes = loaded.customers["segment"].value_counts()
+    assert section.count("suppressed: fewer than 10 customers") == len(sizes)
+    for reason in loaded.customers["segment_reason"]:
+        assert str(escape(reason)) not in section
+    assert f"The {len(loaded.customers)} customers of segments suppressed" in html
+    assert _check(html).errors == []
