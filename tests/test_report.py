@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from influence import Analysis, analyze
 from influence.config import AnalysisConfig
@@ -473,3 +474,26 @@ def test_degree_plot_draws_a_bounded_number_of_points():
     values = np.unique(np.r_[np.arange(1, 400), [10 ** 5, 10 ** 5 + 1]])
     drawn = values[thin_tail(values)]
     assert drawn[0] == 1 and 10 ** 5 in drawn and 10 ** 5 + 1 not in drawn  # one per bin
+
+
+def test_report_suppresses_small_segments_of_older_results_too(tmp_path, small_events):
+    """Results saved without segments.csv: the report suppresses the segments smaller
+    than the saved [privacy] min_segment_size (the default 10 here: all of them)."""
+    folder = analyze(small_events).save(tmp_path / "out")
+    # as written before segments.csv (and the manifest's file checks) existed
+    (folder / "segments.csv").unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["outputs"] = {"format": "csv", "files": [
+        name for name in manifest["outputs"]["files"] if name != "segments.csv"]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    loaded = Analysis.load(folder)
+    assert loaded.segments is None
+    html = render_report(loaded, folder=folder)
+    section = html[html.index('<section id="segments">'):]
+    section = section[:section.index("</section>")]
+    sizes = loaded.customers["segment"].value_counts()
+    assert section.count("suppressed: fewer than 10 customers") == len(sizes)
+    for reason in loaded.customers["segment_reason"]:
+        assert str(escape(reason)) not in section
+    assert f"The {len(loaded.customers)} customers of segments suppressed" in html
+    assert _check(html).errors == []

@@ -42,7 +42,7 @@ from markupsafe import Markup
 
 from . import plots
 from .embed import content_security_policy, json_text, json_value
-from .lists import LIST_CAP, action_lists, suppressed_segments
+from .lists import LIST_CAP, action_lists
 from .network import MAX_LINKS, N_NEIGHBOURS, N_TOP, neighbourhood
 from .palette import SegmentStyle, community_color, segment_styles
 from .select import first_rows
@@ -272,8 +272,27 @@ def _active(customers: pd.DataFrame) -> np.ndarray:
     return active
 
 
-def _segments(customers: pd.DataFrame, order: list[str],
-              styles: dict[str, SegmentStyle]) -> dict:
+def _suppressed(analysis: "Analysis") -> tuple[list[str], int]:
+    """Segments suppressed for their size, and ``[privacy] min_segment_size``.
+
+    From ``segments.csv`` (its ``suppressed`` column) when the analysis has it;
+    for older results, every segment with fewer customers than the saved
+    ``min_segment_size`` (default 10).
+    """
+    from ..config import PrivacyConfig
+
+    saved = (analysis.manifest.get("config") or {}).get("privacy") or {}
+    min_size = int(saved.get("min_segment_size", PrivacyConfig().min_segment_size))
+    segments = analysis.segments
+    if segments is not None and "suppressed" in segments.columns:
+        hidden = segments.loc[segments["suppressed"].astype(bool), "segment"]
+        return sorted(hidden.astype(str)), min_size
+    sizes = analysis.customers["segment"].astype("str").value_counts()
+    return sorted(s for s, size in sizes.items() if size < min_size), min_size
+
+
+def _segments(customers: pd.DataFrame, order: list[str], styles: dict[str, SegmentStyle],
+              suppressed: list[str] = (), min_size: int = 1) -> dict:
     sizes = customers["segment"].astype("str").value_counts().reindex(order).fillna(0)
     sizes = sizes.astype(np.int64)
     total = max(len(customers), 1)
@@ -286,6 +305,16 @@ def _segments(customers: pd.DataFrame, order: list[str],
                          "recency_days", "segment_reason") if c in customers.columns]
     grouped = customers[shown].groupby(customers["segment"].astype("str"), sort=False)
     for segment in order:
+        if segment in suppressed:
+            # size and share only: any figure of a handful of customers is theirs
+            rows.append({"name": segment, "count": _number(int(sizes[segment])),
+                         "share": f"{100 * sizes[segment] / total:.1f}%", "score": "",
+                         "sent": "", "out_strength": "", "recency": "", "active_share": "",
+                         "color": styles[segment].color, "pattern": styles[segment].pattern,
+                         "action": SEGMENT_ACTIONS.get(segment, "Custom segment: see its "
+                                                                "rule in the config."),
+                         "example": f"suppressed: fewer than {min_size} customers"})
+            continue
         part = grouped.get_group(segment)
         first = first_rows(part, ["influence_rank"], 1).iloc[0]
         rows.append({
@@ -307,7 +336,8 @@ def _segments(customers: pd.DataFrame, order: list[str],
         })
     return {"rows": rows, "has_recency": "recency_days" in customers,
             "active": _number(n_active), "has_activity": "events_sent" in customers,
-            "figure": plots.segment_sizes_figure(sizes, styles)}
+            "figure": plots.segment_sizes_figure(sizes, styles),
+            "suppressed": list(suppressed), "min_size": min_size}
 
 
 def _propagators(customers: pd.DataFrame) -> dict:
@@ -507,7 +537,8 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None,
 
 
 def _distributions(analysis: "Analysis", styles: dict[str, SegmentStyle],
-                   ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
+                   ends: tuple[np.ndarray, np.ndarray] | None,
+                   suppressed: list[str] = ()) -> dict:
     customers = analysis.customers
     if ends is not None:
         out_degree = np.bincount(ends[0], minlength=len(customers))
@@ -516,9 +547,12 @@ def _distributions(analysis: "Analysis", styles: dict[str, SegmentStyle],
                    "in-degree (influenced by)": in_degree}
     else:
         degrees = {"distinct contacts": customers["distinct_contacts"].to_numpy()}
-    scatter, drawn = plots.influence_activity_figure(customers, styles)
+    # the points of a suppressed segment, in its own colour, would be its members' figures
+    hidden = customers["segment"].astype("str").isin(list(suppressed)).to_numpy()
+    scatter, drawn = plots.influence_activity_figure(customers[~hidden], styles)
+    left_out = int(hidden.sum())
     return {"degree": plots.degree_figure(degrees), "scatter": scatter, "drawn": drawn,
-            "total": len(customers)}
+            "total": len(customers) - left_out, "left_out": left_out}
 
 
 def _score_check(manifest: dict) -> dict | None:
@@ -642,7 +676,8 @@ def _render(analysis: "Analysis", folder: Path | None) -> str:
     seed = int(analysis.manifest.get("seed") or 0)
     order = _segment_order(customers)
     styles = segment_styles(order)
-    suppressed = suppressed_segments(analysis)
+    hidden, min_size = _suppressed(analysis)
+    suppressed = set(hidden)
     propagators = _propagators(customers)
     ends = _edge_ends(customers, analysis.edges) if analysis.edges is not None else None
     lists = action_lists(customers, suppressed)
@@ -662,12 +697,12 @@ def _render(analysis: "Analysis", folder: Path | None) -> str:
         "list_cap": _number(LIST_CAP),
         "score_check": _score_check(analysis.manifest),
         "summary": _summary(analysis),
-        "segments": _segments(customers, order, styles),
+        "segments": _segments(customers, order, styles, hidden, min_size),
         "propagators": propagators,
         "network": network,
         "communities": _communities(analysis, seed, ends),
         "wom": _word_of_mouth(analysis, folder, styles, suppressed),
-        "distributions": _distributions(analysis, styles, ends),
+        "distributions": _distributions(analysis, styles, ends, hidden),
         "method": _method(analysis),
         "sections": SECTIONS,
     }

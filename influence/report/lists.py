@@ -17,7 +17,7 @@ import pandas as pd
 from .embed import json_value
 from .select import first_rows
 
-__all__ = ["ActionList", "ACTION_LISTS", "LIST_CAP", "action_lists", "suppressed_segments"]
+__all__ = ["ActionList", "ACTION_LISTS", "LIST_CAP", "action_lists"]
 
 #: Rows per list in the page (the full lists are in the customers file).
 LIST_CAP = 500
@@ -57,16 +57,6 @@ ACTION_LISTS = (
 
 _TEXT = {"customer_id", "segment_reason", "last_active", "first_active"}
 _DATES = {"last_active", "first_active"}
-
-
-def suppressed_segments(analysis) -> set[str]:
-    """Segments suppressed for their size (``segments`` table or the manifest)."""
-    names = set((analysis.manifest.get("segments") or {}).get("suppressed") or [])
-    table = getattr(analysis, "segments", None)
-    if isinstance(table, pd.DataFrame) and {"segment", "suppressed"} <= set(table.columns):
-        flags = table["suppressed"].astype("str").str.lower().isin(["true", "1"])
-        names |= set(table.loc[flags.to_numpy(), "segment"].astype("str"))
-    return names
 
 
 def action_lists(customers: pd.DataFrame, suppressed: set[str], *,

@@ -314,8 +314,9 @@ def influence_activity_figure(customers: pd.DataFrame, styles: dict[str, Segment
         ax.set_xlabel("events sent (activity)")
         ax.set_ylabel("influence score")
         ax.set_ylim(-0.03, 1.03)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
-                  markerscale=1.8)
+        if ax.collections:  # every segment may be suppressed for its size
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
+                      markerscale=1.8)
         return to_data_uri(fig), len(table)
 
 
