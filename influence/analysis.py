@@ -26,7 +26,7 @@ from . import __version__
 from . import folder as results_folder
 from .communities import (community_confidence, community_profiles, community_roles,
                           detect_communities, modularity)
-from .config import AnalysisConfig
+from .config import AnalysisConfig, as_config
 from .errors import InputError
 from .graph import InfluenceGraph, build_graph, encode_events
 from .io import (read_customers, read_events, read_result_csv, restore_formulas,
@@ -43,7 +43,7 @@ from .reach.propagators import edge_probabilities, run_propagators
 from .reach.spread import adjacency, simulate_spread
 from .schema import (COMMUNITY_COLUMNS, CONVERTED, CUSTOMER_COLUMNS, CUSTOMER_ID,
                      SEGMENT_COLUMNS, TIMESTAMP, TYPE, VALUE)
-from .segments import assign_segments, plan_rules, segment_profiles
+from .segments import assign_segments, plan_rules, segment_profiles, suppress_segments
 from .validation import add_customers, clean_events
 
 __all__ = ["Analysis", "analyze", "OUTPUT_FORMATS"]
@@ -401,7 +401,7 @@ def _versions() -> dict[str, str]:
 
 def analyze(events: str | Path | pd.DataFrame, *,
             customers: str | Path | pd.DataFrame | None = None,
-            config: AnalysisConfig | None = None,
+            config: AnalysisConfig | str | Path | Mapping[str, Any] | None = None,
             columns: Mapping[str, str] | None = None,
             input_format: str | None = None,
             since: str | None = None, until: str | None = None,
@@ -418,9 +418,11 @@ def analyze(events: str | Path | pd.DataFrame, *,
     customers : path or pandas.DataFrame, optional
         ``customer_id`` plus attributes; every customer listed appears in the
         output, attributes are carried into ``Analysis.customers``.
-    config : AnalysisConfig, optional
-        Defaults to :class:`AnalysisConfig()`; the keyword arguments below
-        override it.
+    config : AnalysisConfig, path or dict, optional
+        An :class:`AnalysisConfig`, the path of a TOML config file (``str`` or
+        ``pathlib.Path``, read as ``--config`` reads it) or a dict of the same
+        structure (:func:`influence.config.as_config`). Defaults to
+        :class:`AnalysisConfig()`; the keyword arguments below override it.
     columns : dict of str to str, optional
         Extra column mapping (canonical -> input name), merged over
         ``config.columns``.
@@ -457,7 +459,7 @@ def analyze(events: str | Path | pd.DataFrame, *,
     >>> result.customers[["customer_id", "influence_rank"]].values.tolist()
     [['ann', 1], ['bob', 2], ['cat', 3]]
     """
-    config = config or AnalysisConfig()
+    config = as_config(config)
     if columns:
         config = config.replace(columns={**config.columns, **columns})
     config = config.replace(window__since=since, window__until=until,
@@ -590,6 +592,8 @@ def analyze(events: str | Path | pd.DataFrame, *,
         segments_table = segment_profiles(
             customers_table, min_segment_size=config.privacy.min_segment_size,
             order=segment_order)
+        kfactor, profiles = suppress_segments(segments_table, kfactor=kfactor,
+                                              communities=profiles)
 
     events_by_type = clean.events[TYPE].value_counts()
     manifest = {

@@ -37,7 +37,7 @@ Metrics, per score
 The *relevant* customers are the judged customers whose spread is at least
 the k-th largest spread and above zero (ties at the cut are all relevant, so
 there can be more than k). A score picks its top ``k`` judged customers, ties
-broken by ``customer_id``; ``precision_at_k = hits / k``, ``lift =
+broken by ``customer_id``; ``precision_at_k = hits / picks``, ``lift =
 precision_at_k / (relevant / judged)`` (1 = no better than a random pick),
 ``captured_spread`` the share of the judged customers' spread that the k
 picks carry, and ``spearman`` the rank correlation (average ranks for ties) of
@@ -56,7 +56,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import AnalysisConfig
+from .config import AnalysisConfig, as_config
 from .errors import InputError
 from .graph import encode_events
 from .io import read_events, write_table
@@ -249,7 +249,7 @@ def evaluate_scores(customers: pd.DataFrame, scores: list[str], k: int) -> pd.Da
 
 
 def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | None = 30,
-             k: int | Sequence[int] = 100, config: AnalysisConfig | None = None,
+             k: int | Sequence[int] = 100, config: AnalysisConfig | str | Path | None = None,
              columns: Mapping[str, str] | None = None,
              input_format: str | None = None) -> Backtest:
     """Score customers on events before ``split``; judge the scores by the spread after it.
@@ -268,8 +268,10 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
         Picks per score (capped at the number of judged customers), each >= 1.
         With several, the score table has one block of rows per ``k`` and the
         ``relevant`` column of the customers table is for the first.
-    config : AnalysisConfig, optional
-        Event types, columns, communities, ... ``window.since`` limits the
+    config : AnalysisConfig, path or dict, optional
+        As for :func:`influence.analyze` (a TOML file's path is read as
+        ``--config`` reads it). Event types, columns, communities, ...
+        ``window.since`` limits the
         scoring period; ``window.until`` is ignored (the split and horizon set
         the ends).
     columns : dict, optional
@@ -297,7 +299,7 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
                          and x >= 1 for x in ks):
         raise ValueError(f"k must be an integer >= 1 or a list of them; got {k!r}")
     k = int(ks[0])
-    config = config or AnalysisConfig()
+    config = as_config(config)
     if columns:
         config = config.replace(columns={**config.columns, **columns})
     raw, info = read_events(events, columns=config.columns, input_format=input_format)
@@ -306,6 +308,10 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
                          "column; map one with --map timestamp=COLUMN")
     base = config.replace(columns={})
     base = dataclasses.replace(base, window=dataclasses.replace(base.window, until=None))
+    if base.propagators.k > 0:
+        # the seed set is the propagator score's top k: as many picks as the other
+        # scores (the largest k asked for; a smaller k judges the seeds ranked <= k)
+        base = base.replace(propagators__k=int(max(ks)))
     if base.window.since is not None and base.window.since >= split:
         raise InputError(f"window.since ({base.window.since.date()}) is not before the "
                          f"split ({split.date()}); nothing to score")

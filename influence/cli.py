@@ -232,12 +232,24 @@ def _privacy_options(func):
                      help="Replace customer ids with keyed hashes (HMAC-SHA256) in every "
                           "output; needs --key-file or $INFLUENCE_PSEUDONYM_KEY."),
         click.option("--key-file", type=click.Path(dir_okay=False),
-                     help="File holding the secret pseudonymisation key (else "
-                          "$INFLUENCE_PSEUDONYM_KEY). Never written to any output."),
+                     help="File holding the secret pseudonymisation key, at least 16 bytes "
+                          "(else $INFLUENCE_PSEUDONYM_KEY); only with --pseudonymize. Never "
+                          "written to any output."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _pseudonym_key(pseudonymize: bool, key_file: str | None) -> bytes | None:
+    """The key when --pseudonymize is on; --key-file alone is a usage error (exit 2): it
+    would otherwise write raw ids where the user expects pseudonyms."""
+    from .export import load_pseudonym_key
+
+    if key_file is not None and not pseudonymize:
+        raise click.UsageError("--key-file needs --pseudonymize (without it ids are written "
+                               "as they are); add --pseudonymize or drop --key-file")
+    return load_pseudonym_key(key_file) if pseudonymize else None
 
 
 def _load_config(config_path, mapping, since=None, until=None):
@@ -384,7 +396,6 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
       influence analyze events/ --engine spark --spark-master spark://host:7077
     """
     from .analysis import analyze as run
-    from .export import load_pseudonym_key
 
     _setup_logging(quiet)
     if engine == "local" and Path(events).is_dir():
@@ -393,6 +404,7 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         raise click.UsageError("--spark-master needs --engine spark")
     if engine == "spark" and snapshot_every is not None:
         raise click.UsageError("--snapshots runs with --engine local only")
+    key = _pseudonym_key(pseudonymize, key_file)
     config = _load_config(config_path, mapping, since, until)
     if engine == "spark":
         from .spark import analyze_spark
@@ -402,7 +414,6 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
 
         def run(events, **kwargs):  # noqa: F811 - the engine chosen on the command line
             return analyze_spark(events, **kwargs)
-    key = load_pseudonym_key(key_file) if pseudonymize else None
     if seed is not None:
         config = config.replace(communities__seed=seed)
     if resolution is not None:
@@ -684,8 +695,7 @@ def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseud
     """
     from .analysis import Analysis, analyze as run
     from .config import PrivacyConfig
-    from .export import (drop_small_segments, load_pseudonym_key, pseudonymize_analysis,
-                         top_customers)
+    from .export import drop_small_segments, pseudonymize_analysis, top_customers
 
     _setup_logging(False)
     if fmt == "parquet" and out_path is None:
@@ -694,7 +704,7 @@ def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseud
     if pseudonymize and with_attributes:
         raise click.UsageError("--with-attributes cannot be combined with --pseudonymize: "
                                "attributes may identify customers")
-    key = load_pseudonym_key(key_file) if pseudonymize else None
+    key = _pseudonym_key(pseudonymize, key_file)
     _recover(source)
     config = _load_config(config_path, mapping, since, until) if config_path or not \
         Path(source).is_dir() else None
@@ -908,8 +918,14 @@ def backtest(events, split, horizon, k, config_path, mapping, input_format, sinc
                f"{s['relevant_spread_cut']}) {s['relevant_customers']}; new customers "
                f"after the split {s['new_customers_after_split']} (spread "
                f"{s['spread_by_new_customers']} of {s['spread_total']}, not judged)")
-    table = result.scores.rename(columns={"precision_at_k": f"precision@{s['k']}"})
+    # each row's precision is over its own picks (column k): the propagator seed set
+    # can hold fewer judged customers than k
+    table = result.scores.rename(columns={"precision_at_k": "precision"})
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    short = [f"{row.score} {row.k}" for row in table.itertuples() if row.k < s["k"]]
+    if short:
+        click.echo(f"k: picks each score made (of {s['k']}); fewer for {', '.join(short)}: "
+                   "its precision, lift and captured spread are over those picks")
 
 
 @cli.command()

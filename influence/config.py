@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +27,14 @@ import re
 
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigTypeError
 from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VALUES,
                      RULE_COLUMNS, TEXT_COLUMNS, EventType)
 
 __all__ = [
     "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
     "SegmentRule", "PrivacyConfig", "LifecycleConfig", "ReachConfig", "PropagatorConfig",
-    "SparkConfig", "AnalysisConfig", "load_config", "config_from_dict",
+    "SparkConfig", "AnalysisConfig", "load_config", "config_from_dict", "as_config",
 ]
 
 
@@ -417,8 +418,11 @@ class PrivacyConfig:
     ----------
     min_segment_size : int, default=10
         Segments with fewer customers are suppressed in ``segments.csv`` (their
-        metrics left empty, ``suppressed`` true) and dropped from
-        ``influence top --pseudonymize``. >= 1 (1 suppresses nothing).
+        metrics left empty, ``suppressed`` true), ``kfactor.csv`` (row left
+        out), ``communities.csv`` (``share_<segment>`` empty) and
+        ``report.html`` (figures, example reason, scatter points), and dropped
+        from ``influence top --pseudonymize`` (docs/segments.md, Privacy).
+        >= 1 (1 suppresses nothing).
     """
 
     min_segment_size: int = 10
@@ -823,3 +827,45 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
     return config_from_dict(values)
+
+
+def as_config(config: "AnalysisConfig | str | Path | Mapping[str, Any] | None", *,
+              parameter: str = "config") -> AnalysisConfig:
+    """The :class:`AnalysisConfig` a public function's ``config=`` argument stands for.
+
+    Parameters
+    ----------
+    config : AnalysisConfig, path, mapping or None
+        A config object (returned as it is), a TOML file's path as ``str`` or
+        :class:`os.PathLike` (read by :func:`load_config`, as ``--config``
+        does), a mapping with the TOML file's structure
+        (:func:`config_from_dict`), or ``None`` (the defaults).
+    parameter : str, default="config"
+        The parameter's name, for the error message.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or a key is invalid.
+    ConfigTypeError
+        If ``config`` is of none of these types (also a :class:`TypeError`).
+
+    Examples
+    --------
+    >>> as_config({"communities": {"seed": 3}}).communities.seed
+    3
+    >>> as_config(None) == AnalysisConfig()
+    True
+    """
+    if config is None:
+        return AnalysisConfig()
+    if isinstance(config, AnalysisConfig):
+        return config
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    if isinstance(config, Mapping):
+        return config_from_dict(config)
+    raise ConfigTypeError(f"{parameter} must be an AnalysisConfig, the path of a TOML config "
+                          f"file (str or pathlib.Path) or a dict; got "
+                          f"{type(config).__name__} {config!r:.60}. Hint: "
+                          f"influence.load_config('my.toml') reads a file")

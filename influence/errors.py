@@ -8,8 +8,8 @@ class to one exit code (see ``docs/cli.md``).
 
 from __future__ import annotations
 
-__all__ = ["InfluenceError", "InputError", "ConfigError", "OutputError", "WorkerError",
-           "EXIT_CODES"]
+__all__ = ["InfluenceError", "InputError", "ConfigError", "ConfigTypeError",
+           "OutputError", "WorkerError", "EXIT_CODES"]
 
 
 class InfluenceError(Exception):
@@ -29,6 +29,11 @@ class ConfigError(InfluenceError, ValueError):
     """The configuration is invalid: unknown key, wrong type or range. Exit code 4."""
 
     exit_code = 4
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A ``config=`` argument of the wrong type (neither a config, a path nor a
+    mapping). Also a :class:`TypeError`. Exit code 4."""
 
 
 class OutputError(InfluenceError, OSError):

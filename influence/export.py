@@ -8,6 +8,7 @@ import hmac
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .analysis import Analysis
 
-__all__ = ["TOP_COLUMNS", "CRM_TAG_PREFIX", "KEY_ENV", "GRAPH_FORMATS", "top_customers",
+__all__ = ["TOP_COLUMNS", "CRM_TAG_PREFIX", "KEY_ENV", "MIN_KEY_BYTES", "GRAPH_FORMATS",
+           "top_customers",
            "load_pseudonym_key", "pseudonymize_ids", "pseudonymize_analysis",
-           "attribute_columns", "drop_small_segments", "to_networkx", "write_graph"]
+           "attribute_columns", "drop_small_segments", "to_networkx", "write_graph",
+           "xml_text", "restore_xml_text"]
 
 #: Graph file formats :func:`write_graph` writes (both open in Gephi).
 GRAPH_FORMATS = ("gexf", "graphml")
@@ -44,6 +47,10 @@ KEY_ENV = "INFLUENCE_PSEUDONYM_KEY"
 
 #: Hex characters kept of each HMAC-SHA256 digest (96 bits).
 PSEUDONYM_HEX = 24
+
+#: Shortest pseudonymisation key accepted, in bytes (128 bits: a short key can be
+#: found by trying keys against one known id and its pseudonym).
+MIN_KEY_BYTES = 16
 
 
 def attribute_columns(customers: pd.DataFrame, manifest: dict | None = None) -> list[str]:
@@ -129,14 +136,15 @@ def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_
 def load_pseudonym_key(key_file: str | Path | None = None) -> bytes:
     """The secret key for :func:`pseudonymize_ids`: from ``key_file``, else ``$INFLUENCE_PSEUDONYM_KEY``.
 
-    A key file's bytes are used as they are, less one trailing newline. The
-    key is never written to any output.
+    A key file's bytes are used as they are, less one trailing newline; the
+    environment variable's value as UTF-8. The key must have at least
+    :data:`MIN_KEY_BYTES` (16) bytes. It is never written to any output.
 
     Raises
     ------
     ConfigError
-        If the file cannot be read, the key is empty, or no key is found;
-        the message names where it looked.
+        If the file cannot be read, the key is shorter than 16 bytes, or no
+        key is found; the message names where it looked.
     """
     if key_file is not None:
         try:
@@ -149,14 +157,22 @@ def load_pseudonym_key(key_file: str | Path | None = None) -> bytes:
         if not key:
             raise ConfigError(f"pseudonymisation key file {str(key_file)!r} is empty; "
                               "put a long random secret in it")
-        return key
+        return _long_enough(key, f"key file {str(key_file)!r}")
     value = os.environ.get(KEY_ENV)
     if value:
-        return value.encode("utf-8")
+        return _long_enough(value.encode("utf-8"), f"${KEY_ENV}")
     raise ConfigError(f"--pseudonymize needs a secret key: no --key-file was given and the "
                       f"environment variable {KEY_ENV} is not set (or empty). Create one, "
                       "e.g. python -c \"import secrets; print(secrets.token_hex(32))\" "
                       "> influence.key, and pass --key-file influence.key")
+
+
+def _long_enough(key: bytes, where: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"pseudonymisation key from {where} has {len(key)} bytes; it needs "
+                          f"at least {MIN_KEY_BYTES}. Make one with python -c \"import "
+                          "secrets; print(secrets.token_hex(32))\"")
+    return key
 
 
 def pseudonymize_ids(ids: pd.Series, key: bytes) -> pd.Series:
@@ -262,6 +278,52 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+#: Characters an XML 1.0 document cannot carry, not even as ``&#N;``: C0 controls but tab
+#: and newline, lone surrogates, U+FFFE and U+FFFF; and carriage return, which parsers turn
+#: into a newline in element text (GraphML values).
+_XML_UNSAFE = "\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff"
+_NEEDS_ESCAPE = re.compile(f"[{_XML_UNSAFE}]|\\\\u")
+_ESCAPE = re.compile(f"[{_XML_UNSAFE}\\\\]")
+_UNESCAPE = re.compile(r"\\(?:\\|u([0-9a-f]{4}))")
+
+
+def xml_text(text: str) -> str:
+    r"""``text`` as graph files (XML 1.0) write it: unchanged unless it must be escaped.
+
+    A text that holds a character XML 1.0 cannot carry (U+0000-U+0008,
+    U+000B-U+001F, carriage return included, lone surrogates U+D800-U+DFFF,
+    U+FFFE, U+FFFF), or a backslash followed by ``u``, is written with every
+    such character as ``\uXXXX`` (four lower-case hex digits) and every
+    backslash doubled. Any other text, tabs, newlines, ``<``, ``&``, quotes,
+    ``]]>``, U+007F and non-ASCII included, is written as it is (the XML writer
+    escapes markup).
+
+    The rule is one-to-one, so distinct ids stay distinct nodes:
+    :func:`restore_xml_text` undoes it.
+
+    Examples
+    --------
+    >>> print(xml_text("ann"), xml_text("a\x00b"), xml_text("C:\\temp"), xml_text("x\\u0000"))
+    ann a\u0000b C:\temp x\\u0000
+    """
+    if not _NEEDS_ESCAPE.search(text):
+        return text
+    return _ESCAPE.sub(lambda m: "\\\\" if m.group() == "\\" else f"\\u{ord(m.group()):04x}",
+                       text)
+
+
+def restore_xml_text(text: str) -> str:
+    r"""The text :func:`xml_text` was given (for ids read back from a graph file).
+
+    >>> restore_xml_text(xml_text("a\x00b\\u")) == "a\x00b\\u"
+    True
+    """
+    if "\\u" not in text:
+        return text
+    return _UNESCAPE.sub(lambda m: "\\" if m.group(1) is None else chr(int(m.group(1), 16)),
+                         text)
+
+
 def to_networkx(analysis: "Analysis") -> "nx.DiGraph":
     """The influence graph with every customer column as node attributes.
 
@@ -285,34 +347,52 @@ def to_networkx(analysis: "Analysis") -> "nx.DiGraph":
         If the analysis has no edges (a results folder saved without
         ``edges.csv``).
     """
+    return _networkx(analysis)
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """The values as Python text (no Arrow round trip: it cannot hold every str)."""
+    return [v if isinstance(v, str) else str(v) for v in column.tolist()]
+
+
+def _networkx(analysis: "Analysis", text=None) -> "nx.DiGraph":
+    """:func:`to_networkx`, with ``text`` applied to every id, attribute name and text
+    value (:func:`xml_text` for the graph files)."""
     import networkx as nx
 
     if analysis.edges is None:
         raise InputError("this analysis has no influence edges (no edges.csv or "
                          "edges.parquet in the results folder); re-run 'influence analyze' "
                          "to write them")
+
+    def plain(value):
+        value = _plain(value)
+        return text(value) if text is not None and isinstance(value, str) else value
+
+    name = text or str
     graph = nx.DiGraph()
     customers = analysis.customers
     columns = [c for c in customers.columns if c != "customer_id"]
     values = {c: customers[c].astype(object).tolist() for c in columns}
-    for i, node in enumerate(customers["customer_id"].astype("str").tolist()):
+    names = {c: name(str(c)) for c in columns}
+    for i, node in enumerate(_texts(customers["customer_id"])):
         attrs = {}
         for column in columns:
-            value = _plain(values[column][i])
+            value = plain(values[column][i])
             if value is not None:
-                attrs[column] = value
-        graph.add_node(node, **attrs)
+                attrs[names[column]] = value
+        graph.add_node(name(node), **attrs)
     edges = analysis.edges
     extra = [c for c in edges.columns if c not in ("source", "target")]
     cols = {c: edges[c].astype(object).tolist() for c in extra}
-    for k, (u, v) in enumerate(zip(edges["source"].astype("str").tolist(),
-                                   edges["target"].astype("str").tolist())):
+    names = {c: name(str(c)) for c in extra}
+    for k, (u, v) in enumerate(zip(_texts(edges["source"]), _texts(edges["target"]))):
         attrs = {}
         for column in extra:
-            value = _plain(cols[column][k])
+            value = plain(cols[column][k])
             if value is not None:
-                attrs[column] = value
-        graph.add_edge(u, v, **attrs)
+                attrs[names[column]] = value
+        graph.add_edge(name(u), name(v), **attrs)
     return graph
 
 
@@ -336,6 +416,12 @@ def write_graph(analysis: "Analysis", path: str | Path, format: str | None = Non
     Built through :func:`to_networkx`, so memory grows with the graph (about
     1 KiB per node and edge). The GEXF ``lastmodifieddate`` is left out so the
     same analysis always gives the same bytes.
+
+    Every file is well-formed XML 1.0: ids, attribute names and text values
+    that hold characters XML cannot carry (control characters, lone
+    surrogates, U+FFFE/U+FFFF) are written escaped by :func:`xml_text`, a
+    one-to-one rule, so distinct customers stay distinct nodes
+    (:func:`restore_xml_text` gives the ids back).
     """
     import networkx as nx
     from networkx.readwrite.gexf import GEXFWriter
@@ -345,7 +431,7 @@ def write_graph(analysis: "Analysis", path: str | Path, format: str | None = Non
     if format not in GRAPH_FORMATS:
         raise InputError(f"unknown graph format {format!r}; expected one of "
                          f"{list(GRAPH_FORMATS)}")
-    graph = to_networkx(analysis)
+    graph = _networkx(analysis, text=xml_text)
     if format == "gexf":
         writer = GEXFWriter(encoding="utf-8", prettyprint=True)
         meta = writer.xml.find("meta")

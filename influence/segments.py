@@ -51,7 +51,7 @@ from .conditions import Column, Condition, Literal
 from .config import SegmentConfig, SegmentRule, check_condition
 
 __all__ = ["SEGMENTS", "BUILTIN_RULES", "RulePlan", "assign_tiers", "plan_rules",
-           "assign_segments", "segment_profiles"]
+           "assign_segments", "segment_profiles", "suppress_segments"]
 
 #: Built-in rules in priority order: (rule name, segment, condition template).
 BUILTIN_RULES = (
@@ -512,3 +512,53 @@ def segment_profiles(customers: pd.DataFrame, *, min_segment_size: int = 1,
     profiles["share"] = profiles["share"].astype(float)
     profiles["suppressed"] = profiles["suppressed"].astype(bool)
     return profiles.reset_index(drop=True)
+
+
+def suppress_segments(segments: pd.DataFrame, *, kfactor: pd.DataFrame | None = None,
+                      communities: pd.DataFrame | None = None
+                      ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Suppress the segments that :func:`segment_profiles` suppressed everywhere else too.
+
+    A segment smaller than ``[privacy] min_segment_size`` shows only its size
+    and share: any figure computed over its few members would be their own
+    figures. So its ``kfactor`` rows (``group == "segment"``) are left out and
+    its ``share_<segment>`` column of ``communities`` is emptied (with the
+    community sizes it would tell in which communities those few customers
+    are). The report leaves out its figures and example reason on its own
+    (from ``segments["suppressed"]``).
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        :func:`segment_profiles` output (``segment``, ``suppressed``).
+    kfactor : pandas.DataFrame, optional
+        :func:`influence.reach.viral_coefficients` output.
+    communities : pandas.DataFrame, optional
+        :func:`influence.communities.community_profiles` output.
+
+    Returns
+    -------
+    (kfactor, communities)
+        New tables (``None`` where ``None`` was given); rows and columns stay in
+        order, so the files keep their schema.
+
+    Examples
+    --------
+    >>> seg = pd.DataFrame({"segment": ["big", "tiny"], "suppressed": [False, True]})
+    >>> kf = pd.DataFrame({"group": ["overall", "segment", "segment"],
+    ...                    "key": ["all", "big", "tiny"], "k_factor": [0.5, 0.4, 2.0]})
+    >>> suppress_segments(seg, kfactor=kf)[0]["key"].tolist()
+    ['all', 'big']
+    """
+    hidden = segments.loc[segments["suppressed"].astype(bool), "segment"].astype(str).tolist()
+    if kfactor is not None:
+        drop = ((kfactor["group"].astype(str) == "segment")
+                & kfactor["key"].astype(str).isin(hidden)).to_numpy()
+        kfactor = kfactor[~drop].reset_index(drop=True)
+    if communities is not None:
+        communities = communities.copy()
+        for name in hidden:
+            column = f"share_{name}"
+            if column in communities:
+                communities[column] = np.nan
+    return kfactor, communities

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import AnalysisConfig
+from .config import AnalysisConfig, as_config
 from .io import read_events
 from .periods import parse_days
 
@@ -34,7 +34,8 @@ SNAPSHOT_COLUMNS = ("snapshot", "window_start", "window_end", "segment", "custom
 
 
 def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
-                    window: int | str | None = None, config: AnalysisConfig | None = None,
+                    window: int | str | None = None,
+                    config: AnalysisConfig | str | Path | None = None,
                     customers: str | Path | pd.DataFrame | None = None,
                     input_format: str | None = None,
                     start: Any = None, end: Any = None) -> tuple[pd.DataFrame, dict]:
@@ -49,7 +50,7 @@ def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
     window : int or str, optional
         Length of each snapshot's window in days; default ``every`` (windows
         tile the period, each event in one snapshot).
-    config : AnalysisConfig, optional
+    config : AnalysisConfig, path or dict, optional
         As for :func:`influence.analyze`; its window bounds the snapshots.
     customers : path or pandas.DataFrame, optional
     input_format : str, optional
@@ -75,7 +76,7 @@ def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
     from .segments import SEGMENTS
     from .validation import clean_events
 
-    config = config or AnalysisConfig()
+    config = as_config(config)
     every_days = parse_days("--snapshots", every)
     window_days = every_days if window is None else parse_days("--snapshot-window", window)
     clock = time.perf_counter()

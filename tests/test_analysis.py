@@ -4,11 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import influence
 from influence import Analysis, AnalysisConfig, analyze
+from influence.export import write_graph
 from influence.schema import CUSTOMER_COLUMNS
 
 
@@ -86,36 +88,65 @@ def test_save_load_round_trip(tmp_path, small_events):
         assert Analysis.load(folder).segments is None
 
 
-def _digest(folder: Path) -> dict:
+def _digest(folder: Path, mask: tuple[str, ...] = ()) -> dict:
+    """sha256 of every file in ``folder``: the manifest without its timings, and with
+    each text of ``mask`` blanked out of every file (an input hash that differs). The
+    manifest's own checksums of the files are left out with ``mask`` (the report holds
+    the input hash): the files themselves are compared."""
     out = {}
     for path in sorted(folder.iterdir()):
         data = path.read_bytes()
         if path.name == "manifest.json":
             manifest = json.loads(data)
             manifest.pop("timings")
+            if mask:
+                for check in manifest.get("outputs", {}).get("checks", {}).values():
+                    check.pop("sha256", None)
             data = json.dumps(manifest).encode()
+        for text in mask:
+            data = data.replace(text.encode(), b"")
         out[path.name] = hashlib.sha256(data).hexdigest()
     return out
 
 
+def _money_events(n_customers: int = 400, seed: int = 3) -> pd.DataFrame:
+    """Synthetic events with row weights and referral values that binary floats
+    cannot hold exactly (0.1, 19.99, ...): their sums depend on the order of
+    addition."""
+    events = influence.generate_events(n_customers, seed=seed)[0]
+    rng = np.random.default_rng(seed)
+    referral = (events["type"] == "referral").to_numpy()
+    events["value"] = np.where(referral, rng.choice([0.1, 0.2, 0.3, 19.99, 7.07], len(events)),
+                               np.nan)
+    events["weight"] = rng.choice([0.1, 0.7, 1.3, 2.2], len(events))
+    return events
+
+
 def test_byte_identical_across_processes_and_row_order(tmp_path):
     """Same input and seed in fresh processes -> identical bytes (timings aside); so too
-    with the input rows shuffled (except the manifest's input hash)."""
-    events = influence.generate_events(400, seed=3)[0]
-    path = tmp_path / "events.csv"
-    events.to_csv(path, index=False)
-    shuffled = tmp_path / "shuffled.csv"
-    events.sample(frac=1, random_state=1).to_csv(shuffled, index=False)
+    with the input rows shuffled, for every file analyze writes, the graph files
+    included (only the input's hash differs)."""
+    events = _money_events()
+    shuffled = events.sample(frac=1, random_state=1)
+    hashes = []
+    for name, table in (("in", events), ("shuffled", shuffled)):
+        (tmp_path / name).mkdir()
+        table.to_csv(tmp_path / name / "events.csv", index=False)
+        hashes.append(hashlib.sha256((tmp_path / name / "events.csv").read_bytes()).hexdigest())
     digests = []
-    for i, source in enumerate([path, path, shuffled]):
-        out = tmp_path / f"out{i}"
-        subprocess.run([sys.executable, "-m", "influence", "analyze", str(source), "--out",
-                        str(out), "--quiet"], check=True)
-        digests.append(_digest(out))
-    assert "report.html" in digests[0] and "edges.csv" in digests[0]
+    for i, folder in enumerate(["in", "in", "shuffled"]):
+        # the same relative input path: the report and manifest name it
+        subprocess.run([sys.executable, "-m", "influence", "analyze", "events.csv", "--out",
+                        str(tmp_path / f"out{i}"), "--graph-format", "gexf", "--quiet"],
+                       check=True, cwd=tmp_path / folder)
+        back = Analysis.load(tmp_path / f"out{i}")
+        write_graph(back, tmp_path / f"out{i}" / "export.graphml", "graphml")
+        digests.append(_digest(tmp_path / f"out{i}", mask=(hashes[0], hashes[1],
+                                                           hashes[0][:16], hashes[1][:16])))
+    assert {"report.html", "edges.csv", "graph.gexf", "export.graphml", "cascades.csv",
+            "kfactor.csv", "segments.csv"} <= set(digests[0])
     assert digests[0] == digests[1]
-    for name in ("customers.csv", "communities.csv"):
-        assert digests[0][name] == digests[2][name]
+    assert digests[0] == digests[2]
 
 
 def test_parquet_output_deterministic(tmp_path, small_events):

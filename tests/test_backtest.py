@@ -156,7 +156,7 @@ def test_cli_table_json_and_out(tmp_path, spam_csv):
     runner = CliRunner()
     table = runner.invoke(cli, ["backtest", str(spam_csv), "--split", "2026-04-01", "-k", "10"])
     assert table.exit_code == 0, table.output
-    assert "precision@10" in table.stdout and "influence_score" in table.stdout
+    assert "precision" in table.stdout and "influence_score" in table.stdout
     out = tmp_path / "bt"
     as_json = runner.invoke(cli, ["backtest", str(spam_csv), "--split", "2026-04-01", "-k",
                                   "10", "--json", "--out", str(out)])
@@ -197,3 +197,24 @@ def test_new_commands_have_help_with_examples():
     for command in ("compare", "backtest"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_propagator_row_picks_k_and_the_table_says_what_each_row_measured(tmp_path):
+    """The header said precision@100 while the propagator_rank row was the default seed
+    set of 50: the seed set now has the backtest's k, and the table names no k that a
+    row did not use (each row's precision is over its own picks, column k)."""
+    events = generate_events(600, days=120, seed=4)[0]
+    path = tmp_path / "events.csv"
+    events.to_csv(path, index=False)
+    split = (pd.Timestamp(events["timestamp"].min()) + pd.Timedelta(days=80)).date()
+    result = backtest(events, str(split), horizon=None, k=80)
+    rows = result.scores.set_index("score")
+    assert rows.loc["propagator_rank", "k"] > 50          # seeds beyond the default 50
+    assert rows.loc["propagator_rank", "k"] <= 80
+    out = CliRunner().invoke(cli, ["backtest", str(path), "--split", str(split), "-k", "80"])
+    assert out.exit_code == 0, out.output
+    header = next(line for line in out.stdout.splitlines() if line.strip().startswith("score"))
+    assert "precision@" not in header and "precision" in header.split()
+    picks = int(rows.loc["propagator_rank", "k"])
+    if picks < 80:
+        assert f"fewer for propagator_rank {picks}" in out.stdout

@@ -90,3 +90,60 @@ def test_replace_overrides_sections():
                                    communities__resolution=None)
     assert cfg.communities.seed == 3 and cfg.communities.resolution == 1.0
     assert cfg.window.since == pd.Timestamp("2026-01-01", tz="UTC")
+
+
+def _events():
+    import influence
+
+    return influence.generate_events(150, days=60, seed=2)[0]
+
+
+def test_every_public_config_parameter_takes_a_path(tmp_path):
+    """config="my.toml" crashed (TypeError in analyze, AttributeError in backtest): every
+    public function with config= now reads a path as --config does (str or Path), or a
+    dict, and the config has its effect."""
+    from pathlib import Path
+
+    import influence
+    from influence.snapshots import snapshot_series
+
+    path = tmp_path / "my.toml"
+    path.write_text("[communities]\nseed = 7\n[propagators]\nk = 3\n[privacy]\n"
+                    "min_segment_size = 2\n")
+    events = _events()
+    for config in (str(path), path, {"communities": {"seed": 7}, "propagators": {"k": 3},
+                                     "privacy": {"min_segment_size": 2}}):
+        result = influence.analyze(events, config=config)
+        assert result.manifest["seed"] == 7
+        assert result.manifest["config"]["privacy"]["min_segment_size"] == 2
+    split = pd.Timestamp(events["timestamp"].min()) + pd.Timedelta(days=40)
+    back = influence.backtest(events, split.isoformat(), horizon=None, k=5, config=str(path))
+    assert back.summary["config"]["communities"]["seed"] == 7
+    found = influence.find_propagators(events, config=Path(path), simulations=5)
+    assert len(found.seeds) == 3                               # k from the file
+    table, info = snapshot_series(events, every=30, config=str(path))
+    assert info["count"] >= 1 and len(table)
+
+
+@pytest.mark.parametrize("bad", [3, b"my.toml", ["my.toml"], AnalysisConfig])
+def test_config_of_wrong_type_names_the_parameter(bad):
+    import influence
+    from influence.errors import ConfigTypeError
+
+    with pytest.raises(ConfigTypeError) as info:
+        influence.analyze(_events(), config=bad)
+    assert isinstance(info.value, TypeError) and isinstance(info.value, ConfigError)
+    assert str(info.value).startswith("config must be an AnalysisConfig, the path of a TOML")
+    with pytest.raises(TypeError, match="config must be"):
+        influence.backtest(_events(), "2026-02-01", config=bad)
+
+
+def test_config_path_errors_are_config_errors(tmp_path):
+    import influence
+
+    with pytest.raises(ConfigError, match="nope.toml"):
+        influence.analyze(_events(), config=str(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[communities]\nresolutoin = 1\n")
+    with pytest.raises(ConfigError, match="communities.resolutoin"):
+        influence.backtest(_events(), "2026-02-01", config=bad)

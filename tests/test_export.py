@@ -6,11 +6,13 @@ import networkx as nx
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from influence import Analysis, analyze
 from influence.cli import cli
 from influence.errors import InputError
-from influence.export import to_networkx, write_graph
+from influence.export import restore_xml_text, to_networkx, write_graph, xml_text
 
 
 def _read(path, fmt):
@@ -98,3 +100,80 @@ def test_cli_export_and_analyze_graph_format(tmp_path, small_events):
                               str(target)])
     assert run.exit_code == 0 and target.is_file()
     assert runner.invoke(cli, ["export", str(out), "--graph-format", "dot"]).exit_code == 2
+
+
+# ids XML 1.0 cannot carry (controls, U+FFFE/U+FFFF), markup, and texts that look like
+# the escape: every one a distinct customer, each must stay one distinct node
+XML_HOSTILE = ["a\x00z", "a\x01z", "b\x1fz", "c\x7fz", "d]]>", "e<&\"'>", "f\ufffez",
+               "g\uffffz", "h\tx", "h x", "i\rx", "i\nx", "i\r\nx", "j\\u0000", "j\x00z",
+               "j\\\\u0000", "k\\z", "l\x0bz", "m\x0cz", "plain", "é\u2028ü"]
+
+
+def _hostile_analysis():
+    n = len(XML_HOSTILE)
+    rows = ([(XML_HOSTILE[i], XML_HOSTILE[(i + 1) % n], "share") for i in range(n)]
+            + [(XML_HOSTILE[i], XML_HOSTILE[(i + 3) % n], "referral") for i in range(n)])
+    customers = pd.DataFrame({"customer_id": XML_HOSTILE, "note\x01<": XML_HOSTILE})
+    return analyze(pd.DataFrame(rows, columns=["source", "target", "type"]),
+                   customers=customers)
+
+
+@pytest.mark.parametrize("fmt", ["gexf", "graphml"])
+def test_graph_files_with_hostile_ids_are_well_formed_and_keep_ids_apart(tmp_path, fmt):
+    """Control characters in ids made GEXF/GraphML that no XML parser reads (exit 0):
+    every written file now parses, with expat and in networkx, and distinct ids stay
+    distinct nodes that restore_xml_text turns back into the ids."""
+    import xml.etree.ElementTree as ET
+
+    result = _hostile_analysis()
+    assert sorted(result.customers["customer_id"]) == sorted(XML_HOSTILE)
+    folder = result.save(tmp_path / "out", graph_format=fmt)
+    exported = tmp_path / f"export.{fmt}"
+    assert CliRunner().invoke(cli, ["export", str(folder), "--graph-format", fmt, "--out",
+                                    str(exported)]).exit_code == 0
+    for path in (folder / f"graph.{fmt}", exported):
+        ET.parse(path)  # raises on a file that is not well-formed
+        graph = _read(path, fmt)
+        assert graph.number_of_nodes() == len(XML_HOSTILE)
+        assert sorted(graph.nodes) == sorted(xml_text(i) for i in XML_HOSTILE)
+        assert sorted(restore_xml_text(n) for n in graph.nodes) == sorted(XML_HOSTILE)
+        assert graph.number_of_edges() == len(result.edges)
+        for node, attrs in graph.nodes(data=True):
+            # text attributes (the customers-table column, its name escaped too)
+            assert restore_xml_text(attrs[xml_text("note\x01<")]) == restore_xml_text(node)
+    assert (folder / f"graph.{fmt}").read_bytes() == exported.read_bytes()
+
+
+def test_graph_file_with_lone_surrogates(tmp_path):
+    """Lone surrogates cannot come through analyze (ids are UTF-8 text), but an Analysis
+    built by hand can hold them: they are escaped like the other unsafe characters."""
+    import xml.etree.ElementTree as ET
+
+    ids = ["s\ud800", "s\udfff", "s\\ud800", "t"]
+    customers = pd.DataFrame({"customer_id": pd.Series(ids, dtype=object),
+                              "influence_rank": [1, 2, 3, 4]})
+    edges = pd.DataFrame({"source": pd.Series(ids[:3], dtype=object),
+                          "target": pd.Series(ids[1:], dtype=object),
+                          "weight": [1.0, 2.0, 3.0], "n_events": [1, 1, 1]})
+    analysis = Analysis(customers=customers, communities=pd.DataFrame(), manifest={},
+                        edges=edges)
+    for fmt in ("gexf", "graphml"):
+        path = write_graph(analysis, tmp_path / f"g.{fmt}")
+        ET.parse(path)
+        assert sorted(restore_xml_text(n) for n in _read(path, fmt).nodes) == sorted(ids)
+
+
+@given(st.text(max_size=12), st.text(max_size=12))
+def test_xml_text_is_one_to_one_and_legal(a, b):
+    import xml.etree.ElementTree as ET
+
+    for text in (a, b):
+        written = xml_text(text)
+        assert restore_xml_text(written) == text
+        # legal as XML 1.0 text and attribute: expat reads it back unchanged
+        root = ET.fromstring(ET.tostring(ET.Element("n", id=written)))
+        assert root.get("id") == written
+        element = ET.Element("d")
+        element.text = written
+        assert (ET.fromstring(ET.tostring(element)).text or "") == written
+    assert (xml_text(a) == xml_text(b)) == (a == b)

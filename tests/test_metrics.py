@@ -164,4 +164,7 @@ def test_sampled_betweenness_budget_pivots_seed_and_switch():
     assert sampled.scores.sum() == pytest.approx(exact.sum(), rel=0.25)
     off = betweenness(g, enabled=False)
     assert off.method == "skipped" and np.isnan(off.scores).all()
-    assert "expected_error" in sampled.describe(len(ids))
+    described = sampled.describe(len(ids))
+    assert "not measured for this run (60 pivots)" in described["expected_error"]
+    assert described["measured_error"]["source"].startswith("benchmarks/betweenness_error.py")
+    assert "expected_error" not in betweenness(g).describe(len(ids))

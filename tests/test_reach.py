@@ -85,6 +85,32 @@ def test_forest_without_timestamps_uses_smallest_referrer():
     assert f.parent.tolist() == [-1, 2, 0] and f.cycles_broken == 0
 
 
+def test_money_and_kept_referral_do_not_depend_on_row_order():
+    """referral_value sums in a canonical order (bit-identical under any shuffle), and of
+    two referrals of one pair at one time the converted one with the larger value is
+    kept, whatever comes first."""
+    rows = [("a", f"t{i}", "referral", "2026-01-01", "true", v)
+            for i, v in enumerate(["0.1", "0.2", "0.3", "19.99", "7.07", "0.7", "1e-9"])]
+    rows += [("b", "t0", "referral", "2025-12-01", "false", "0.5"),   # t0 keeps b (earlier)
+             ("c", "z", "referral", "2026-01-02", "false", "3"),
+             ("c", "z", "referral", "2026-01-02", "true", "2"),
+             ("c", "z", "referral", "2026-01-02", "true", "9")]       # z keeps this one
+    seen = set()
+    for seed in range(12):
+        order = np.random.default_rng(seed).permutation(len(rows))
+        clean, ids, codes = _clean([rows[i] for i in order])
+        f = referral_forest(clean.events, codes, len(ids))
+        metrics = referral_metrics(clean.events, codes, f, ids).set_index(ids)
+        z = ids.get_loc("z")
+        assert (f.parent[z], f.converted[z], f.value[z]) == (ids.get_loc("c"), True, 9.0)
+        seen.add((metrics.loc["a", "referral_value"].tobytes(),
+                  metrics.loc["b", "downstream_value"].tobytes(),
+                  metrics["referral_value"].to_numpy().tobytes(),
+                  metrics["downstream_value"].to_numpy().tobytes()))
+    assert len(seen) == 1
+    assert metrics.loc["a", "referral_value"] == pytest.approx(28.36)
+
+
 def test_deep_chain_generations():
     n = 300
     rows = [(f"c{i:04d}", f"c{i + 1:04d}", "referral") for i in range(n)]
@@ -399,3 +425,24 @@ def test_never_acted_customers_are_not_key_propagators():
     assert "e" not in set(result.seeds["customer_id"])
     assert len(result.seeds) < 10
     assert result.info["stopped_early"] is True
+
+
+def test_learned_probabilities_do_not_depend_on_row_order():
+    """Edge probabilities learned from events were summed (in log space) in row order:
+    shuffled rows changed their last bits, and with them the IMM samples."""
+    from influence.reach.spread import learn_type_probabilities, learned_probabilities
+
+    events = influence.generate_events(300, days=60, seed=5)[0]
+    config = AnalysisConfig()
+    seen = set()
+    for seed in range(4):
+        shuffled = events.sample(frac=1, random_state=seed).reset_index(drop=True)
+        clean = clean_events(shuffled.astype("str"), config)
+        ids = pd.Index(sorted(set(clean.events["source"].dropna())
+                              | set(clean.events["target"].dropna())), dtype="str")
+        codes = encode_events(clean.events, ids)
+        graph = build_graph(clean.events, ids, config, codes)
+        types = learn_type_probabilities(clean.events, codes, config, 7.0)
+        prob = learned_probabilities(clean.events, codes, graph, config, types["p"])
+        seen.add(prob.tobytes())
+    assert len(seen) == 1

@@ -5,7 +5,9 @@ The referral forest
 -------------------
 Each ``referral`` event ``a -> b`` says a brought b. A customer referred more
 than once keeps **one** referrer: the earliest referral in time, ties (and
-events without timestamps) broken by the smallest referrer id. Real data can
+events without timestamps) broken by the smallest referrer id, then by a
+converted referral before an unconverted one, then by the larger ``value``
+(so the kept link never depends on the order of the rows). Real data can
 hold cycles (a refers b, b refers a, each kept as the other's first referrer);
 in each cycle the link made **last** (latest kept referral; ties or no
 timestamps: the link into the largest id) is removed, so its target becomes a
@@ -20,6 +22,7 @@ import igraph as ig
 import numpy as np
 import pandas as pd
 
+from ..arrays import sum_by_group
 from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
 
 __all__ = ["ReferralForest", "referral_forest", "referral_metrics", "cascades_table",
@@ -126,8 +129,11 @@ def referral_forest(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
     """
     n = n_customers
     src, dst, conv, value, time = _referrals(events, codes)
-    keys = (src, dst) if time is None else (src, time, dst)
-    order = np.lexsort(keys)  # by target, then time, then source (= id order)
+    # by target, then time, then source (= id order), then converted first,
+    # then the larger value: exact ties left are identical links
+    unconverted = ~conv if conv is not None else np.zeros(len(src), dtype=bool)
+    keys = (-value, unconverted, src) + ((dst,) if time is None else (time, dst))
+    order = np.lexsort(keys)
     dst_s = dst[order]
     first = np.flatnonzero(np.r_[True, dst_s[1:] != dst_s[:-1]]) if len(dst_s) else \
         np.zeros(0, np.int64)
@@ -213,8 +219,9 @@ def referral_metrics(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
         ``converted`` column), ``referral_downstream`` (int64: descendants in
         the referral forest, all generations), ``referral_depth`` (int64:
         height of the customer's subtree; 0 without referrals),
-        ``referral_value`` (float64: sum of ``value`` over referrals sent; NaN
-        without a ``value`` column), ``downstream_conversions`` (float64),
+        ``referral_value`` (float64: sum of ``value`` over referrals sent,
+        added in ascending order so that it does not depend on the row order;
+        NaN without a ``value`` column), ``downstream_conversions`` (float64),
         ``downstream_value`` (float64), ``referred_by`` (str: kept referrer's
         id, empty for roots).
     """
@@ -229,8 +236,8 @@ def referral_metrics(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
                                 if has_conv else np.full(n, np.nan)),
         "referral_downstream": forest.downstream,
         "referral_depth": forest.height,
-        "referral_value": (np.bincount(src, weights=value, minlength=n)
-                           if has_value else np.full(n, np.nan)),
+        "referral_value": (sum_by_group(src, value, n) if has_value
+                           else np.full(n, np.nan)),
         "downstream_conversions": (forest.downstream_conversions.astype(np.float64)
                                    if has_conv else np.full(n, np.nan)),
         "downstream_value": forest.downstream_value if has_value else np.full(n, np.nan),

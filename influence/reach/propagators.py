@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import AnalysisConfig, PropagatorConfig
+from ..config import AnalysisConfig, PropagatorConfig, as_config
 from ..graph import InfluenceGraph
 from ..schema import CUSTOMER_ID
 from .imm import imm
@@ -124,7 +124,7 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
 
 def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int | None = None,
                      *, customers: str | Path | pd.DataFrame | None = None,
-                     config: AnalysisConfig | None = None,
+                     config: AnalysisConfig | str | Path | None = None,
                      columns: Mapping[str, str] | None = None,
                      input_format: str | None = None, since: str | None = None,
                      until: str | None = None, epsilon: float | None = None,
@@ -141,7 +141,7 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
     k : int, optional
         Seed set size; default ``config.propagators.k``. >= 1.
     customers, config, columns, input_format, since, until
-        As for :func:`influence.analyze`.
+        As for :func:`influence.analyze` (``config`` may be a TOML file's path).
     epsilon, p0, seed, simulations : optional
         Override ``config.propagators``.
 
@@ -174,7 +174,7 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
     from ..errors import ConfigError
     from ..metrics import pagerank
 
-    config = config or AnalysisConfig()
+    config = as_config(config)
     if columns:
         config = config.replace(columns={**config.columns, **columns})
     config = config.replace(window__since=since, window__until=until, propagators__k=k,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..arrays import sorted_unique
+from ..arrays import sorted_unique, sum_by_group
 from ..config import AnalysisConfig
 from ..graph import InfluenceGraph
 from ..schema import TARGET, TIMESTAMP, TYPE
@@ -130,7 +130,9 @@ def learned_probabilities(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndar
     key = src[ok].astype(np.int64) * n + dst[ok]
     edge_key = (graph.edges["src"].to_numpy(np.int64) * n + graph.edges["dst"].to_numpy())
     pos = np.searchsorted(edge_key, key)
-    total = np.bincount(pos, weights=log_fail[ok], minlength=graph.n_edges)
+    # summed in a canonical order (not row order): the same probabilities, to the bit,
+    # whatever the order of the events
+    total = sum_by_group(pos, log_fail[ok], graph.n_edges)
     return -np.expm1(total)
 
 

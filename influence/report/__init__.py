@@ -8,10 +8,23 @@ templates with autoescaping, so every id, name and attribute from the input is
 escaped. Same results -> same bytes (no dates, fixed SVG hash salt, seeded
 layouts).
 
+The page opens with what to do: one searchable, sortable list per action
+(:mod:`influence.report.lists`), each with a CSV download built in the page.
+Tables and the network are interactive offline: DataTables and Cytoscape.js
+are inlined from :mod:`influence.report.vendor` (MIT, unmodified, hashes in
+``assets.json``); the data travels as JSON in inert
+``<script type="application/json">`` elements (:mod:`influence.report.embed`)
+and a Content-Security-Policy allows only the page's own scripts, by hash,
+and no network access. Static pictures stay for printing and for readers
+without JavaScript. Lists, network and tables are capped, so the page's size
+does not grow with the number of customers (``docs/report.md``).
+
 Sections that depend on stages other issues add light up when their data is
 there: ``propagator_rank`` (ranking of the top propagators), ``cascades``
 (an ``Analysis.cascades`` table or ``cascades.csv``/``.parquet`` in the
-folder) and ``kfactor`` in the manifest (word of mouth).
+folder), ``kfactor`` in the manifest and the ``Analysis.kfactor`` table (word
+of mouth) and ``manifest["score_check"]`` (section "score-check", see
+:func:`_score_check` for its shape).
 """
 
 from __future__ import annotations
@@ -19,13 +32,19 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from markupsafe import Markup
 
 from . import plots
+from .embed import content_security_policy, json_text, json_value
+from .lists import LIST_CAP, action_lists
+from .network import MAX_LINKS, N_NEIGHBOURS, N_TOP, neighbourhood
+from .palette import SegmentStyle, community_color, segment_styles
 from .select import first_rows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,9 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["render_report", "write_report", "summary_html", "summary_text", "SECTIONS"]
 
-#: Section ids of report.html, in order.
-SECTIONS = ("summary", "segments", "propagators", "network", "communities", "word-of-mouth",
-            "distributions", "method")
+#: Section ids of report.html, in order ("score-check" only when the manifest has
+#: ``score_check``).
+SECTIONS = ("actions", "score-check", "summary", "segments", "propagators", "network",
+            "communities", "word-of-mouth", "distributions", "method")
 
 #: What a growth team does with each built-in segment (docs/concepts.md).
 SEGMENT_ACTIONS = {
@@ -86,7 +106,6 @@ SCORES = (
 )
 
 _TOP_N = 25
-_NETWORK_TOP = 30  # customers ringed in the network picture
 _CASCADE_COLUMNS = {
     "cascade": ("cascade", "cascade_id", "root", "root_id"),
     "node": ("customer_id", "node", "referred", "child", "target"),
@@ -244,21 +263,67 @@ def _summary(analysis: "Analysis") -> dict:
     }
 
 
-def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
+def _active(customers: pd.DataFrame) -> np.ndarray:
+    """Customers with at least one event, sent or received (bool per row)."""
+    active = np.zeros(len(customers), dtype=bool)
+    for column in ("events_sent", "events_received"):
+        if column in customers.columns:
+            active |= customers[column].fillna(0).to_numpy(dtype=np.float64) > 0
+    return active
+
+
+def _suppressed(analysis: "Analysis") -> tuple[list[str], int]:
+    """Segments suppressed for their size, and ``[privacy] min_segment_size``.
+
+    From ``segments.csv`` (its ``suppressed`` column) when the analysis has it;
+    for older results, every segment with fewer customers than the saved
+    ``min_segment_size`` (default 10).
+    """
+    from ..config import PrivacyConfig
+
+    saved = (analysis.manifest.get("config") or {}).get("privacy") or {}
+    min_size = int(saved.get("min_segment_size", PrivacyConfig().min_segment_size))
+    segments = analysis.segments
+    if segments is not None and "suppressed" in segments.columns:
+        hidden = segments.loc[segments["suppressed"].astype(bool), "segment"]
+        return sorted(hidden.astype(str)), min_size
+    sizes = analysis.customers["segment"].astype("str").value_counts()
+    return sorted(s for s, size in sizes.items() if size < min_size), min_size
+
+
+def _segments(customers: pd.DataFrame, order: list[str], styles: dict[str, SegmentStyle],
+              suppressed: list[str] = (), min_size: int = 1) -> dict:
     sizes = customers["segment"].astype("str").value_counts().reindex(order).fillna(0)
     sizes = sizes.astype(np.int64)
     total = max(len(customers), 1)
+    active = _active(customers)
+    active_sizes = (customers["segment"].astype("str")[active].value_counts()
+                    .reindex(order).fillna(0).astype(np.int64))
+    n_active = int(active.sum())
     rows = []
     shown = [c for c in ("influence_rank", "influence_score", "events_sent", "out_strength",
                          "recency_days", "segment_reason") if c in customers.columns]
     grouped = customers[shown].groupby(customers["segment"].astype("str"), sort=False)
     for segment in order:
+        if segment in suppressed:
+            # size and share only: any figure of a handful of customers is theirs
+            rows.append({"name": segment, "count": _number(int(sizes[segment])),
+                         "share": f"{100 * sizes[segment] / total:.1f}%", "score": "",
+                         "sent": "", "out_strength": "", "recency": "", "active_share": "",
+                         "color": styles[segment].color, "pattern": styles[segment].pattern,
+                         "action": SEGMENT_ACTIONS.get(segment, "Custom segment: see its "
+                                                                "rule in the config."),
+                         "example": f"suppressed: fewer than {min_size} customers"})
+            continue
         part = grouped.get_group(segment)
         first = first_rows(part, ["influence_rank"], 1).iloc[0]
         rows.append({
             "name": segment,
             "count": _number(int(sizes[segment])),
             "share": f"{100 * sizes[segment] / total:.1f}%",
+            "active_share": (f"{100 * active_sizes[segment] / n_active:.1f}%"
+                             if n_active and active_sizes[segment] else "–"),
+            "color": styles[segment].color, "pattern": styles[segment].pattern,
             "score": _number(float(part["influence_score"].mean())),
             "sent": _number(float(part["events_sent"].median()), 1),
             "out_strength": _number(float(part["out_strength"].median()), 1),
@@ -270,15 +335,17 @@ def _segments(customers: pd.DataFrame, order: list[str]) -> dict:
             "example": _cell(first.get("segment_reason")),
         })
     return {"rows": rows, "has_recency": "recency_days" in customers,
-            "figure": plots.segment_sizes_figure(sizes, order)}
+            "active": _number(n_active), "has_activity": "events_sent" in customers,
+            "figure": plots.segment_sizes_figure(sizes, styles),
+            "suppressed": list(suppressed), "min_size": min_size}
 
 
 def _propagators(customers: pd.DataFrame) -> dict:
     rank = _rank_column(customers)
     table = first_rows(customers, [rank, "customer_id"], _TOP_N)
     columns = [c for c in (rank, "customer_id", "segment", "influence_score",
-                           "expected_spread", "out_strength", "community", "community_role",
-                           "events_sent") if c in table.columns]
+                           "expected_spread", "out_strength", "community")
+               if c in table.columns]
     if rank != "influence_rank":
         columns.insert(1, "influence_rank")
     return {"rank": rank, "columns": columns + ["segment_reason"],
@@ -286,13 +353,43 @@ def _propagators(customers: pd.DataFrame) -> dict:
 
 
 def _network(analysis: "Analysis", rank: str, seed: int,
-             ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
+             ends: tuple[np.ndarray, np.ndarray] | None, styles: dict[str, SegmentStyle],
+             suppressed: set[str]) -> dict:
     if ends is None:  # no edges
-        return {"figure": None}
-    edges = _edges_near_top(analysis.customers, analysis.edges, ends, rank, _NETWORK_TOP)
-    figure, info = plots.network_figure(analysis.customers, edges, rank, seed=seed,
-                                        n_top=_NETWORK_TOP)
-    return {"figure": figure, **info}
+        return {"figure": None, "data": None}
+    edges = _edges_near_top(analysis.customers, analysis.edges, ends, rank, N_TOP)
+    hood = neighbourhood(analysis.customers, edges, rank, seed=seed)
+    figure, info = plots.network_figure(hood, {s: st for s, st in styles.items()
+                                               if s not in suppressed})
+    nodes = hood.nodes
+    index = {c: i for i, c in enumerate(nodes["customer_id"])}
+    segment = nodes["segment"].astype("str")
+    data = {
+        "nodes": [{"id": c, "label": c if len(c) <= 24 else c[:23] + "…",
+                   "x": round(float(x), 4), "y": round(float(y), 4), "top": bool(top),
+                   "order": json_value(order),
+                   "rank": json_value(r), "score": json_value(sc, 4),
+                   "segment": "suppressed" if sg in suppressed else sg,
+                   "community": json_value(cm),
+                   "community_color": community_color(int(cm)) if pd.notna(cm) else "#BBBBBB"}
+                  for c, x, y, top, order, r, sc, sg, cm in zip(
+                      nodes["customer_id"], nodes["x"], nodes["y"], nodes["top"],
+                      nodes["top_order"],
+                      nodes["influence_rank"], nodes["influence_score"], segment,
+                      nodes["community"])],
+        "links": [[index[a], index[b], json_value(w, 4)]
+                  for a, b, w in zip(hood.links["a"], hood.links["b"], hood.links["weight"])],
+        "segments": {s: {"color": st.color, "pattern": st.pattern}
+                     for s, st in styles.items() if s not in suppressed},
+    }
+    shown = [s for s in styles if s in set(segment) and s not in suppressed]
+    communities = sorted({int(c) for c in nodes["community"].dropna()})
+    return {"figure": figure, **info, "data": json_text(data),
+            "legend_segments": [(s, styles[s].color) for s in shown],
+            "legend_suppressed": bool(set(segment) & suppressed),
+            "legend_communities": [(c, community_color(c)) for c in communities if c < 8],
+            "legend_other_communities": any(c >= 8 for c in communities),
+            "neighbours": N_NEIGHBOURS, "max_links": MAX_LINKS}
 
 
 def _communities(analysis: "Analysis", seed: int,
@@ -351,12 +448,41 @@ def _cascade_trees(cascades: pd.DataFrame, customers: pd.DataFrame, count: int =
     return trees
 
 
-def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
+#: The K-factor glossary shown under the chart (kfactor.csv's columns).
+KFACTOR_TERMS = (
+    ("referrers", "Customers who sent at least one referral."),
+    ("invites per referrer", "Referral events sent, per referrer."),
+    ("conversion rate", "Share of referral events that converted (needs a converted "
+     "column in the events)."),
+    ("K-factor", "Invites per referrer times conversion rate: new customers each referrer "
+     "brings. Above 1 (dashed line) every referrer brings more than one, and word of mouth "
+     "grows by itself."),
+    ("cycle time", "Median days from the referral that brought a customer in to their own "
+     "first referral."),
+    ("cohort month", "The month of a customer's first event."),
+)
+
+
+def _kfactor_chart(analysis: "Analysis", styles: dict[str, SegmentStyle],
+                   suppressed: set[str]) -> dict | None:
+    table = getattr(analysis, "kfactor", None)
+    if not isinstance(table, pd.DataFrame) or not len(table) or "referrers" not in table:
+        return None
+    figure, metric = plots.kfactor_figure(
+        table, {s: st for s, st in styles.items() if s not in suppressed})
+    if figure is None:
+        return None
+    return {"figure": figure, "metric": metric, "terms": KFACTOR_TERMS}
+
+
+def _word_of_mouth(analysis: "Analysis", folder: Path | None,
+                   styles: dict[str, SegmentStyle], suppressed: set[str]) -> dict:
     m = analysis.manifest
     kfactor = m.get("kfactor", m.get("k_factor"))
     customers = analysis.customers
     out: dict[str, Any] = {"kfactor": None, "kfactor_rows": [], "trees": [], "table": None,
-                           "referrers": None}
+                           "referrers": None,
+                           "chart": _kfactor_chart(analysis, styles, suppressed)}
     if isinstance(kfactor, dict) and kfactor.get("referrers", 1) == 0:
         kfactor = None  # computed, but nobody referred anyone
     if isinstance(kfactor, dict):
@@ -406,12 +532,13 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None) -> dict:
         columns = ["customer_id", "segment"] + referral_columns
         out["referrers"] = {"columns": columns, "rows": _rows(table[columns])}
     out["any"] = bool(out["kfactor"] is not None or out["kfactor_rows"] or out["trees"]
-                      or out["table"] or out["referrers"])
+                      or out["table"] or out["referrers"] or out["chart"])
     return out
 
 
-def _distributions(analysis: "Analysis", order: list[str],
-                   ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
+def _distributions(analysis: "Analysis", styles: dict[str, SegmentStyle],
+                   ends: tuple[np.ndarray, np.ndarray] | None,
+                   suppressed: list[str] = ()) -> dict:
     customers = analysis.customers
     if ends is not None:
         out_degree = np.bincount(ends[0], minlength=len(customers))
@@ -420,9 +547,70 @@ def _distributions(analysis: "Analysis", order: list[str],
                    "in-degree (influenced by)": in_degree}
     else:
         degrees = {"distinct contacts": customers["distinct_contacts"].to_numpy()}
-    scatter, drawn = plots.influence_activity_figure(customers, order)
+    # the points of a suppressed segment, in its own colour, would be its members' figures
+    hidden = customers["segment"].astype("str").isin(list(suppressed)).to_numpy()
+    scatter, drawn = plots.influence_activity_figure(customers[~hidden], styles)
+    left_out = int(hidden.sum())
     return {"degree": plots.degree_figure(degrees), "scatter": scatter, "drawn": drawn,
-            "total": len(customers)}
+            "total": len(customers) - left_out, "left_out": left_out}
+
+
+def _score_check(manifest: dict) -> dict | None:
+    """The "does the score work on your data" section, from ``manifest["score_check"]``.
+
+    The shape, filled by the analysis' inner backtest (issue 16)::
+
+        manifest["score_check"] = {
+            "horizon": "28 days",          # str or number of days: the judged period
+            "k": [100, 1000],              # the cut-offs, in order
+            "rows": [                      # one per score, the product's first
+                {"score": "influence_score",
+                 "precision_at_k": {"100": 0.44, "1000": 0.31},
+                 "captured": {"100": 0.18, "1000": 0.52}},
+                {"score": "out_degree", ...},
+            ],
+            "split": "2026-03-01",         # optional: scored on events before it
+            "judged": 5321,                # optional: customers judged
+        }
+
+    ``precision_at_k`` is the share of the top k by the score that are among
+    the top k by later influence; ``captured`` the share of all later
+    influence that the top k carry (``docs/backtest.md``). Keys of the two
+    dicts are the k values as text (JSON object keys); a missing one shows
+    empty. Returns ``None`` (no section) when the key is absent or malformed.
+    """
+    check = manifest.get("score_check")
+    if not isinstance(check, dict) or not isinstance(check.get("rows"), list):
+        return None
+    ks = [str(k) for k in check.get("k") or []]
+    if not ks:
+        return None
+    horizon = check.get("horizon")
+    if isinstance(horizon, (int, float)) and not isinstance(horizon, bool):
+        horizon = f"{_number(horizon, 0)} days"
+    rows = []
+    for row in check["rows"]:
+        if not isinstance(row, dict):
+            continue
+        values = []
+        for measure in ("precision_at_k", "captured"):
+            found = row.get(measure) if isinstance(row.get(measure), dict) else {}
+            values += [found.get(k) if isinstance(found.get(k), (int, float)) else None
+                       for k in ks]
+        rows.append({"score": _cell(row.get("score")), "values": values})
+    if not rows:
+        return None
+    best = []
+    for i in range(2 * len(ks)):
+        present = [r["values"][i] for r in rows if r["values"][i] is not None]
+        best.append(max(present) if present else None)
+    for row in rows:
+        row["cells"] = [(_number(v, 3) if v is not None else "",
+                         v is not None and v == best[i]) for i, v in enumerate(row["values"])]
+    return {"horizon": _cell(horizon) if horizon is not None else "",
+            "split": _cell(check.get("split"))[:10] if check.get("split") else "",
+            "judged": _number(check.get("judged")) if check.get("judged") is not None else "",
+            "k": ks, "rows": rows}
 
 
 def _method(analysis: "Analysis") -> dict:
@@ -450,6 +638,77 @@ def _environment():
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
+def _scripts(network: bool) -> list[str]:
+    """The page's inline scripts, in order: vendored libraries, then its own code."""
+    from importlib import resources
+
+    from .vendor import asset
+
+    own = resources.files(__name__).joinpath("static/report.js").read_text(encoding="utf-8")
+    return [asset("dataTables.min.js")] + ([asset("cytoscape.min.js")] if network else []) \
+        + [own]
+
+
+def _vendored() -> list[dict]:
+    from .vendor import manifest
+
+    return [{"package": a["package"], "version": a["version"], "license": a["license"]}
+            for a in manifest()["assets"]]
+
+
+def _links(analysis: "Analysis", folder: Path | None) -> dict[str, str | None]:
+    """Links to the full results files, by table name, relative to the results folder."""
+    links: dict[str, str | None] = {"customers": None, "edges": None, "kfactor": None}
+    if folder is None:
+        return links
+    fmt = (analysis.manifest.get("outputs") or {}).get("format", "csv")
+    for name in links:
+        if (Path(folder) / f"{name}.{fmt}").is_file():
+            links[name] = quote(f"{name}.{fmt}")
+    return links
+
+
+def _render(analysis: "Analysis", folder: Path | None) -> str:
+    from .. import __version__
+    from .vendor import asset
+
+    customers = analysis.customers
+    seed = int(analysis.manifest.get("seed") or 0)
+    order = _segment_order(customers)
+    styles = segment_styles(order)
+    hidden, min_size = _suppressed(analysis)
+    suppressed = set(hidden)
+    propagators = _propagators(customers)
+    ends = _edge_ends(customers, analysis.edges) if analysis.edges is not None else None
+    lists = action_lists(customers, suppressed)
+    for entry in lists:
+        entry["json"] = json_text(entry["data"]) if entry["data"] is not None else None
+        entry["total_text"], entry["shown_text"] = _number(entry["total"]), _number(entry["shown"])
+    network = _network(analysis, propagators["rank"], seed, ends, styles, suppressed)
+    scripts = _scripts(network["data"] is not None)
+    context = {
+        "version": analysis.manifest.get("influence_version", __version__),
+        "csp": content_security_policy(scripts),
+        "styles_vendored": Markup(asset("dataTables.dataTables.min.css")),
+        "scripts": [Markup(script) for script in scripts],
+        "vendored": _vendored(),
+        "links": _links(analysis, folder),
+        "lists": lists,
+        "list_cap": _number(LIST_CAP),
+        "score_check": _score_check(analysis.manifest),
+        "summary": _summary(analysis),
+        "segments": _segments(customers, order, styles, hidden, min_size),
+        "propagators": propagators,
+        "network": network,
+        "communities": _communities(analysis, seed, ends),
+        "wom": _word_of_mouth(analysis, folder, styles, suppressed),
+        "distributions": _distributions(analysis, styles, ends, hidden),
+        "method": _method(analysis),
+        "sections": SECTIONS,
+    }
+    return _environment().get_template("report.html").render(**context)
+
+
 def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> str:
     """The report as HTML text.
 
@@ -457,42 +716,29 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
     ----------
     analysis : Analysis
         Computed (:func:`influence.analyze`) or loaded (:meth:`Analysis.load`).
-        The network picture, community map and degree plot need
-        ``analysis.edges``; without them those parts say so.
+        The network, community map and degree plot need ``analysis.edges``;
+        without them those parts say so.
     folder : path, optional
-        Results folder, searched for ``cascades.csv``/``.parquet``.
+        Results folder, searched for ``cascades.csv``/``.parquet``; the page
+        links the full results files in it by name, as from a report inside
+        that folder (so a report copied elsewhere keeps the same bytes).
 
     Returns
     -------
     str
-        One self-contained HTML document (no external scripts, fonts or
-        images); byte-identical for the same results.
+        One self-contained HTML document: its scripts, styles and pictures are
+        inline and it loads nothing; byte-identical for the same results.
     """
-    from .. import __version__
-
-    customers = analysis.customers
-    seed = int(analysis.manifest.get("seed") or 0)
-    order = _segment_order(customers)
-    propagators = _propagators(customers)
-    ends = _edge_ends(customers, analysis.edges) if analysis.edges is not None else None
-    context = {
-        "version": analysis.manifest.get("influence_version", __version__),
-        "summary": _summary(analysis),
-        "segments": _segments(customers, order),
-        "propagators": propagators,
-        "network": _network(analysis, propagators["rank"], seed, ends),
-        "communities": _communities(analysis, seed, ends),
-        "wom": _word_of_mouth(analysis, Path(folder) if folder is not None else None),
-        "distributions": _distributions(analysis, order, ends),
-        "method": _method(analysis),
-        "sections": SECTIONS,
-    }
-    return _environment().get_template("report.html").render(**context)
+    return _render(analysis, Path(folder) if folder is not None else None)
 
 
 def write_report(analysis: "Analysis", path: str | Path, *,
                  folder: str | Path | None = None) -> Path:
-    """Write :func:`render_report` to ``path`` (UTF-8). Returns the path."""
+    """Write :func:`render_report` to ``path`` (UTF-8). Returns the path.
+
+    The same bytes wherever it is written: links to the results files are
+    relative to ``folder`` (the report's usual place, where ``analyze`` puts it).
+    """
     path = Path(path)
     path.write_text(render_report(analysis, folder=folder), encoding="utf-8", newline="\n")
     return path

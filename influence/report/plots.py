@@ -16,51 +16,16 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib import rc_context
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .select import first_rows
+from .network import Neighbourhood
+from .palette import OTHER, SUPPRESSED, SegmentStyle, community_color, text_color
 
-__all__ = ["community_color", "segment_color", "segment_sizes_figure", "network_figure",
-           "community_map_figure", "degree_figure", "influence_activity_figure",
-           "cascade_tree_figure"]
+__all__ = ["segment_sizes_figure", "network_figure", "community_map_figure", "degree_figure",
+           "influence_activity_figure", "kfactor_figure", "cascade_tree_figure"]
 
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#17becf", "#bcbd22", "#7f7f7f")
-_OTHER = "#c7c7c7"
-_SEGMENT_COLORS = {
-    "champions": "#d62728", "quiet_influencers": "#9467bd", "dormant_advocates": "#ff7f0e",
-    "engaged_members": "#2ca02c", "contributors": "#1f77b4", "passive_audience": "#bcbd22",
-    "isolated": "#7f7f7f",
-}
 _RC = {"svg.hashsalt": "influence-report", "svg.fonttype": "path", "font.size": 9,
        "axes.spines.top": False, "axes.spines.right": False}
-
-
-def community_color(community: int) -> str:
-    """The ten largest communities (numbered 0-9) get a colour each; others grey."""
-    return _PALETTE[community] if 0 <= community < len(_PALETTE) else _OTHER
-
-
-def _picture_palette(community: np.ndarray) -> dict[int, str]:
-    """Colours for the communities in one picture: the ten largest overall keep their
-    colour (as in the community map); the others most present in the picture get the
-    colours left, in order of how many customers they have there; the rest stay grey."""
-    values, counts = np.unique(np.asarray(community, dtype=np.int64), return_counts=True)
-    order = values[np.lexsort((values, -counts))]
-    palette = {int(c): _PALETTE[c] for c in order if 0 <= c < len(_PALETTE)}
-    free = [color for i, color in enumerate(_PALETTE) if i not in palette]
-    for c in order:
-        if int(c) not in palette and free:
-            palette[int(c)] = free.pop(0)
-    return palette
-
-
-def segment_color(segment: str, order: list[str]) -> str:
-    if segment in _SEGMENT_COLORS:
-        return _SEGMENT_COLORS[segment]
-    extra = [s for s in order if s not in _SEGMENT_COLORS]
-    return _PALETTE[extra.index(segment) % len(_PALETTE)] if segment in extra else _OTHER
 
 
 def label(text: object, width: int = 18) -> str:
@@ -84,15 +49,17 @@ def to_data_uri(fig: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def segment_sizes_figure(sizes: pd.Series, order: list[str]) -> str:
-    """Horizontal bars: customers per segment, in rule order."""
+def segment_sizes_figure(sizes: pd.Series, styles: dict[str, SegmentStyle]) -> str:
+    """Horizontal bars: customers per segment, in rule order, in each segment's style."""
     with rc_context(_RC):
         fig = _figure(6.5, 0.35 * len(sizes) + 0.8)
         ax = fig.add_subplot()
         names = list(sizes.index)[::-1]
         values = sizes.to_numpy()[::-1]
-        ax.barh(range(len(names)), values,
-                color=[segment_color(s, order) for s in names])
+        bars = ax.barh(range(len(names)), values, color=[styles[s].color for s in names],
+                       edgecolor="#444444", linewidth=0.4)
+        for bar, name in zip(bars, names):
+            bar.set_hatch(styles[name].hatch)
         ax.set_yticks(range(len(names)), [label(s, 24) for s in names])
         total = max(values.sum(), 1)
         for i, v in enumerate(values):
@@ -102,105 +69,131 @@ def segment_sizes_figure(sizes: pd.Series, order: list[str]) -> str:
         return to_data_uri(fig)
 
 
-def network_figure(customers: pd.DataFrame, edges: pd.DataFrame, rank_column: str, *,
-                   seed: int = 0, n_top: int = 30, n_neighbours: int = 3,
-                   n_labels: int = 12, max_edges: int = 250) -> tuple[str, dict]:
-    """The top propagators and their strongest neighbours, coloured by community.
+def _place_labels(points: np.ndarray, texts: list[str], fontsize: float,
+                  width_pt: float, height_pt: float) -> list[tuple[float, float] | None]:
+    """Offsets (points) for labels beside ``points`` (already in points) that overlap
+    neither each other nor the picture's edge; ``None`` where no place is free.
 
-    Keeps the ``n_top`` customers by ``rank_column`` and, for each, the
-    ``n_neighbours`` neighbours with the heaviest edge (either direction; ties
-    by id); draws the ``max_edges`` heaviest edges among them with a seeded
-    spring layout. Returns the picture and what it shows (counts for the caption).
+    Greedy, in the order given (best first): each label tries the four corners
+    around its point and keeps the first whose box is free.
     """
-    import networkx as nx
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float] | None] = []
+    gap = 5.0
+    for (x, y), text in zip(points, texts):
+        w = 0.62 * fontsize * len(text) + 4
+        h = fontsize * 1.35
+        choice = None
+        for dx, dy in ((gap, gap), (-gap - w, gap), (gap, -gap - h), (-gap - w, -gap - h)):
+            box = (x + dx, y + dy, x + dx + w, y + dy + h)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width_pt and box[3] <= height_pt
+            if inside and all(box[2] <= p[0] or box[0] >= p[2] or box[3] <= p[1]
+                              or box[1] >= p[3] for p in placed):
+                placed.append(box)
+                choice = (dx, dy)
+                break
+        out.append(choice)
+    return out
 
-    ranked = first_rows(customers, [rank_column, "customer_id"], n_top)
-    top_ids = ranked["customer_id"].astype("str").tolist()
-    top_set = set(top_ids)
-    source = edges["source"].astype("str")
-    target = edges["target"].astype("str")
-    touching = edges[source.isin(top_set) | target.isin(top_set)]
-    pairs = pd.concat([
-        pd.DataFrame({"node": touching["source"].astype("str"),
-                      "other": touching["target"].astype("str"),
-                      "weight": touching["weight"]}),
-        pd.DataFrame({"node": touching["target"].astype("str"),
-                      "other": touching["source"].astype("str"),
-                      "weight": touching["weight"]}),
-    ], ignore_index=True)
-    pairs = pairs[pairs["node"].isin(top_set)]
-    pairs = pairs.groupby(["node", "other"], sort=True)["weight"].sum().reset_index()
-    pairs = pairs.sort_values(["node", "weight", "other"], ascending=[True, False, True],
-                              kind="mergesort")
-    strongest = pairs.groupby("node", sort=True).head(n_neighbours)
-    nodes = sorted(top_set | set(strongest["other"]))
-    node_set = set(nodes)
-    inside = edges[source.isin(node_set) & target.isin(node_set)]
-    low = np.minimum(inside["source"].astype("str"), inside["target"].astype("str"))
-    high = np.maximum(inside["source"].astype("str"), inside["target"].astype("str"))
-    undirected = (pd.DataFrame({"a": low, "b": high, "weight": inside["weight"].to_numpy()})
-                  .groupby(["a", "b"], sort=True)["weight"].sum().reset_index())
-    undirected = undirected.sort_values(["weight", "a", "b"], ascending=[False, True, True],
-                                        kind="mergesort").head(max_edges)
-    undirected = undirected.sort_values(["a", "b"], kind="mergesort")
 
-    graph = nx.Graph()
-    graph.add_nodes_from(nodes)
-    graph.add_edges_from(zip(undirected["a"], undirected["b"]))
-    layout = nx.spring_layout(graph, seed=seed, k=2.5 / math.sqrt(max(len(nodes), 1)),
-                              iterations=200) if nodes else {}
+def _draw_links(ax, starts: list, ends: list, weight: np.ndarray, levels: int = 6) -> None:
+    """Links as a few compound paths, one per width level (log of the weight).
 
-    ids = customers["customer_id"].astype("str")
-    kept = ids.isin(node_set)
-    info = customers[kept].set_index(ids[kept])
+    One ``<path>`` per level instead of one per link keeps the SVG small (about
+    40 bytes a link instead of 200) whatever the number of links.
+    """
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+
+    if not len(weight):
+        return
+    scaled = np.log1p(weight) / max(np.log1p(weight).max(), 1e-9)
+    level = np.minimum((scaled * levels).astype(np.int64), levels - 1)
+    starts, ends = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
+    for k in range(levels):
+        chosen = level == k
+        if not chosen.any():
+            continue
+        vertices = np.empty((2 * int(chosen.sum()), 2))
+        vertices[0::2], vertices[1::2] = starts[chosen], ends[chosen]
+        codes = np.tile([MplPath.MOVETO, MplPath.LINETO], int(chosen.sum()))
+        ax.add_patch(PathPatch(MplPath(vertices, codes), fill=False, edgecolor="#9aa0a6",
+                               alpha=0.5, linewidth=0.4 + 2.6 * (k + 0.5) / levels,
+                               capstyle="round", zorder=1))
+
+
+def network_figure(hood: Neighbourhood, styles: dict[str, SegmentStyle], *,
+                   n_labels: int = 12) -> tuple[str, dict]:
+    """The static (print) picture of :func:`influence.report.network.neighbourhood`.
+
+    Same customers, links and positions as the interactive network; colour and
+    marker are the segment's (:mod:`influence.report.palette`), node size grows
+    with the influence score, top propagators are ringed, and the first
+    ``n_labels`` of them are labelled where a label fits without overlapping
+    another. Returns the picture and what it shows (counts for the caption).
+    """
+    nodes, links = hood.nodes, hood.links
     with rc_context(_RC):
-        fig = _figure(10.0, 7.5)
+        width, height = 10.0, 7.5
+        # a fixed layout (no constrained layout): positions in points are known before
+        # drawing, so labels can be placed where they do not overlap
+        fig = Figure(figsize=(width, height), dpi=100)
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.1)
         ax = fig.add_subplot()
         ax.set_axis_off()
-        if not nodes:
+        if not len(nodes):
             ax.text(0.5, 0.5, "no edges to draw", ha="center", transform=ax.transAxes)
-            return to_data_uri(fig), {"nodes": 0, "edges": 0, "communities": []}
-        w = undirected["weight"].to_numpy(dtype=float)
-        widths = 0.4 + 2.6 * np.log1p(w) / max(np.log1p(w).max(), 1e-9) if len(w) else []
-        segments = [(layout[a], layout[b]) for a, b in zip(undirected["a"], undirected["b"])]
-        ax.add_collection(LineCollection(segments, colors="#9aa0a6", linewidths=widths,
-                                         alpha=0.55, zorder=1, capstyle="round"))
-        community = info.loc[nodes, "community"].to_numpy(dtype=np.int64)
-        score = info.loc[nodes, "influence_score"].to_numpy(dtype=float)
-        is_top = np.array([n in top_set for n in nodes])
-        xy = np.array([layout[n] for n in nodes])
-        sizes = 25 + 260 * np.nan_to_num(score) ** 3
-        palette = _picture_palette(community)
-        colors = [palette.get(int(c), _OTHER) for c in community]
-        ax.scatter(xy[~is_top, 0], xy[~is_top, 1], s=sizes[~is_top],
-                   c=[c for c, t in zip(colors, is_top) if not t], edgecolors="white",
-                   linewidths=0.6, zorder=2)
-        ax.scatter(xy[is_top, 0], xy[is_top, 1], s=sizes[is_top],
-                   c=[c for c, t in zip(colors, is_top) if t], edgecolors="#202124",
-                   linewidths=1.2, zorder=3)
-        for node in top_ids[:n_labels]:
-            x, y = layout[node]
-            ax.annotate(label(node), (x, y), xytext=(6, 6), textcoords="offset points",
-                        fontsize=8, zorder=4,
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
-                              "alpha": 0.85})
-        shown = sorted(set(int(c) for c in community))
-        handles = []
+            return to_data_uri(fig), {"nodes": 0, "edges": 0, "top": 0, "labels": 0}
+        where = {c: (x, y) for c, x, y in zip(nodes["customer_id"], nodes["x"], nodes["y"])}
+        _draw_links(ax, [where[a] for a in links["a"]], [where[b] for b in links["b"]],
+                    links["weight"].to_numpy(dtype=float))
+        score = np.nan_to_num(nodes["influence_score"].to_numpy(dtype=float))
+        sizes = 25 + 260 * score ** 3
+        segment = nodes["segment"].astype("str").to_numpy()
+        top = nodes["top"].to_numpy(dtype=bool)
+        xy = nodes[["x", "y"]].to_numpy(dtype=float)
+        for name in dict.fromkeys(segment):
+            style = styles.get(name, SegmentStyle(SUPPRESSED))
+            for is_top, edge, lw, z in ((False, "white", 0.6, 2), (True, "#202124", 1.3, 3)):
+                mask = (segment == name) & (top == is_top)
+                if name not in styles and not is_top:
+                    edge = "#777777"
+                if mask.any():
+                    ax.scatter(xy[mask, 0], xy[mask, 1], s=sizes[mask], color=style.color,
+                               marker=style.marker, edgecolors=edge, linewidths=lw, zorder=z)
         from matplotlib.lines import Line2D
 
-        for c in [c for c in shown if c in palette]:
-            handles.append(Line2D([], [], marker="o", linestyle="", color=palette[c],
-                                  label=f"community {c}"))
-        if any(c not in palette for c in shown):
-            handles.append(Line2D([], [], marker="o", linestyle="", color=_OTHER,
-                                  label="smaller communities"))
+        shown = [s for s in styles if s in set(segment)]
+        handles = [Line2D([], [], marker=styles[s].marker, linestyle="", color=styles[s].color,
+                          label=label(s, 24)) for s in shown]
+        if any(s not in styles for s in set(segment)):
+            handles.append(Line2D([], [], marker="o", linestyle="", color=SUPPRESSED,
+                                  markeredgecolor="#777777",
+                                  label="small segments (suppressed)"))
         handles.append(Line2D([], [], marker="o", linestyle="", color="white",
-                              markeredgecolor="#202124", label=f"top {len(top_ids)} (ringed)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
+                              markeredgecolor="#202124",
+                              label=f"top {len(hood.top_ids)} (ringed)"))
+        fig.legend(handles=handles, loc="lower center", ncols=min(len(handles), 6),
                    frameon=False, fontsize=8)
-        ax.margins(0.04)
-        return to_data_uri(fig), {"nodes": len(nodes), "edges": len(undirected),
-                                  "top": len(top_ids), "labels": min(n_labels, len(top_ids))}
+        ax.set_xlim(-1.06, 1.06)  # the layout is scaled into [-1, 1]
+        ax.set_ylim(-1.06, 1.06)
+        wanted = [c for c in hood.top_ids[:n_labels]]
+        to_points = ax.transData + fig.dpi_scale_trans.inverted()
+        points = (np.array([to_points.transform(where[c]) for c in wanted]) * 72.0
+                  if wanted else np.zeros((0, 2)))
+        texts = [label(c) for c in wanted]
+        offsets = _place_labels(points, texts, 8, width * 72.0, height * 72.0)
+        labelled = 0
+        for c, text, offset in zip(wanted, texts, offsets):
+            if offset is None:
+                continue
+            labelled += 1
+            ax.annotate(text, where[c], xytext=offset, textcoords="offset points",
+                        fontsize=8, zorder=4, ha="left", va="bottom",
+                        bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                              "alpha": 0.85})
+        return to_data_uri(fig), {"nodes": len(nodes), "edges": len(links),
+                                  "top": len(hood.top_ids), "labels": labelled}
 
 
 def community_map_figure(links: pd.DataFrame, communities: pd.DataFrame, *,
@@ -234,7 +227,7 @@ def community_map_figure(links: pd.DataFrame, communities: pd.DataFrame, *,
                    edgecolors="white", linewidths=1.5, zorder=2)
         for (x, y), c, n, leader, a in zip(xy, keep, shown["size"], shown["leader"], area):
             ax.annotate(f"{c}", (x, y), ha="center", va="center", fontsize=8, zorder=3,
-                        color="white", fontweight="bold")
+                        color=text_color(community_color(c)), fontweight="bold")
             away = math.sqrt(a / math.pi) + 16  # circle radius in points, plus a gap
             ax.annotate(f"{int(n):,} customer{'s' if n != 1 else ''}\n"
                         f"leader {label(leader, 14)}", (x, y),
@@ -246,8 +239,30 @@ def community_map_figure(links: pd.DataFrame, communities: pd.DataFrame, *,
         return to_data_uri(fig)
 
 
+def thin_tail(values: np.ndarray, *, keep: int = 300, per_decade: int = 60) -> np.ndarray:
+    """Positions of the sorted ``values`` to draw: the ``keep`` smallest, then at most
+    ``per_decade`` per factor of ten (the first in each log-spaced bin), so a plot with
+    one point per distinct value stays the same size at any number of customers.
+
+    Examples
+    --------
+    >>> len(thin_tail(np.arange(1, 100_001))), len(thin_tail(np.arange(1, 1_000_001)))
+    (453, 513)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= keep:
+        return np.arange(len(values))
+    tail = np.log10(values[keep:]) * per_decade
+    bins = np.floor(tail + 1e-9).astype(np.int64)
+    first = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]]) + keep
+    return np.r_[np.arange(keep), first]
+
+
 def degree_figure(degrees: dict[str, np.ndarray]) -> str:
-    """Share of customers with each degree, log-log (customers with degree 0 left out)."""
+    """Share of customers with each degree, log-log (customers with degree 0 left out).
+
+    One point per distinct degree, the long tail thinned by :func:`thin_tail`.
+    """
     with rc_context(_RC):
         fig = _figure(6.0, 4.2)
         ax = fig.add_subplot()
@@ -258,7 +273,9 @@ def degree_figure(degrees: dict[str, np.ndarray]) -> str:
             if not len(degree):
                 continue
             values, counts = np.unique(degree, return_counts=True)
-            ax.scatter(values, counts / counts.sum(), s=12, alpha=0.75, label=name,
+            drawn = thin_tail(values)
+            ax.scatter(values[drawn], counts[drawn] / counts.sum(), s=12, alpha=0.75,
+                       label=name,
                        marker=markers.get(i, "o"))
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -268,9 +285,9 @@ def degree_figure(degrees: dict[str, np.ndarray]) -> str:
         return to_data_uri(fig)
 
 
-def influence_activity_figure(customers: pd.DataFrame, order: list[str], *,
+def influence_activity_figure(customers: pd.DataFrame, styles: dict[str, SegmentStyle], *,
                               max_points: int = 20000) -> tuple[str, int]:
-    """``influence_score`` against ``events_sent`` (symlog), one colour per segment.
+    """``influence_score`` against ``events_sent`` (symlog), in each segment's style.
 
     With more than ``max_points`` customers, every k-th customer in rank order is
     drawn (the top 1,000 always). Returns the picture and the number drawn.
@@ -285,21 +302,109 @@ def influence_activity_figure(customers: pd.DataFrame, order: list[str], *,
     with rc_context(_RC):
         fig = _figure(7.0, 4.6)
         ax = fig.add_subplot()
-        for segment in order:
+        for segment, style in styles.items():
             part = table[table["segment"] == segment]
             if not len(part):
                 continue
             ax.scatter(part["events_sent"].to_numpy(dtype=float),
                        part["influence_score"].to_numpy(dtype=float), s=9, alpha=0.6,
-                       color=segment_color(segment, order), label=label(segment, 24),
+                       color=style.color, marker=style.marker, label=label(segment, 24),
                        linewidths=0, rasterized=True)
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("events sent (activity)")
         ax.set_ylabel("influence score")
         ax.set_ylim(-0.03, 1.03)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
-                  markerscale=1.8)
+        if ax.collections:  # every segment may be suppressed for its size
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
+                      markerscale=1.8)
         return to_data_uri(fig), len(table)
+
+
+def kfactor_figure(kfactor: pd.DataFrame, styles: dict[str, SegmentStyle], *,
+                   n_communities: int = 12) -> tuple[str | None, str]:
+    """K-factor by cohort month, by segment and by community (from ``kfactor.csv``).
+
+    Parameters
+    ----------
+    kfactor : pandas.DataFrame
+        :func:`influence.reach.viral_coefficients` rows (``group``, ``key``,
+        ``referrers``, ``invites_per_referrer``, ``k_factor``, ...).
+    styles : dict
+        Segment styles; segments not in it (suppressed ones) are left out.
+    n_communities : int, default=12
+        Communities drawn: those with the most referrers (ties by number).
+
+    Returns
+    -------
+    (str or None, str)
+        The picture (``None`` when no group has a referrer) and the quantity
+        drawn: ``"k_factor"``, or ``"invites_per_referrer"`` when the events
+        have no ``converted`` column (no conversions, so no K-factor).
+    """
+    table = kfactor[kfactor["referrers"].fillna(0).astype(float) > 0]
+    metric = "k_factor" if table["k_factor"].notna().any() else "invites_per_referrer"
+    table = table[table[metric].notna()]
+    months = table[table["group"] == "cohort_month"].sort_values("key", kind="mergesort")
+    segments = table[(table["group"] == "segment") & table["key"].isin(list(styles))]
+    segments = segments.set_index("key").reindex([s for s in styles
+                                                  if s in set(segments["key"])])
+    communities = table[table["group"] == "community"].assign(
+        number=lambda t: pd.to_numeric(t["key"], errors="coerce"))
+    communities = communities.sort_values(["referrers", "number"], ascending=[False, True],
+                                          kind="mergesort").head(n_communities)
+    communities = communities.sort_values("number", kind="mergesort")
+    panels = [p for p, part in (("month", months), ("segment", segments),
+                                ("community", communities)) if len(part)]
+    if not panels:
+        return None, metric
+    title = "K-factor" if metric == "k_factor" else "invites per referrer"
+    with rc_context(_RC):
+        fig = _figure(10.0, 3.2 * (1 + ("month" in panels and len(panels) > 1)))
+        grid = fig.add_gridspec(2 if "month" in panels and len(panels) > 1 else 1,
+                                max(len([p for p in panels if p != "month"]), 1))
+        column = 0
+        for panel in panels:
+            if panel == "month":
+                ax = fig.add_subplot(grid[0, :])
+                values = months[metric].to_numpy(dtype=float)
+                ax.bar(range(len(values)), values, color="#332288")
+                step = max(1, int(math.ceil(len(values) / 24)))
+                ax.set_xticks(range(0, len(values), step),
+                              [label(k, 8) for k in months["key"].iloc[::step]],
+                              rotation=60, ha="right", fontsize=7)
+                ax.set_xlabel("cohort: month of first event")
+                ax.set_title(f"{title} by cohort month", fontsize=9, loc="left")
+            else:
+                row = 1 if "month" in panels and len(panels) > 1 else 0
+                ax = fig.add_subplot(grid[row, column])
+                column += 1
+                if panel == "segment":
+                    names = list(segments.index)[::-1]
+                    values = segments[metric].to_numpy(dtype=float)[::-1]
+                    bars = ax.barh(range(len(names)), values,
+                                   color=[styles[n].color for n in names],
+                                   edgecolor="#444444", linewidth=0.4)
+                    for bar, name in zip(bars, names):
+                        bar.set_hatch(styles[name].hatch)
+                    ax.set_yticks(range(len(names)), [label(n, 20) for n in names],
+                                  fontsize=7.5)
+                    ax.set_title(f"{title} by segment", fontsize=9, loc="left")
+                else:
+                    numbers = communities["number"].to_numpy()
+                    values = communities[metric].to_numpy(dtype=float)
+                    colors = [community_color(int(c)) if not math.isnan(c) else OTHER
+                              for c in numbers]
+                    ax.bar(range(len(values)), values, color=colors,
+                           edgecolor="#444444", linewidth=0.4)
+                    ax.set_xticks(range(len(values)),
+                                  [label(k, 6) for k in communities["key"]], fontsize=7.5)
+                    ax.set_xlabel("community")
+                    ax.set_title(f"{title} by community (most referrers)", fontsize=9,
+                                 loc="left")
+            if metric == "k_factor":
+                (ax.axvline if panel == "segment" else ax.axhline)(
+                    1.0, color="#5f6368", linewidth=0.8, linestyle="--")
+        return to_data_uri(fig), metric
 
 
 def cascade_tree_figure(parent: dict[str, str | None], root: str) -> str:
@@ -347,8 +452,8 @@ def cascade_tree_figure(parent: dict[str, str | None], root: str) -> str:
                         linewidth=0.8, zorder=1)
         xs = np.array([x[n] for n in order], dtype=float)
         ys = np.array([-depth[n] for n in order], dtype=float)
-        ax.scatter(xs[1:], ys[1:], s=16, color="#ff7f0e", zorder=2, linewidths=0)
-        ax.scatter([x[root]], [0], s=60, color="#d62728", zorder=3, linewidths=0)
+        ax.scatter(xs[1:], ys[1:], s=16, color="#CC6677", zorder=2, linewidths=0)
+        ax.scatter([x[root]], [0], s=60, color="#882255", zorder=3, linewidths=0)
         ax.annotate(label(root), (x[root], 0), xytext=(0, 7), textcoords="offset points",
                     ha="center", fontsize=8)
         ax.margins(0.05, 0.2)

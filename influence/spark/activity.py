@@ -32,7 +32,8 @@ def by_source(coded, types: list[str], end_ns: int | None, lifecycle: LifecycleC
     Columns: ``vid``, ``events_sent``, ``sent_<type>`` for each of ``types``,
     ``first_ns``, ``last_ns`` (timestamps only), ``n_recent``, ``n_before`` (events
     sent in the two lifecycle windows), ``referrals_sent``, ``referrals_converted``,
-    ``referral_value`` (summed in input order, like ``np.bincount``),
+    ``referral_value`` (added from 0.0 in ascending order, like
+    :func:`influence.arrays.sum_by_group`),
     ``first_referral_ns``.
     """
     from pyspark.sql import functions as F
@@ -46,8 +47,7 @@ def by_source(coded, types: list[str], end_ns: int | None, lifecycle: LifecycleC
                     .alias("referrals_converted"))
     if has_value:
         value = F.when(F.isnan("val") | F.col("val").isNull(), F.lit(0.0)).otherwise(F.col("val"))
-        ordered = F.array_sort(F.collect_list(F.when(referral, F.struct(
-            F.col("_row"), value.alias("v")))))
+        ordered = F.array_sort(F.collect_list(F.when(referral, value)))
         aggs.append(sum_values(ordered).alias("referral_value"))
     if end_ns is not None:
         window = lifecycle.recent_days * DAY_NS
@@ -64,7 +64,7 @@ def by_source(coded, types: list[str], end_ns: int | None, lifecycle: LifecycleC
 def sum_values(ordered):
     from pyspark.sql import functions as F
 
-    return F.aggregate(ordered, F.lit(0.0), lambda acc, x: acc + x["v"])
+    return F.aggregate(ordered, F.lit(0.0), lambda acc, x: acc + x)
 
 
 def by_target(coded):

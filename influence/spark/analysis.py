@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import AnalysisConfig
+from ..config import AnalysisConfig, as_config
 from ..errors import ConfigError
 from ..progress import Reporter, StageClock
 from ..schema import CUSTOMER_ID
@@ -33,7 +33,7 @@ ENGINE_NAME = "spark"
 
 def analyze_spark(events: Any, *, spark: Any = None,
                   customers: str | Path | pd.DataFrame | Any | None = None,
-                  config: AnalysisConfig | None = None,
+                  config: AnalysisConfig | str | Path | None = None,
                   columns: Mapping[str, str] | None = None,
                   input_format: str | None = None,
                   since: str | None = None, until: str | None = None,
@@ -54,7 +54,7 @@ def analyze_spark(events: Any, *, spark: Any = None,
     customers : path, pandas.DataFrame or pyspark.sql.DataFrame, optional
         ``customer_id`` plus attributes (read on the driver: the per-customer
         table is assembled there).
-    config : AnalysisConfig, optional
+    config : AnalysisConfig, path or dict, optional
         As for :func:`influence.analyze`; ``config.spark`` tunes this engine.
     columns, input_format, since, until, seed, resolution, reporter
         As for :func:`influence.analyze`.
@@ -93,7 +93,7 @@ def analyze_spark(events: Any, *, spark: Any = None,
     from .session import require_pyspark, run_settings, spark_session
 
     require_pyspark()
-    config = config or AnalysisConfig()
+    config = as_config(config)
     if columns:
         config = config.replace(columns={**config.columns, **columns})
     config = config.replace(window__since=since, window__until=until,
@@ -170,7 +170,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
     from ..reach import ReferralForest, cascades_table
     from ..reach.cascades import kfactor_table
     from ..schema import COMMUNITY_COLUMNS
-    from ..segments import assign_segments, plan_rules, segment_profiles
+    from ..segments import assign_segments, plan_rules, segment_profiles, suppress_segments
     from . import activity as act
     from .communities import community_parts, handoff_graph, label_propagation
     from .customers import activity_columns, cohort_months, lifecycle
@@ -400,6 +400,8 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
         segments_table = segment_profiles(
             customers_table, min_segment_size=config.privacy.min_segment_size,
             order=segment_order)
+        kfactor, profiles = suppress_segments(segments_table, kfactor=kfactor,
+                                              communities=profiles)
     placement["profiles"] = "driver"
     for frame in (coded, edges, edge_types, ids_frame):
         frame.unpersist()

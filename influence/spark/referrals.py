@@ -2,7 +2,8 @@
 
 The rules are those of :mod:`influence.reach.cascades`: a customer referred more
 than once keeps the earliest referral (ties, and events without timestamps: the
-smallest referrer id, then the input order); in each cycle of kept links the
+smallest referrer id, then a converted referral first, then the larger value;
+exact ties left are identical links); in each cycle of kept links the
 link made last (ties: into the largest id) is cut. Roots and generations come
 from pointer doubling (one join per doubling, so ``log2(depth)`` rounds); the
 subtree totals from one join per generation, deepest first, summing children in
@@ -54,13 +55,14 @@ def _kept(coded, has_time: bool):
     from pyspark.sql import Window, functions as F
 
     referrals = coded.filter((F.col("kind") == "referral") & F.col("t").isNotNull())
-    order = ([F.col("ts_ns")] if has_time else []) + [F.col("s"), F.col("_row")]
+    conv = F.coalesce(F.col("conv"), F.lit(False))
+    value = F.when(F.isnan("val") | F.col("val").isNull(), F.lit(0.0)).otherwise(F.col("val"))
+    order = ([F.col("ts_ns")] if has_time else []) + [F.col("s"), conv.desc(), value.desc(),
+                                                      F.col("_row")]
     first = Window.partitionBy("t").orderBy(*order)
     ranked = referrals.select(
-        F.col("t").alias("v"), F.col("s").alias("p"), "ts_ns",
-        F.coalesce(F.col("conv"), F.lit(False)).alias("conv"),
-        F.when(F.isnan("val") | F.col("val").isNull(), F.lit(0.0)).otherwise(F.col("val"))
-        .alias("value"),
+        F.col("t").alias("v"), F.col("s").alias("p"), "ts_ns", conv.alias("conv"),
+        value.alias("value"),
         F.row_number().over(first).alias("_k"),
         F.count(F.lit(1)).over(Window.partitionBy("t")).alias("_times"))
     return referrals, ranked.filter(F.col("_k") == 1).drop("_k")
