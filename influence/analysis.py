@@ -264,6 +264,8 @@ class Analysis:
                              "a JSON object; run 'influence analyze' again")
         outputs = manifest.get("outputs") or {}
         fmt = outputs.get("format", "csv")
+        # folders written before the escape was reversible say nothing about it
+        legacy = "csv_escape" not in outputs
         names = [f"{name}.{fmt}" for name in
                  ("customers", "communities", *_TABLES, "snapshots", "edges")]
         checks = results_folder.verify_files(folder, manifest, hashed=names)
@@ -308,7 +310,7 @@ class Analysis:
                     keep_default_na=False, na_values=[""]))
                 for column in table.columns:
                     if pd.api.types.is_string_dtype(table[column].dtype):
-                        table[column] = restore_formulas(table[column])
+                        table[column] = restore_formulas(table[column], legacy=legacy)
             else:
                 table = read(file, pd.read_parquet)
             for column in _FLOAT_COLUMNS.intersection(table.columns):
@@ -333,7 +335,7 @@ class Analysis:
                 edges = read(file, lambda path: read_result_csv(
                     path, text_columns=("source", "target")))
                 for column in ("source", "target"):
-                    edges[column] = restore_formulas(edges[column])
+                    edges[column] = restore_formulas(edges[column], legacy=legacy)
             else:
                 edges = read(file, pd.read_parquet)
             edges["weight"] = edges["weight"].astype(np.float64)

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .errors import InputError, OutputError
-from .io import file_sha256
+from .io import CSV_ESCAPE, file_sha256
 
 try:  # POSIX; elsewhere writers are not kept apart
     import fcntl
@@ -454,7 +454,8 @@ def checkpoint(step: str) -> None:
 # ------------------------------------------------------------------ manifest
 def write_manifest(folder: str | Path, manifest: Mapping[str, Any], *, format: str,
                    files: Iterable[str], rows: Mapping[str, int] | None = None,
-                   checks: Mapping[str, dict] | None = None) -> dict[str, Any]:
+                   checks: Mapping[str, dict] | None = None,
+                   csv_escape: str | None = CSV_ESCAPE) -> dict[str, Any]:
     """Write ``manifest.json`` into ``folder`` as the commit record of its files.
 
     Parameters
@@ -471,11 +472,15 @@ def write_manifest(folder: str | Path, manifest: Mapping[str, Any], *, format: s
     checks : dict, optional
         Checks already known (carried-over files), by file name; the other
         files are measured here.
+    csv_escape : str or None, default=influence.io.CSV_ESCAPE
+        The escape rule of the CSV tables' text cells (None: tables written
+        before it was recorded, read back with the old rule).
 
     Returns
     -------
     dict
         The manifest written: ``outputs`` is ``{"format", "files", "checks"}``
+        (and ``"csv_escape"``, the escape rule of text cells, for CSV tables)
         where ``checks[name]`` is ``{"bytes", "sha256"}`` plus ``"rows"`` for
         tables.
     """
@@ -496,6 +501,8 @@ def write_manifest(folder: str | Path, manifest: Mapping[str, Any], *, format: s
     written = dict(manifest)
     written["outputs"] = {"format": format, "files": _ordered(names + [MANIFEST]),
                           "checks": {name: measured[name] for name in _ordered(names)}}
+    if format == "csv" and csv_escape is not None:  # read back by Analysis.load
+        written["outputs"]["csv_escape"] = csv_escape
     (folder / MANIFEST).write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n",
                                    encoding="utf-8")
     checkpoint(MANIFEST)
@@ -601,7 +608,8 @@ def update_file(folder: str | Path, name: str, write: Callable[[Path], Any]) -> 
             checkpoint(name)
             write_manifest(staging, {k: v for k, v in manifest.items() if k != "outputs"},
                            format=outputs.get("format", "csv"), files=files + [name],
-                           checks={n: c for n, c in checks.items() if n in files})
+                           checks={n: c for n, c in checks.items() if n in files},
+                           csv_escape=outputs.get("csv_escape"))
     return folder / name
 
 

@@ -24,7 +24,7 @@ from .schema import CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, VALUE, WEIGHT
 __all__ = [
     "INPUT_FORMATS", "detect_format", "read_table", "read_events", "read_customers",
     "write_table", "write_events", "neutralize_formulas", "restore_formulas", "file_sha256",
-    "read_result_csv",
+    "read_result_csv", "CSV_ESCAPE",
 ]
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ NUMERIC_COLUMNS = (VALUE, WEIGHT)
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
+# ... and the escape character itself, so that the escape can be undone exactly.
+_ESCAPED_START = _FORMULA_START + ("'",)
+#: How CSV text cells are escaped; written to the manifest (``outputs.csv_escape``).
+CSV_ESCAPE = "v2: a leading ' added to text cells starting with = + - @ ' tab CR LF NUL"
 
 
 def detect_format(path: Path, input_format: str | None = None) -> str:
@@ -249,29 +253,46 @@ def neutralize_formulas(column: pd.Series) -> pd.Series:
     """Prefix text cells that a spreadsheet would run as a formula with ``'``.
 
     Cells starting with ``= + - @``, a tab, carriage return, newline or NUL are
-    written as ``'=...``; other cells and non-text columns are unchanged.
+    written as ``'=...``; so are cells that already start with ``'``, which makes
+    the escape reversible (:func:`restore_formulas` removes exactly one leading
+    ``'`` from every cell that has one): ``=x`` is written ``'=x`` and ``'=x``
+    is written ``''=x``. A spreadsheet shows both as typed, since it hides one
+    leading apostrophe. Other cells and non-text columns are unchanged.
+
+    Examples
+    --------
+    >>> cells = pd.Series(["=x", "'=x", "-5", "'q", "safe"], dtype="str")
+    >>> neutralize_formulas(cells).tolist()
+    ["'=x", "''=x", "'-5", "''q", 'safe']
+    >>> restore_formulas(neutralize_formulas(cells)).tolist() == cells.tolist()
+    True
     """
     if not pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
         return column
     text = column.astype("str")
-    risky = text.str[:1].isin(_FORMULA_START)  # one pass, not one per character
+    risky = text.str[:1].isin(_ESCAPED_START)  # one pass, not one per character
     if not risky.any():
         return column
     return text.where(~risky, "'" + text)
 
 
-def restore_formulas(column: pd.Series) -> pd.Series:
-    """Undo :func:`neutralize_formulas` on a column read back from a CSV we wrote."""
+def restore_formulas(column: pd.Series, *, legacy: bool = False) -> pd.Series:
+    """Undo :func:`neutralize_formulas` on a column read back from a CSV we wrote:
+    one leading ``'`` is removed from every text cell that starts with one.
+
+    ``legacy=True`` reads results folders written before the escape was
+    reversible (their manifest has no ``outputs.csv_escape``): there a leading
+    ``'`` is removed only before a formula character.
+    """
     if not pd.api.types.is_string_dtype(column.dtype):
         return column
     text = column.astype("str")
     quoted = text.str.startswith("'").fillna(False).astype(bool)
     if not quoted.any():  # the usual case: nothing was escaped
         return column
-    escaped = quoted & text.str[1:2].isin(_FORMULA_START)
-    if not escaped.any():
-        return column
-    return text.where(~escaped, text.str[1:])
+    if legacy:
+        quoted &= text.str[1:2].isin(_FORMULA_START)
+    return text.where(~quoted, text.str[1:])
 
 
 def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:

@@ -170,6 +170,20 @@ def test_hostile_ids_are_neutralised_in_csv(runner, tmp_path):
     assert ids == {"=HYPERLINK(\"x\")", "@bad", "+evil", "-1"}
 
 
+def test_an_id_and_its_escaped_look_alike_are_two_customers(runner, tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("source,target,type\n=x,a,share\n'=x,b,share\n-5,a,share\n'-5,c,share\n")
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output  # the report stage read the ids back
+    assert (out / "report.html").is_file()
+    listing = runner.invoke(cli, ["top", str(out), "--format", "json"])
+    ids = [row["customer_id"] for row in json.loads(listing.stdout)]
+    assert sorted(ids) == sorted(["=x", "'=x", "-5", "'-5", "a", "b", "c"])
+    for line in (out / "customers.csv").read_text().splitlines()[1:]:
+        assert not line.lstrip('"').startswith(("=", "+", "-", "@"))
+
+
 def test_no_report_and_report_command(runner, events_csv, tmp_path):
     out = tmp_path / "nr"
     result = runner.invoke(cli, ["analyze", str(events_csv), "--out", str(out), "-q",

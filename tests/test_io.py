@@ -84,10 +84,23 @@ def test_formula_checks_look_at_the_first_character_only():
     cells = pd.Series(["\r1", "\n2", "\x003", "a=b", "'quoted", "'=kept", " =x", "", None],
                       dtype="str")
     safe = neutralize_formulas(cells)
-    assert safe.tolist()[:8] == ["'\r1", "'\n2", "'\x003", "a=b", "'quoted", "'=kept", " =x", ""]
-    # "'=kept" was in the input: written as is, so it reads back as "=kept"
-    assert restore_formulas(safe).tolist()[:8] == ["\r1", "\n2", "\x003", "a=b", "'quoted",
-                                                  "=kept", " =x", ""]
+    assert safe.tolist()[:8] == ["'\r1", "'\n2", "'\x003", "a=b", "''quoted", "''=kept",
+                                 " =x", ""]
+    # a leading ' is escaped too, so every cell reads back as it was
+    assert restore_formulas(safe).tolist()[:8] == cells.tolist()[:8]
+
+
+@pytest.mark.parametrize("pair", [("=x", "'=x"), ("-5", "'-5"), ("'", "''"), ("@a", "'@a")])
+def test_an_id_and_its_escaped_look_alike_stay_apart(pair):
+    safe = neutralize_formulas(pd.Series(pair, dtype="str"))
+    assert safe.nunique() == 2 and not safe.str[:1].isin(list("=+-@\t\r\n\x00")).any()
+    assert restore_formulas(safe).tolist() == list(pair)
+
+
+def test_folders_written_before_the_reversible_escape_read_as_before():
+    old = pd.Series(["'=x", "'quoted", "plain"], dtype="str")  # what the old writer wrote
+    assert restore_formulas(old, legacy=True).tolist() == ["=x", "'quoted", "plain"]
+    assert restore_formulas(old).tolist() == ["=x", "quoted", "plain"]
 
 
 def test_read_result_csv_gives_what_pandas_read_csv_gives(tmp_path):

@@ -20,3 +20,88 @@ def test_iso_text_is_strftime_to_the_second():
         pd.testing.assert_series_equal(_iso(times), expected, check_exact=True)
     assert _iso(column.iloc[1:4]).tolist() == ["1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z",
                                                "1969-12-31T23:59:59Z"]
+
+
+# --- ids survive the formula guard --------------------------------------------------
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from influence import analyze  # noqa: E402
+from influence.analysis import Analysis  # noqa: E402
+
+#: Ids a spreadsheet would run, their escaped look-alikes, and any text at all.
+_tricky = st.sampled_from(["=x", "'=x", "''=x", "-5", "'-5", "+1", "@a", "'", "''", "'a",
+                           "\tx", "'\tx", "a;b", "a,b", '"q"', "x\ny", "007", "1.0", "nan",
+                           "NULL", "é", "漢字"])
+_ids = st.one_of(_tricky, st.text(st.characters(blacklist_categories=("Cs",)), min_size=1,
+                                  max_size=6))
+
+
+@st.composite
+def _id_events(draw):
+    ids = draw(st.lists(_ids, min_size=2, max_size=8, unique=True))
+    pairs = draw(st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)),
+                          min_size=1, max_size=12))
+    kinds = draw(st.lists(st.sampled_from(["share", "referral", "comment"]),
+                          min_size=len(pairs), max_size=len(pairs)))
+    stamps = [f"2026-01-{1 + i % 28:02d}" for i in range(len(pairs))]
+    return pd.DataFrame({"source": [s for s, _ in pairs], "target": [t for _, t in pairs],
+                         "type": kinds, "timestamp": stamps})
+
+
+def _text_cells(result):
+    """Every text column of every table, as lists (missing or empty as None: CSV writes
+    both as an empty cell)."""
+    out = {}
+    for name in ("customers", "communities", "segments", "cascades", "kfactor", "edges"):
+        table = getattr(result, name)
+        if table is None:
+            continue
+        for column in table.columns:
+            values = table[column]
+            if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+                out[(name, column)] = [None if pd.isna(v) or v == "" else str(v)
+                                       for v in values]
+    return out
+
+
+@settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(_id_events())
+@example(pd.DataFrame({"source": ["=x", "'=x", "-5", "'-5"], "target": ["a", "b", "a", "c"],
+                       "type": ["share", "referral", "share", "referral"],
+                       "timestamp": ["2026-01-01"] * 4}))
+def test_ids_round_trip_through_csv_and_parquet(tmp_path_factory, events):
+    """analyze -> save -> Analysis.load gives back exactly the ids that went in, and every
+    text cell (ids, top_members, leader, segment_reason, edges, cascades, referred_by)."""
+    stripped = {v.strip() for v in pd.concat([events["source"], events["target"]])}
+    usable = (events["source"].str.strip() != events["target"].str.strip()) \
+        & (events["source"].str.strip() != "")
+    if not usable.any():
+        return
+    result = analyze(events)
+    assert set(result.customers["customer_id"]) == stripped - {""}
+    cells = _text_cells(result)
+    for fmt in ("csv", "parquet"):
+        folder = result.save(tmp_path_factory.mktemp(fmt), fmt)
+        loaded = Analysis.load(folder)
+        ids = loaded.customers["customer_id"].tolist()
+        assert len(ids) == len(set(ids)) and set(ids) == stripped - {""}
+        got = _text_cells(loaded)
+        for key, values in cells.items():
+            assert got.get(key) == values, (fmt, key)
+
+
+def test_a_folder_without_csv_escape_is_read_with_the_old_rule(tmp_path):
+    import json
+
+    events = pd.DataFrame({"source": ["'q", "=x"], "target": ["b", "b"],
+                           "type": ["share", "share"]})
+    folder = analyze(events).save(tmp_path / "old")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["outputs"]["csv_escape"].startswith("v2")
+    del manifest["outputs"]["csv_escape"]  # as written before the escape was reversible
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    text = (folder / "customers.csv").read_text()
+    (folder / "customers.csv").write_text(text.replace("\"''q\"", "\"'q\""))
+    assert set(Analysis.load(folder).customers["customer_id"]) == {"'q", "=x", "b"}
