@@ -8,6 +8,7 @@ keep leading zeros; parsing and repair happen in :mod:`influence.validation`.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from pathlib import Path
 from typing import Mapping
@@ -104,51 +105,129 @@ def read_table(source: str | Path | pd.DataFrame, *, input_format: str | None = 
         fmt = detect_format(path, input_format)
         if not path.is_file():
             raise InputError(f"{what} file {str(path)!r} does not exist or is not a file")
-        info = {"path": str(path), "format": fmt, "sha256": file_sha256(path)}
         if path.stat().st_size == 0:
             raise InputError(f"{what} file {str(path)!r} is empty (0 bytes); "
                              "expected a header row and at least one event")
         try:
-            table = _read_file(path, fmt)
+            table, sha256 = _read_file(path, fmt)
         except InputError:
             raise
         except (pa.ArrowInvalid, pa.ArrowException, ValueError, UnicodeDecodeError,
                 OSError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot read {what} file {str(path)!r} as {fmt}: {first}") from None
+        # the hash of the very bytes parsed (a file that changes meanwhile cannot mislead)
+        info = {"path": str(path), "format": fmt, "sha256": sha256}
     if table.shape[1] == 0:
         raise InputError(f"{what} input has no columns")
     table.columns = [str(c).strip() for c in table.columns]
     if as_text:
+        names = list(table.columns)
+        for name in dict.fromkeys(names):
+            where = _positions(names, name)
+            if len(where) > 1:
+                raise _duplicate_error(f"{what} table", name, where,
+                                       "rename one of them in the file.")
         for column in table.columns:
             table[column] = _ids_as_text(table[column]) if column else table[column]
     return table, info
 
 
-def _read_file(path: Path, fmt: str) -> pd.DataFrame:
+class _HashingReader(io.RawIOBase):
+    """A binary file read once, front to back, hashing every byte handed out."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.handle.readinto(buffer)
+        if n:
+            self.digest.update(memoryview(buffer)[:n])
+        return n or 0
+
+
+class _Replay(io.RawIOBase):
+    """``head`` (already read from ``stream``) and then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream) -> None:
+        self.head = memoryview(head)
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if len(self.head):
+            if size is None or size < 0:
+                out = bytes(self.head) + self.stream.read()
+                self.head = memoryview(b"")
+                return out
+            out = bytes(self.head[:size])
+            self.head = self.head[size:]
+            return out
+        return self.stream.read() if size is None or size < 0 else self.stream.read(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+#: File name endings of compressed text, and the codec that reads them (as pyarrow detects).
+_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+
+
+def csv_header(head: bytes, delimiter: str) -> list[str]:
+    """Column names in the first line of ``head`` (the start of a CSV/TSV file)."""
+    return pacsv.read_csv(
+        pa.BufferReader(head.split(b"\n", 1)[0] + b"\n"),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+    ).column_names
+
+
+def _read_file(path: Path, fmt: str) -> tuple[pd.DataFrame, str]:
+    """Parse a file read once, and the SHA-256 of the bytes parsed.
+
+    CSV/TSV stream through the hash into pyarrow's parser (no second copy in
+    memory); Parquet (which needs random access) and JSON Lines (which pandas
+    reads whole anyway) are read into memory once, hashed, and parsed from
+    that buffer.
+    """
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
-        with pa.input_stream(str(path), compression="detect") as stream:
+        with open(path, "rb") as handle:
+            hashing = _HashingReader(handle)
+            codec = _CODECS.get(path.suffix.lower())
+            stream = (pa.CompressedInputStream(pa.PythonFile(hashing, mode="r"), codec)
+                      if codec else hashing)
             head = stream.read(1 << 16)
-        if not head.strip():
-            raise InputError(f"file {str(path)!r} has no header row")
-        names = pacsv.read_csv(
-            pa.BufferReader(head.split(b"\n", 1)[0] + b"\n"),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter),
-        ).column_names
-        table = pacsv.read_csv(
-            str(path),
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True),
-        )
-        return _to_pandas(table)
+            if not head.strip():
+                raise InputError(f"file {str(path)!r} has no header row")
+            names = csv_header(head, delimiter)
+            table = pacsv.read_csv(
+                _Replay(head, stream),
+                read_options=pacsv.ReadOptions(block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in names},
+                    null_values=[""], strings_can_be_null=True,
+                    quoted_strings_can_be_null=True),
+            )
+        return _to_pandas(table), hashing.digest.hexdigest()
+    with pa.OSFile(str(path), "rb") as handle:
+        data = handle.read_buffer()  # Arrow-owned memory, parsed without a copy
+    sha256 = hashlib.sha256(memoryview(data)).hexdigest()
     if fmt == "parquet":
-        return _to_pandas(pq.read_table(str(path)))
+        return _to_pandas(pq.read_table(pa.BufferReader(data))), sha256
     # JSON Lines: read every field as-is, ids are made text afterwards.
-    return pd.read_json(path, lines=True, dtype=False)
+    codec = _CODECS.get(path.suffix.lower())
+    if codec is not None:
+        data = pa.CompressedInputStream(pa.BufferReader(data), codec).read_buffer()
+    return pd.read_json(io.BytesIO(memoryview(data)), lines=True, dtype=False), sha256
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -159,24 +238,96 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=mapping.get, ignore_metadata=True)
 
 
-def _apply_mapping(table: pd.DataFrame, columns: Mapping[str, str], what: str,
-                   required: tuple[str, ...], known: tuple[str, ...]) -> pd.DataFrame:
-    found = list(table.columns)
-    rename: dict[str, str] = {}
+def _positions(names: list[str], name: str) -> list[int]:
+    return [i for i, found in enumerate(names) if found == name]
+
+
+def _duplicate_error(what: str, name: str, positions: list[int], hint: str) -> InputError:
+    where = " and ".join(str(i + 1) for i in positions)
+    return InputError(f"{what} has {len(positions)} columns named {name!r} (columns {where}); "
+                      f"{hint}")
+
+
+def choose_columns(found: list[str], columns: Mapping[str, str], what: str = "events",
+                   required: tuple[str, ...] = REQUIRED_COLUMNS,
+                   known: tuple[str, ...] = EVENT_COLUMNS) -> dict[str, int]:
+    """Which input column (by position) is each canonical column.
+
+    A mapped column (``canonical -> name``) is the canonical one even when the
+    input also has a column named like the canonical one (that column is then
+    ignored, with a warning). A name that occurs twice among the columns used
+    is an error; columns not used may repeat.
+
+    Parameters
+    ----------
+    found : list of str
+        The input's column names, in order (spaces trimmed).
+    columns : dict of str to str
+        Canonical name -> column name in the input.
+
+    Returns
+    -------
+    dict of str to int
+        Canonical name -> position in ``found``, in the order of ``known``.
+
+    Raises
+    ------
+    InputError
+        A mapped column that is missing or repeated, one column mapped to two
+        canonical ones, a repeated canonical column, a missing required one.
+    """
+    found = list(found)
+    chosen: dict[str, int] = {}
+    mapped_to: dict[str, str] = {}
     for canonical, name in columns.items():
-        if name not in table.columns:
+        where = _positions(found, name)
+        if not where:
             raise InputError(
                 f"{what} has no column {name!r} (mapped to {canonical!r}); found {found}. "
                 f"Check the mapping ({canonical}={name}).")
-        rename[name] = canonical
-    table = table.rename(columns=rename)
+        if len(where) > 1:
+            raise _duplicate_error(what, name, where,
+                                   f"--map {canonical}={name} cannot tell which one. "
+                                   "Rename one of them in the file.")
+        if name in mapped_to and name != canonical:
+            raise InputError(
+                f"{what} column {name!r} is mapped to both {mapped_to[name]!r} and "
+                f"{canonical!r}; map each canonical column to its own column.")
+        mapped_to[name] = canonical
+        chosen[canonical] = where[0]
+    for canonical in known:
+        if canonical in chosen:
+            continue
+        where = _positions(found, canonical)
+        if not where:
+            continue
+        if canonical in mapped_to:  # that column is used under another name
+            continue
+        if len(where) > 1:
+            raise _duplicate_error(what, canonical, where,
+                                   f"rename one, or map another with --map "
+                                   f"{canonical}=COLUMN.")
+        chosen[canonical] = where[0]
+    ignored = [(canonical, name) for canonical, name in columns.items()
+               if name != canonical and canonical in found and canonical not in mapped_to]
     for canonical in required:
-        if canonical not in table.columns:
+        if canonical not in chosen:
             raise InputError(
                 f"{what} is missing column {canonical!r}; found {found}. "
                 f"Map it with --map {canonical}=COLUMN or [columns] in the config.")
-    keep = [c for c in known if c in table.columns]
-    return table[keep]
+    for canonical, name in ignored:
+        logger.warning("%s column %r is ignored: the mapping %s=%s takes its place",
+                       what, canonical, canonical, name)
+    return {c: chosen[c] for c in known if c in chosen}
+
+
+def _apply_mapping(table: pd.DataFrame, columns: Mapping[str, str], what: str,
+                   required: tuple[str, ...], known: tuple[str, ...]) -> pd.DataFrame:
+    """The canonical columns of ``table`` (see :func:`choose_columns`), renamed."""
+    chosen = choose_columns(list(table.columns), columns, what, required, known)
+    result = table.iloc[:, list(chosen.values())]
+    result.columns = list(chosen)
+    return result
 
 
 def read_events(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str] | None = None,

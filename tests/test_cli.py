@@ -56,23 +56,77 @@ def test_parquet_format(runner, events_csv, tmp_path):
     assert len(pd.read_parquet(out / "customers.parquet")) == 6
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("", "empty"),
-    ("user,friend,type\na,b,share\n", "missing column 'source'"),
-    ("source,target,type,timestamp\na,b,like,2026-01-01\n", "undeclared type 'like'"),
-])
-def test_input_errors_exit_3_with_one_line(runner, tmp_path, content, needle):
+#: The bad-input corpus: (file content, extra arguments, what the one error line says).
+BAD_INPUT = [
+    ("", [], "empty"),
+    ("user,friend,type\na,b,share\n", [], "missing column 'source'"),
+    ("source,target,type,timestamp\na,b,like,2026-01-01\n", [], "undeclared type 'like'"),
+    # a duplicated column header among the columns used
+    ("source,target,type,source\na,b,share,c\n", [],
+     "events has 2 columns named 'source' (columns 1 and 4)"),
+    ("source,target, type,type \na,b,share,share\n", [], "2 columns named 'type'"),
+    # a --map onto a duplicated column, and one column mapped twice
+    ("user,target,type,user\na,b,share,c\n", ["--map", "source=user"],
+     "2 columns named 'user' (columns 1 and 4); --map source=user cannot tell which one"),
+    ("user,friend,type\na,b,share\n", ["--map", "source=user", "--map", "target=user"],
+     "column 'user' is mapped to both 'source' and 'target'"),
+]
+
+
+@pytest.mark.parametrize("content, extra, needle", BAD_INPUT)
+def test_input_errors_exit_3_with_one_line(runner, tmp_path, content, extra, needle):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     for command in ("analyze", "validate"):
-        args = [command, str(path)] + (["--out", str(tmp_path / "o")]
-                                       if command == "analyze" else [])
+        args = [command, str(path), *extra] + (["--out", str(tmp_path / "o")]
+                                               if command == "analyze" else [])
         result = runner.invoke(cli, args)
         assert result.exit_code == 3, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("influence: error: ")
         assert needle in lines[0] and "Traceback" not in result.output
         assert result.stdout == ""
+
+
+def test_duplicated_customer_id_column_exits_3(runner, events_csv, tmp_path):
+    customers = tmp_path / "c.csv"
+    customers.write_text("customer_id,plan,customer_id\na,gold,b\n")
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--customers", str(customers),
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 3 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "influence: error: customers table has 2 columns named 'customer_id' (columns 1 and "
+        "3); rename one of them in the file.")
+
+
+@pytest.mark.parametrize("header, row, mapping, ignored", [
+    # an export whose 'type' column is not the event type: the mapped column wins
+    ("source,target,type,event", "a,b,click,share", ["--map", "type=event"], "type"),
+    ("type,source,target,event", "click,a,b,share", ["--map", "type=event"], "type"),
+    ("user,target,type,source", "a,b,share,web", ["--map", "source=user"], "source"),
+    # swapped on purpose: nothing ignored
+    ("target,source,type", "a,b,share", ["--map", "source=target", "--map", "target=source"],
+     None),
+])
+def test_a_mapped_column_wins_over_a_column_of_that_name(runner, tmp_path, header, row,
+                                                         mapping, ignored):
+    path = tmp_path / "m.csv"
+    path.write_text(f"{header}\n{row}\n")
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(path), *mapping, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    edges = pd.read_csv(out / "edges.csv", dtype=str)
+    assert edges[["source", "target"]].values.tolist() == [["a", "b"]]
+    if ignored is not None:
+        assert f"events column '{ignored}' is ignored: the mapping" in result.stderr
+    else:
+        assert "ignored" not in result.stderr
+
+
+def test_unused_columns_may_repeat(runner, tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("source,target,type,notes,notes\na,b,share,x,y\n")
+    assert runner.invoke(cli, ["validate", str(path)]).exit_code == 0
 
 
 def test_garbage_timestamps_are_repaired_not_fatal(runner, tmp_path):

@@ -121,3 +121,64 @@ def test_read_result_csv_gives_what_pandas_read_csv_gives(tmp_path):
     pd.testing.assert_frame_equal(
         read_result_csv(empty, text_columns=("source",)),
         pd.read_csv(empty, dtype={"source": "str"}, keep_default_na=False, na_values=[""]))
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.tsv", "e.csv.gz", "e.parquet", "e.jsonl",
+                                  "e.jsonl.gz"])
+def test_input_hash_is_of_the_file_bytes(tmp_path, name):
+    events = pd.DataFrame({"source": ["a", "b"], "target": ["b", "c"], "type": ["share"] * 2})
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        import gzip
+
+        plain = write_events(events, tmp_path / name[:-3])
+        path.write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
+    else:
+        write_events(events, path)
+    got, info = read_events(path)
+    assert got["source"].tolist() == ["a", "b"]
+    assert info["sha256"] == _sha(path.read_bytes())
+
+
+def test_input_hash_is_of_the_bytes_analysed_while_the_file_grows(tmp_path, monkeypatch):
+    """A file appended to while it is read: the hash names exactly what was parsed."""
+    import pyarrow.csv
+
+    path = tmp_path / "growing.csv"
+    path.write_text("source,target,type\na,b,share\n")
+    parse = pyarrow.csv.read_csv
+
+    def append_then_parse(*args, **kwargs):
+        with open(path, "a") as handle:  # a writer adds rows while we read
+            handle.write("b,c,share\nc,d,share\n")
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(pyarrow.csv, "read_csv", append_then_parse)
+    got, info = read_events(path)
+    parsed = "source,target,type\n" + "".join(
+        f"{s},{t},{k}\n" for s, t, k in got[["source", "target", "type"]].itertuples(index=False))
+    assert info["sha256"] == _sha(parsed.encode())
+
+
+def test_input_hash_is_of_the_bytes_analysed_when_the_file_is_replaced(tmp_path, monkeypatch):
+    import pyarrow.parquet
+
+    path = tmp_path / "e.parquet"
+    write_events(pd.DataFrame({"source": ["a"], "target": ["b"], "type": ["share"]}), path)
+    first = path.read_bytes()
+    parse = pyarrow.parquet.read_table
+
+    def replace_then_parse(*args, **kwargs):
+        write_events(pd.DataFrame({"source": ["x", "y"], "target": ["y", "z"],
+                                   "type": ["share"] * 2}), path)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(pyarrow.parquet, "read_table", replace_then_parse)
+    got, info = read_events(path)
+    assert got["source"].tolist() == ["a"] and info["sha256"] == _sha(first)

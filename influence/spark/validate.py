@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from ..config import AnalysisConfig
 from ..errors import InputError
-from ..io import INPUT_FORMATS, detect_format, file_sha256, read_events as local_read_events
-from ..schema import CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, TIMESTAMP, TYPE
+from ..io import choose_columns, csv_header, detect_format, file_sha256
+from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP, TYPE
 from ..validation import DROP_REASONS
 from . import _worker
 from .frames import collect_arrow, frame_from_arrow
@@ -132,6 +132,7 @@ def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
     """
     from pyspark.sql import DataFrame, functions as F
 
+    header = None
     if isinstance(events, DataFrame):
         frame = events
         info = {"path": None, "format": "spark", "sha256": None}
@@ -150,9 +151,13 @@ def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
                                      "expected a header row and at least one event")
                 if fmt in ("csv", "tsv"):
                     with pa.input_stream(str(local), compression="detect") as stream:
-                        if not stream.read(1 << 16).strip():
-                            raise InputError(f"cannot read events file {path!r} as {fmt}: "
-                                             f"file {path!r} has no header row")
+                        head = stream.read(1 << 16)
+                    if not head.strip():
+                        raise InputError(f"cannot read events file {path!r} as {fmt}: "
+                                         f"file {path!r} has no header row")
+                    # Spark renames repeated header names: check the file's own ones
+                    header = [name.strip() for name in
+                              csv_header(head, "," if fmt == "csv" else "\t")]
                 sha = file_sha256(local)
         info = {"path": path, "format": fmt, "sha256": sha}
         reader = spark.read
@@ -176,18 +181,12 @@ def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
     stripped = [str(c).strip() for c in frame.columns]
     if not stripped:
         raise InputError("events input has no columns")
-    frame = frame.toDF(*stripped)
-    # the local reader raises the mapping errors: give it the column names alone
-    local_read_events(pd.DataFrame({c: ["x"] for c in dict.fromkeys(stripped)}),
-                      columns=columns)
-    rename = {name: canonical for canonical, name in (columns or {}).items()}
-    chosen = {}
-    for column in frame.columns:
-        canonical = rename.get(column, column)
-        if canonical in EVENT_COLUMNS and canonical not in chosen:
-            chosen[canonical] = column
-    frame = frame.select([F.col(f"`{chosen[c]}`").alias(c) for c in EVENT_COLUMNS
-                          if c in chosen])
+    if header is None or len(header) != len(stripped):
+        header = stripped
+    # the local engine's choice of columns, by position (and its errors)
+    chosen = choose_columns(header, columns or {})
+    names = list(frame.columns)
+    frame = frame.select([F.col(f"`{names[i]}`").alias(c) for c, i in chosen.items()])
     frame = frame.withColumn("_row", F.monotonically_increasing_id())
     return frame, info
 
