@@ -201,6 +201,12 @@ def _parse_map(values: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def _remember(ctx, param, value):
+    """Keep an option's value for :func:`_load_config` (options every command shares)."""
+    ctx.meta[f"influence.{param.name}"] = value
+    return value
+
+
 def _core_input_options(func):
     """Input options without the window (commands that set windows their own way)."""
     options = [
@@ -211,6 +217,10 @@ def _core_input_options(func):
                           "source=user_id. Repeatable."),
         click.option("--input-format", type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
                      help="Input format, if the file extension does not tell."),
+        click.option("--timestamp-unit", type=click.Choice(["s", "ms", "us", "ns"]),
+                     expose_value=False, callback=_remember,
+                     help="Unit of timestamps written as bare numbers (epoch time): seconds "
+                          "(default), ms, us or ns. Overrides [input] timestamp_unit."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -259,6 +269,9 @@ def _load_config(config_path, mapping, since=None, until=None):
     columns = _parse_map(mapping)
     if columns:
         config = config.replace(columns={**config.columns, **columns})
+    ctx = click.get_current_context(silent=True)
+    unit = None if ctx is None else ctx.meta.get("influence.timestamp_unit")
+    config = config.replace(input__timestamp_unit=unit)
     try:
         return config.replace(window__since=since, window__until=until)
     except ConfigError as exc:

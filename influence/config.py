@@ -32,7 +32,7 @@ from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VA
                      RULE_COLUMNS, TEXT_COLUMNS, EventType)
 
 __all__ = [
-    "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
+    "TIMESTAMP_UNITS", "InputConfig", "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
     "SegmentRule", "PrivacyConfig", "LifecycleConfig", "ReachConfig", "PropagatorConfig",
     "SparkConfig", "AnalysisConfig", "load_config", "config_from_dict", "as_config",
 ]
@@ -64,6 +64,30 @@ def _is_date_only(value: Any) -> bool:
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         return True
     return isinstance(value, str) and len(value.strip()) <= 10
+
+
+#: Units of an epoch timestamp (a bare number), with nanoseconds per unit.
+TIMESTAMP_UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How input values are read.
+
+    Parameters
+    ----------
+    timestamp_unit : {"s", "ms", "us", "ns"}, default="s"
+        Unit of timestamps written as a bare number (epoch time): seconds,
+        milliseconds, microseconds or nanoseconds since 1970-01-01 UTC. ISO 8601
+        text is read as it is, whatever this says. ``--timestamp-unit`` on the
+        command line.
+    """
+
+    timestamp_unit: str = "s"
+
+    def __post_init__(self) -> None:
+        _check(self.timestamp_unit in TIMESTAMP_UNITS, "input.timestamp_unit",
+               f"one of {list(TIMESTAMP_UNITS)}", self.timestamp_unit)
 
 
 @dataclass(frozen=True)
@@ -653,6 +677,7 @@ class AnalysisConfig:
     types : dict of str to EventType
         Event types with their flow and weight; the built-in ``share``,
         ``referral`` and ``comment`` unless overridden.
+    input : InputConfig
     window : WindowConfig
     communities : CommunityConfig
     centrality : CentralityConfig
@@ -668,6 +693,7 @@ class AnalysisConfig:
 
     columns: Mapping[str, str] = field(default_factory=dict)
     types: Mapping[str, EventType] = field(default_factory=_default_types)
+    input: InputConfig = field(default_factory=InputConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     communities: CommunityConfig = field(default_factory=CommunityConfig)
     centrality: CentralityConfig = field(default_factory=CentralityConfig)
@@ -739,6 +765,7 @@ def _plain(value: Any) -> Any:
 
 
 _SECTIONS = {
+    "input": InputConfig,
     "window": WindowConfig,
     "communities": CommunityConfig,
     "centrality": CentralityConfig,
@@ -822,6 +849,11 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+            f"at line {line}; TOML files are UTF-8 (save it as UTF-8)") from None
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import AnalysisConfig
+from .config import TIMESTAMP_UNITS, AnalysisConfig
 from .errors import InputError
 from .schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
 
 __all__ = ["DROP_REASONS", "CleanEvents", "clean_events", "parse_timestamps",
+           "timestamp_hints", "timestamp_warning", "TIMESTAMP_RANGE",
            "customer_universe", "add_customers"]
 
 logger = logging.getLogger(__name__)
@@ -77,36 +79,131 @@ class CleanEvents:
     ids: pd.Index | None = None
 
 
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """Parse ISO 8601 text or epoch seconds to ``datetime64[ns, UTC]``; failures are NaT.
+#: The instants a ``datetime64[ns]`` holds: 1677-09-21T00:12:43 .. 2262-04-11T23:47:16 UTC.
+TIMESTAMP_RANGE = (pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
+_EPOCH = r"-?\d+(\.\d+)?"
+
+
+def parse_timestamps(values: pd.Series, *, unit: str = "s") -> pd.Series:
+    """Parse ISO 8601 text or epoch numbers to ``datetime64[ns, UTC]``; failures are NaT.
 
     Text without a zone is taken as UTC. A value made only of digits (with an
-    optional fraction) is epoch seconds. A column of datetimes is converted to
-    UTC as it is.
+    optional sign and fraction) is epoch time in ``unit`` (seconds by default).
+    A column of datetimes is converted to UTC as it is. An instant outside
+    :data:`TIMESTAMP_RANGE` (what nanoseconds since 1970 can hold in 64 bits)
+    is NaT, as is an unparseable value; :func:`timestamp_hints` says why.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text, or datetimes.
+    unit : {"s", "ms", "us", "ns"}, default="s"
+        Unit of epoch numbers.
 
     Notes
     -----
     A column whose every value is strict ISO 8601 (all with a zone, or all
     without) is parsed by Arrow's C++ parser, about 15x faster than pandas on
     millions of rows and identical where both accept a value; anything else
-    (epoch seconds, spaces, mixed zones, bad values) goes through pandas.
+    (epoch numbers, spaces, mixed zones, bad values, dates out of range) goes
+    through pandas.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return _in_range(values.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+        return _in_range(values.dt.tz_localize("UTC"))
     fast = _arrow_iso8601(values)
     if fast is not None:
         return fast
     text = values.astype("str").str.strip()
-    numeric = pd.to_numeric(text.where(text.str.fullmatch(r"-?\d+(\.\d+)?").fillna(False)),
-                            errors="coerce")
-    parsed = pd.to_datetime(text.where(numeric.isna()), format="ISO8601", utc=True,
-                            errors="coerce")
+    numeric = _epoch_numbers(text)
+    parsed = _in_range(pd.to_datetime(text.where(numeric.isna()), format="ISO8601", utc=True,
+                                      errors="coerce"))
     if numeric.notna().any():
-        epoch = pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
-        parsed = parsed.where(numeric.isna(), epoch)
+        nanos = numeric * TIMESTAMP_UNITS[unit]
+        low, high = (stamp.value for stamp in TIMESTAMP_RANGE)
+        # a second inside the limits: float rounding at the edge cannot overflow
+        fits = (nanos > low + 10**9) & (nanos < high - 10**9)
+        epoch = pd.to_datetime(numeric.where(fits), unit=unit, utc=True, errors="coerce")
+        parsed = parsed.where(numeric.isna(), _in_range(epoch))
     return parsed.astype("datetime64[ns, UTC]")
+
+
+def _epoch_numbers(text: pd.Series) -> pd.Series:
+    """The digits-only values of a text column as floats (NaN elsewhere)."""
+    return pd.to_numeric(text.where(text.str.fullmatch(_EPOCH).fillna(False)), errors="coerce")
+
+
+def _in_range(stamps: pd.Series) -> pd.Series:
+    """UTC datetimes of any resolution as ``datetime64[ns, UTC]``, NaT outside the range."""
+    low, high = TIMESTAMP_RANGE
+    stamps = stamps.where((stamps >= low) & (stamps <= high))
+    return stamps.astype("datetime64[ns, UTC]")
+
+
+#: What :func:`timestamp_hints` can say about a timestamp that did not parse.
+TIMESTAMP_HINTS = {
+    "ms": "look like epoch milliseconds",
+    "us": "look like epoch microseconds",
+    "ns": "look like epoch nanoseconds",
+    "s": "look like epoch seconds",
+    "out_of_range": "lie outside 1677-09-21 .. 2262-04-11, the range timestamps can hold",
+}
+
+
+def timestamp_hints(values: pd.Series, *, unit: str = "s") -> pd.Series:
+    """Why each of these timestamps (ones :func:`parse_timestamps` made NaT) failed.
+
+    Returns
+    -------
+    pandas.Series of str
+        Per value a key of :data:`TIMESTAMP_HINTS`, or missing when there is
+        nothing more to say than "unparseable": ``"ms"``/``"us"``/``"ns"``/``"s"``
+        for an epoch number out of range in ``unit`` but in range (2000 to
+        2100) in that unit, ``"out_of_range"`` for any other valid date or
+        epoch number beyond the range.
+    """
+    hints = pd.Series(pd.NA, index=values.index, dtype="str")
+    if len(values) == 0:
+        return hints
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return hints.where(values.isna(), "out_of_range")
+    text = values.astype("str").str.strip()
+    numeric = _epoch_numbers(text)
+    is_number = numeric.notna()
+    if is_number.any():
+        nanos = numeric * TIMESTAMP_UNITS[unit]
+        hints = hints.where(~is_number, "out_of_range")
+        plausible = (pd.Timestamp("2000-01-01").value, pd.Timestamp("2100-01-01").value)
+        for other in ("ms", "us", "ns", "s"):
+            if other == unit:
+                continue
+            as_other = numeric * TIMESTAMP_UNITS[other]
+            fits = is_number & (as_other >= plausible[0]) & (as_other <= plausible[1]) \
+                & ~((nanos >= plausible[0]) & (nanos <= plausible[1]))
+            hints = hints.where(~(fits & (hints == "out_of_range")), other)
+    words = text.where(~is_number)
+    if words.notna().any():
+        wide = pd.to_datetime(words, format="ISO8601", utc=True, errors="coerce")
+        low, high = TIMESTAMP_RANGE
+        hints = hints.where(~((wide < low) | (wide > high)).fillna(False), "out_of_range")
+    return hints
+
+
+def timestamp_warning(hints: Mapping[str, int]) -> str | None:
+    """One warning line from counts of :func:`timestamp_hints` keys (None if none)."""
+    parts = []
+    for key in TIMESTAMP_HINTS:
+        count = int(hints.get(key, 0))
+        if not count:
+            continue
+        part = f"{count} {TIMESTAMP_HINTS[key]}"
+        if key != "out_of_range":
+            part += f" (declare the unit with --timestamp-unit {key} or [input] timestamp_unit)"
+        parts.append(part)
+    if not parts:
+        return None
+    return f"bad_timestamp: {'; '.join(parts)}"
 
 
 def _arrow_iso8601(values: pd.Series) -> pd.Series | None:
@@ -217,6 +314,13 @@ def add_customers(ids: pd.Index, customers: pd.DataFrame | None) -> pd.Index:
     return vocabulary.rename("customer_id")
 
 
+def no_usable_events(rows_read: int, dropped: Mapping[str, int], *hints: str | None) -> str:
+    """The error message when every row was dropped, with any hints about why."""
+    counts = ", ".join(f"{k}={v}" for k, v in dropped.items() if v)
+    extra = "".join(f"; {hint}" for hint in hints if hint)
+    return f"no usable events: all {rows_read} rows were dropped ({counts}){extra}"
+
+
 def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     """Check, parse and repair raw text events (see the module docstring).
 
@@ -265,9 +369,15 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     timestamp = None
     if TIMESTAMP in raw.columns and not has_timestamps:
         logger.warning("timestamp column is empty; time-based metrics are skipped")
+    timestamp_hint = None
     if has_timestamps:
-        timestamp = parse_timestamps(raw[TIMESTAMP])
+        unit = config.input.timestamp_unit
+        timestamp = parse_timestamps(raw[TIMESTAMP], unit=unit)
         mark("bad_timestamp", timestamp.isna())
+        failed = timestamp.isna().to_numpy() & raw[TIMESTAMP].notna().to_numpy()
+        if failed.any():
+            hints = timestamp_hints(raw[TIMESTAMP][failed], unit=unit).value_counts()
+            timestamp_hint = timestamp_warning(hints.to_dict())
 
     row_weight = None
     if WEIGHT in raw.columns:
@@ -346,11 +456,12 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
         total = sum(problems.values())
         detail = ", ".join(f"{k}={v}" for k, v in problems.items())
         warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
+    if timestamp_hint is not None:
+        warnings.append(timestamp_hint)
     if not has_timestamps:
         warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
     if len(events) == 0:
-        raise InputError(f"no usable events: all {rows_read} rows were dropped "
-                         f"({', '.join(f'{k}={v}' for k, v in dropped.items() if v)})")
+        raise InputError(no_usable_events(rows_read, dropped, timestamp_hint))
     result = CleanEvents(events=events, rows_read=rows_read, rows_used=int(keep.sum()),
                          dropped=dropped, has_timestamps=bool(has_timestamps), start=start,
                          end=end, warnings=warnings, ids=ids.rename("customer_id"))

@@ -70,6 +70,12 @@ BAD_INPUT = [
      "2 columns named 'user' (columns 1 and 4); --map source=user cannot tell which one"),
     ("user,friend,type\na,b,share\n", ["--map", "source=user", "--map", "target=user"],
      "column 'user' is mapped to both 'source' and 'target'"),
+    # timestamps outside what pandas holds, with a hint
+    ("source,target,type,timestamp\na,b,share,1767225600000\n", [],
+     "no usable events: all 1 rows were dropped (bad_timestamp=1); bad_timestamp: 1 look like "
+     "epoch milliseconds (declare the unit with --timestamp-unit ms"),
+    ("source,target,type,timestamp\na,b,share,9999-12-31\nb,c,share,1677-01-01\n"
+     "c,d,share,2999-01-01\n", [], "bad_timestamp: 3 lie outside 1677-09-21 .. 2262-04-11"),
 ]
 
 
@@ -140,6 +146,59 @@ def test_garbage_timestamps_are_repaired_not_fatal(runner, tmp_path):
     result = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0
     assert "influence: warning: dropped 2 of 3 rows: bad_timestamp=2" in result.stderr
+
+
+def test_timestamps_out_of_range_are_counted_with_a_hint(runner, tmp_path):
+    path = tmp_path / "ts.csv"
+    path.write_text("source,target,type,timestamp\na,b,share,1767225600000\n"
+                    "b,c,share,9999-12-31\nc,d,share,1677-01-01\nd,e,share,2999-01-01\n"
+                    "e,f,share,2026-01-01\n")
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "influence: warning: dropped 4 of 5 rows: bad_timestamp=4" in result.stderr
+    assert ("influence: warning: bad_timestamp: 1 look like epoch milliseconds (declare the "
+            "unit with --timestamp-unit ms or [input] timestamp_unit); 3 lie outside "
+            "1677-09-21 .. 2262-04-11, the range timestamps can hold") in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dropped"]["bad_timestamp"] == 4
+    assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
+    assert any("epoch milliseconds" in w for w in manifest["warnings"])
+
+
+def test_timestamp_unit_option_and_config_key(runner, tmp_path):
+    path = tmp_path / "ms.csv"
+    path.write_text("source,target,type,timestamp\na,b,share,1767225600000\n"
+                    "b,c,share,1767312000000\n")
+    config = tmp_path / "c.toml"
+    config.write_text('[input]\ntimestamp_unit = "ms"\n')
+    for args in (["--timestamp-unit", "ms"], ["--config", str(config)]):
+        result = runner.invoke(cli, ["validate", str(path), "--json", *args])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["rows_used"] == 2
+        assert report["first_event"] == "2026-01-01T00:00:00+00:00"
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(out), "-q",
+                                 "--timestamp-unit", "ms"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["input"] == {"timestamp_unit": "ms"}
+    assert runner.invoke(cli, ["validate", str(path), "--timestamp-unit", "h"]).exit_code == 2
+    config.write_text('[input]\ntimestamp_unit = "hours"\n')
+    bad = runner.invoke(cli, ["validate", str(path), "--config", str(config)])
+    assert bad.exit_code == 4 and "input.timestamp_unit" in bad.stderr
+
+
+def test_config_that_is_not_utf8_exits_4(runner, events_csv, tmp_path):
+    config = tmp_path / "latin1.toml"
+    config.write_bytes("# réglages\n[communities]\nresolution = 1.0\n".encode("latin-1"))
+    result = runner.invoke(cli, ["analyze", str(events_csv), "--config", str(config),
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip() == (
+        f"influence: error: config file {str(config)!r} is not UTF-8 text: byte 0xe9 at "
+        "line 1; TOML files are UTF-8 (save it as UTF-8)")
 
 
 def test_all_garbage_timestamps_is_an_input_error(runner, tmp_path):

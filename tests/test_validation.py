@@ -147,3 +147,60 @@ def test_clean_events_are_categorical_over_the_ids_read():
     assert clean.events["target"].isna().tolist() == [False, True]
     assert list(clean.events["type"].cat.categories) == ["comment", "share"]
     assert clean.events["type"].value_counts().to_dict() == {"comment": 1, "share": 1}
+
+
+#: Timestamps outside what datetime64[ns] holds: counted as bad_timestamp, with a hint.
+OUT_OF_RANGE_TIMESTAMPS = [
+    ("1767225600000", "1 look like epoch milliseconds (declare the unit with "
+                      "--timestamp-unit ms or [input] timestamp_unit)"),
+    ("1767225600000000", "1 look like epoch microseconds"),
+    ("1767225600000000000", "1 look like epoch nanoseconds"),
+    ("9999-12-31", "1 lie outside 1677-09-21 .. 2262-04-11"),
+    ("1677-01-01", "1 lie outside 1677-09-21 .. 2262-04-11"),
+    ("2999-06-30T12:00:00Z", "1 lie outside 1677-09-21 .. 2262-04-11"),
+    ("2999-06-30 12:00", "1 lie outside 1677-09-21 .. 2262-04-11"),
+    ("99999999999999999999", "1 lie outside 1677-09-21 .. 2262-04-11"),
+]
+
+
+@pytest.mark.parametrize("value, hint", OUT_OF_RANGE_TIMESTAMPS)
+def test_timestamps_out_of_range_are_bad_timestamps_with_a_hint(value, hint):
+    table = raw([("a", "b", "share", "2026-01-01"), ("b", "c", "share", value)])
+    clean = clean_events(table, AnalysisConfig())
+    assert clean.dropped["bad_timestamp"] == 1 and clean.rows_used == 1
+    assert [w for w in clean.warnings if w.startswith("bad_timestamp:")] == [
+        w for w in clean.warnings if hint in w]
+    assert any(hint in w for w in clean.warnings)
+    with pytest.raises(InputError, match="no usable events.*bad_timestamp: 1 (look|lie)"):
+        clean_events(raw([("b", "c", "share", value)]), AnalysisConfig())
+
+
+@pytest.mark.parametrize("unit, value", [("s", "1767225600"), ("ms", "1767225600000"),
+                                         ("us", "1767225600000000"),
+                                         ("ns", "1767225600000000000"),
+                                         ("ms", "1767225600000.0")])
+def test_epoch_unit_can_be_declared(unit, value):
+    cfg = config_from_dict({"input": {"timestamp_unit": unit}})
+    clean = clean_events(raw([("a", "b", "share", value), ("a", "c", "share", "2026-01-02")]),
+                         cfg)
+    assert clean.rows_used == 2
+    assert clean.events["timestamp"].tolist()[0] == pd.Timestamp("2026-01-01T00:00:00Z")
+    got = parse_timestamps(pd.Series([value], dtype="str"), unit=unit)
+    assert got[0] == pd.Timestamp("2026-01-01T00:00:00Z")
+
+
+def test_datetime_columns_out_of_range_are_bad_timestamps(tmp_path):
+    """A Parquet timestamp column (microseconds) with dates beyond the nanosecond range."""
+    from influence.io import read_events
+
+    stamps = pd.Series(pd.to_datetime(["2026-01-01", "2999-01-01", "1600-01-01"],
+                                      utc=True).astype("datetime64[us, UTC]"))
+    frame = pd.DataFrame({"source": ["a", "b", "c"], "target": ["b", "c", "a"],
+                          "type": ["share"] * 3, "timestamp": stamps})
+    frame.to_parquet(tmp_path / "e.parquet")
+    events, _ = read_events(tmp_path / "e.parquet")
+    clean = clean_events(events, AnalysisConfig())
+    assert clean.dropped["bad_timestamp"] == 2 and clean.rows_used == 1
+    assert any("2 lie outside" in w for w in clean.warnings)
+    assert parse_timestamps(stamps).isna().tolist() == [False, True, True]
+    assert parse_timestamps(stamps.dt.tz_localize(None)).isna().tolist() == [False, True, True]

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
-from ..validation import DROP_REASONS, parse_timestamps
+from ..validation import DROP_REASONS, parse_timestamps, timestamp_hints
 
 __all__ = ["RAW_PREFIX", "output_schema", "parse_batches", "parse_batch"]
 
@@ -44,7 +44,7 @@ def output_schema(present: tuple[str, ...]) -> str:
     fields = ["_row bigint"] + [f"{RAW_PREFIX}{c} string" for c in present]
     fields += ["src string", "dst string", "kind string", "ts_ns bigint", "row_weight double",
                "conv boolean", "val double", "reason_pre tinyint", "ts_bad boolean",
-               "reason_post tinyint"]
+               "ts_hint string", "reason_post tinyint"]
     return ", ".join(fields)
 
 
@@ -59,7 +59,7 @@ def _as_text(column: pd.Series, integral: bool) -> pd.Series:
 
 
 def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
-                integral: frozenset) -> pa.RecordBatch:
+                integral: frozenset, unit: str = "s") -> pa.RecordBatch:
     """Parse one Arrow batch of raw events (columns ``_row`` and ``present``)."""
     frame = batch.to_pandas()
     n = len(frame)
@@ -81,9 +81,13 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
     mark(pre, "null_type", kind.isna())
     ts_ns = pd.array([pd.NA] * n, dtype="Int64")
     ts_bad = np.zeros(n, dtype=bool)
+    ts_hint = pd.Series(pd.NA, index=frame.index, dtype="str")
     if TIMESTAMP in text:
-        parsed = parse_timestamps(text[TIMESTAMP])
+        parsed = parse_timestamps(text[TIMESTAMP], unit=unit)
         ts_bad = parsed.isna().to_numpy()
+        failed = ts_bad & text[TIMESTAMP].notna().to_numpy()
+        if failed.any():
+            ts_hint[failed] = timestamp_hints(text[TIMESTAMP][failed], unit=unit)
         ts_ns = pd.array(parsed.to_numpy(dtype="datetime64[ns]").view(np.int64), dtype="Int64")
         ts_ns[ts_bad] = pd.NA
     row_weight = np.ones(n)
@@ -120,16 +124,17 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
                pa.array(converted, type=pa.bool_(), from_pandas=True),
                pa.array(value, type=pa.float64(), from_pandas=False),
                pa.array(pre, type=pa.int8()), pa.array(ts_bad, type=pa.bool_()),
+               pa.array(ts_hint, type=pa.string(), from_pandas=True),
                pa.array(post, type=pa.int8())]
     names = ["_row"] + [f"{RAW_PREFIX}{c}" for c in present]
     names += ["src", "dst", "kind", "ts_ns", "row_weight", "conv", "val", "reason_pre",
-              "ts_bad", "reason_post"]
+              "ts_bad", "ts_hint", "reason_post"]
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def parse_batches(batches: Iterable[pa.RecordBatch], present: tuple[str, ...],
-                  integral: frozenset) -> Iterator[pa.RecordBatch]:
+                  integral: frozenset, unit: str = "s") -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` entry point: :func:`parse_batch` on every batch of a partition."""
     for batch in batches:
         if batch.num_rows:
-            yield parse_batch(batch, present, integral)
+            yield parse_batch(batch, present, integral, unit)

@@ -25,7 +25,7 @@ from ..config import AnalysisConfig
 from ..errors import InputError
 from ..io import choose_columns, csv_header, detect_format, file_sha256
 from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP, TYPE
-from ..validation import DROP_REASONS
+from ..validation import DROP_REASONS, no_usable_events, timestamp_warning
 from . import _worker
 from .frames import collect_arrow, frame_from_arrow
 
@@ -251,9 +251,10 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     try:
         integral = _integral_columns(raw)
         inputs = raw.select("_row", *[F.col(c) for c in present])
-        parse = functools.partial(_worker.parse_batches, present=present, integral=integral)
+        parse = functools.partial(_worker.parse_batches, present=present, integral=integral,
+                                  unit=config.input.timestamp_unit)
         parsed = inputs.mapInArrow(parse, _worker.output_schema(present)).persist(storage)
-        by_kind = (parsed.groupBy("kind")
+        by_kind = (parsed.groupBy("kind", "ts_hint")
                    .agg(F.count(F.lit(1)).alias("rows"),
                         (F.sum(F.col(f"{_worker.RAW_PREFIX}{TIMESTAMP}").isNotNull().cast("long"))
                          if TIMESTAMP in present else F.lit(0)).alias("stamped"))
@@ -268,7 +269,13 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     if rows_read == 0:
         parsed.unpersist()
         raise InputError("events input has a header but no rows; expected at least one event")
-    kinds = {r["kind"]: int(r["rows"]) for r in by_kind if r["kind"] is not None}
+    kinds: dict[str, int] = {}
+    hints: dict[str, int] = {}
+    for r in by_kind:
+        if r["kind"] is not None:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + int(r["rows"])
+        if r["ts_hint"] is not None:
+            hints[r["ts_hint"]] = hints.get(r["ts_hint"], 0) + int(r["rows"])
     declared = config.types
     undeclared = sorted(str(t) for t in kinds if t not in declared)
     if undeclared:
@@ -310,7 +317,7 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
             "reason", F.when((F.col("reason") == 0) & outside,
                              F.lit(code["outside_window"]).cast("tinyint"))
             .otherwise(F.col("reason")))
-    staged = staged.drop(*raw_columns).persist(storage)
+    staged = staged.drop(*raw_columns, "ts_hint").persist(storage)
     # one job: rows per reason, and per type the kept rows with their first and last time
     tally = (staged.groupBy("reason", F.when(F.col("reason") == 0, F.col("kind")).alias("kind"))
              .agg(F.count(F.lit(1)).alias("rows"), F.min("ts_ns").alias("first"),
@@ -325,8 +332,8 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     if rows_used == 0:
         staged.unpersist()
         parsed.unpersist()
-        raise InputError(f"no usable events: all {rows_read} rows were dropped "
-                         f"({', '.join(f'{k}={v}' for k, v in dropped.items() if v)})")
+        raise InputError(no_usable_events(rows_read, dropped,
+                                          timestamp_warning(hints) if has_timestamps else None))
 
     kept = staged.filter(F.col("reason") == 0)
     start_ns = end_ns = None
@@ -358,6 +365,9 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         total = sum(problems.values())
         detail = ", ".join(f"{k}={v}" for k, v in problems.items())
         warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
+    hint = timestamp_warning(hints) if has_timestamps else None
+    if hint is not None:
+        warnings.append(hint)
     if not has_timestamps:
         warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
     return SparkEvents(events=events, rows_read=rows_read, rows_used=rows_used, dropped=dropped,
