@@ -66,6 +66,10 @@ def _is_date_only(value: Any) -> bool:
     return isinstance(value, str) and len(value.strip()) <= 10
 
 
+#: The largest weight of an event type: with row weights up to 1e15, an event weighs at
+#: most 1e21 and sums over billions of events stay finite.
+MAX_TYPE_WEIGHT = 1e6
+
 #: Units of an epoch timestamp (a bare number), with nanoseconds per unit.
 TIMESTAMP_UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
@@ -714,8 +718,8 @@ class AnalysisConfig:
         for name, spec in self.types.items():
             _check(isinstance(spec, EventType), f"types.{name}", "an EventType", spec)
             _check(spec.flow in FLOWS, f"types.{name}.flow", f"one of {list(FLOWS)}", spec.flow)
-            _check(_is_number(spec.weight) and spec.weight > 0, f"types.{name}.weight",
-                   "a number > 0", spec.weight)
+            _check(_is_number(spec.weight) and 0 < spec.weight <= MAX_TYPE_WEIGHT,
+                   f"types.{name}.weight", f"a number in (0, {MAX_TYPE_WEIGHT:g}]", spec.weight)
 
     def replace(self, **changes: Any) -> "AnalysisConfig":
         """Return a copy with top-level fields or ``section__key`` values changed.
@@ -824,8 +828,8 @@ def config_from_dict(values: Mapping[str, Any]) -> AnalysisConfig:
             flow = spec.get("flow", base.flow if base else None)
             weight = spec.get("weight", base.weight if base else None)
             _check(flow in FLOWS, f"types.{name}.flow", f"one of {list(FLOWS)}", flow)
-            _check(_is_number(weight) and weight > 0, f"types.{name}.weight", "a number > 0",
-                   weight)
+            _check(_is_number(weight) and 0 < weight <= MAX_TYPE_WEIGHT, f"types.{name}.weight",
+                   f"a number in (0, {MAX_TYPE_WEIGHT:g}]", weight)
             types[str(name)] = EventType(flow=flow, weight=float(weight))
         kwargs["types"] = types
     for name, cls in _SECTIONS.items():

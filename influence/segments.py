@@ -200,7 +200,8 @@ def _text(fmt: str, values: np.ndarray) -> np.ndarray:
 
 def _top_percent(score: np.ndarray) -> np.ndarray:
     n = len(score)
-    above = pd.Series(score).rank(method="min", ascending=False).to_numpy() - 1
+    above = pd.Series(score).rank(method="min", ascending=False,
+                                  na_option="bottom").to_numpy() - 1
     share = np.ceil(100.0 * (above + 1) / max(n, 1)).astype(int)
     return _text("top %d%%", share)
 

@@ -21,7 +21,7 @@ from .config import TIMESTAMP_UNITS, AnalysisConfig
 from .errors import InputError
 from .schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
 
-__all__ = ["DROP_REASONS", "CleanEvents", "clean_events", "parse_timestamps",
+__all__ = ["DROP_REASONS", "MAX_WEIGHT", "MAX_VALUE", "CleanEvents", "clean_events", "parse_timestamps",
            "timestamp_hints", "timestamp_warning", "TIMESTAMP_RANGE",
            "customer_universe", "add_customers"]
 
@@ -32,13 +32,19 @@ DROP_REASONS = (
     "null_source",      # no source id
     "null_type",        # no event type
     "bad_timestamp",    # timestamp column present, value missing or unparseable
-    "bad_weight",       # weight column present, value not a number > 0
+    "bad_weight",       # weight column present, value not a number in (0, MAX_WEIGHT]
     "bad_converted",    # converted not one of true/false/1/0/yes/no
-    "bad_value",        # value not a number >= 0
+    "bad_value",        # value not a number in [0, MAX_VALUE]
     "self_loop",        # source == target
     "duplicate",        # exact copy of an earlier row
     "outside_window",   # before --since or after --until (not a data problem)
 )
+
+#: The largest row weight accepted: sums over billions of events stay finite and exact
+#: to 1e-6 of the largest (larger weights are a unit mistake: weights are relative).
+MAX_WEIGHT = 1e15
+#: The largest money value of one event accepted (a quadrillion in any currency).
+MAX_VALUE = 1e15
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -314,6 +320,18 @@ def add_customers(ids: pd.Index, customers: pd.DataFrame | None) -> pd.Index:
     return vocabulary.rename("customer_id")
 
 
+def limit_warnings(big_weight: int, big_value: int) -> list[str]:
+    """Warning lines for weights and values dropped for being too large."""
+    out = []
+    if big_weight:
+        out.append(f"bad_weight: {big_weight} above {MAX_WEIGHT:g}, the largest row weight "
+                   "accepted (weights are relative: scale the column down)")
+    if big_value:
+        out.append(f"bad_value: {big_value} above {MAX_VALUE:g}, the largest value of one "
+                   "event accepted")
+    return out
+
+
 def no_usable_events(rows_read: int, dropped: Mapping[str, int], *hints: str | None) -> str:
     """The error message when every row was dropped, with any hints about why."""
     counts = ", ".join(f"{k}={v}" for k, v in dropped.items() if v)
@@ -380,11 +398,13 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
             timestamp_hint = timestamp_warning(hints.to_dict())
 
     row_weight = None
+    big_weight = big_value = 0
     if WEIGHT in raw.columns:
         row_weight = _numbers(raw[WEIGHT])
         present_weight = raw[WEIGHT].notna()
-        mark("bad_weight", present_weight & ~(row_weight > 0).fillna(False)
-             | present_weight & ~np.isfinite(row_weight.fillna(0)))
+        big_weight = int((present_weight & (row_weight > MAX_WEIGHT)).sum())
+        mark("bad_weight", present_weight & ~((row_weight > 0) & (row_weight <= MAX_WEIGHT))
+             .fillna(False))
         row_weight = row_weight.fillna(1.0)
 
     converted = None
@@ -396,8 +416,8 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     if VALUE in raw.columns:
         value = _numbers(raw[VALUE])
         present_value = raw[VALUE].notna()
-        mark("bad_value", present_value & ~((value >= 0) & np.isfinite(value.fillna(0)))
-             .fillna(False))
+        big_value = int((present_value & (value > MAX_VALUE)).sum())
+        mark("bad_value", present_value & ~((value >= 0) & (value <= MAX_VALUE)).fillna(False))
 
     mark("self_loop", (source >= 0) & (source == target))
     mark("duplicate", _exact_duplicates(raw, [source, target, kind], timestamp))
@@ -458,10 +478,12 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
         warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
     if timestamp_hint is not None:
         warnings.append(timestamp_hint)
+    warnings += limit_warnings(big_weight, big_value)
     if not has_timestamps:
         warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
     if len(events) == 0:
-        raise InputError(no_usable_events(rows_read, dropped, timestamp_hint))
+        raise InputError(no_usable_events(rows_read, dropped, timestamp_hint,
+                                          *limit_warnings(big_weight, big_value)))
     result = CleanEvents(events=events, rows_read=rows_read, rows_used=int(keep.sum()),
                          dropped=dropped, has_timestamps=bool(has_timestamps), start=start,
                          end=end, warnings=warnings, ids=ids.rename("customer_id"))

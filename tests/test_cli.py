@@ -201,6 +201,21 @@ def test_config_that_is_not_utf8_exits_4(runner, events_csv, tmp_path):
         "line 1; TOML files are UTF-8 (save it as UTF-8)")
 
 
+def test_huge_weights_are_dropped_with_a_hint_not_nan_scores(runner, tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("source,target,type,weight\na,b,share,1e308\nb,c,share,1e308\n"
+                    "c,a,share,1\n")
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "influence: warning: dropped 2 of 3 rows: bad_weight=2" in result.stderr
+    assert "bad_weight: 2 above 1e+15, the largest row weight accepted" in result.stderr
+    customers = pd.read_csv(out / "customers.csv")
+    assert customers["influence_score"].notna().all()
+    assert not customers["segment_reason"].str.contains("nan|-922337", regex=True).any()
+    assert customers["segment"].tolist() != ["champions"] * 3
+
+
 def test_all_garbage_timestamps_is_an_input_error(runner, tmp_path):
     path = tmp_path / "ts.csv"
     path.write_text("source,target,type,timestamp\na,b,share,x\nb,c,share,y\n")

@@ -75,3 +75,68 @@ def test_weights_conserved(events):
     prof = result.communities
     assert np.isclose(prof["internal_weight"].sum() + prof["external_weight"].sum() / 2,
                       result.manifest["total_weight"])
+
+
+# --- any finite weights and values give finite scores and sane reasons ----------------
+
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+
+from influence.errors import InputError  # noqa: E402
+
+_finite_positive = st.floats(min_value=0.0, max_value=1.7976931348623157e308, exclude_min=True,
+                             allow_nan=False, allow_infinity=False)
+_finite_nonnegative = st.floats(min_value=0.0, max_value=1.7976931348623157e308,
+                                allow_nan=False, allow_infinity=False)
+_weighted_event = st.tuples(ids, ids, st.sampled_from(["share", "referral", "comment"]),
+                            st.sampled_from(["2026-01-01", "2026-01-05", "2026-02-01"]),
+                            _finite_positive, _finite_nonnegative, st.booleans())
+_SCORES = ("influence_score", "pagerank", "in_strength", "out_strength", "hub", "authority",
+           "betweenness", "reach_1")
+
+
+def _sane(reason: str) -> bool:
+    percents = [int(p) for p in re.findall(r"top (-?\d+)%", reason)]
+    return (all(1 <= p <= 100 for p in percents)
+            and re.search(r"\b(nan|inf|NaN)\b", reason) is None
+            and re.search(r"-\d{6,}", reason) is None)
+
+
+@given(st.lists(_weighted_event, min_size=1, max_size=25), st.booleans())
+def test_any_finite_weights_and_values_give_finite_scores_and_sane_reasons(rows, decay):
+    events = pd.DataFrame(rows, columns=["source", "target", "type", "timestamp", "weight",
+                                         "value", "converted"])
+    events["weight"] = events["weight"].map(repr)  # as a file would hold them
+    config = None
+    if decay:  # weights decayed towards zero as well (1 day half-life, a century later)
+        from influence.config import config_from_dict
+
+        config = config_from_dict({"window": {"half_life_days": 1, "until": "2126-01-01"}})
+    try:
+        result = analyze(events, config=config)
+    except InputError as exc:  # every row dropped: said so, with the counts
+        assert "no usable events" in str(exc)
+        return
+    c = result.customers
+    for column in _SCORES:
+        assert np.isfinite(c[column].to_numpy(dtype=float)).all(), column
+    numbers = c.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(numbers).any()
+    assert all(_sane(r) for r in c["segment_reason"]), c["segment_reason"].tolist()
+    # too large for sums to stay finite: dropped and counted (these reasons come first)
+    big_weight = events["weight"].astype(float) > 1e15
+    dropped = result.manifest["dropped"]
+    assert dropped["bad_weight"] == big_weight.sum()
+    assert dropped["bad_value"] == (~big_weight & (events["value"] > 1e15)).sum()
+
+
+@pytest.mark.parametrize("weight", ["1e308", "1.7976931348623157e308", "1e16"])
+def test_huge_weights_are_dropped_and_said_so(weight):
+    events = pd.DataFrame({"source": ["a", "b", "c"], "target": ["b", "c", "a"],
+                           "type": ["share"] * 3, "weight": [weight, weight, "1"]})
+    result = analyze(events)
+    assert result.manifest["dropped"]["bad_weight"] == 2
+    assert any("bad_weight: 2 above 1e+15" in w for w in result.manifest["warnings"])
+    assert np.isfinite(result.customers["influence_score"]).all()
+    assert all(_sane(r) for r in result.customers["segment_reason"])

@@ -40,6 +40,26 @@ def strength(graph: InfluenceGraph, mode: str) -> np.ndarray:
                        minlength=graph.n_customers).astype(np.float64)
 
 
+def unit_scaled(weights: np.ndarray) -> np.ndarray:
+    """``weights`` times the power of two that puts the largest in [0.5, 1).
+
+    Multiplying by a power of two is exact, so a scale-free algorithm (PageRank,
+    HITS) gives bit-identical results on the scaled weights, and its sums and
+    products stay far from overflow and underflow whatever the input's scale.
+    Weights that are then subnormal (below 2.2e-308, so under 1e-307 of the
+    largest: events decayed by a thousand half-lives) count as zero, since
+    solvers divide by them. All-zero (or empty) weights are returned as they are.
+
+    >>> unit_scaled(np.array([3.0, 1.5, 0.0, 1e-320])).tolist()
+    [0.75, 0.375, 0.0, 0.0]
+    """
+    top = weights.max() if len(weights) else 0.0
+    if not (top > 0 and np.isfinite(top)):
+        return weights
+    scaled = np.ldexp(weights, -int(np.frexp(top)[1]))
+    return np.where(scaled < np.finfo(np.float64).tiny, 0.0, scaled)
+
+
 def pagerank(graph: InfluenceGraph, damping: float = 0.85) -> np.ndarray:
     """Weighted PageRank of influence, run on the *reversed* influence graph.
 
@@ -65,7 +85,10 @@ def pagerank(graph: InfluenceGraph, damping: float = 0.85) -> np.ndarray:
     -----
     igraph's PRPACK solver (a near-exact linear solve). PRPACK sums in parallel
     under OpenMP, in an order that varies between runs; we pin it to one thread
-    so scores are bit-identical from run to run.
+    so scores are bit-identical from run to run. The weights are scaled by a
+    power of two first (:func:`unit_scaled`): exact, and PageRank does not
+    depend on their scale, but weights that decayed to subnormal numbers no
+    longer give NaN.
 
     References
     ----------
@@ -75,9 +98,10 @@ def pagerank(graph: InfluenceGraph, damping: float = 0.85) -> np.ndarray:
     """
     reversed_graph = graph.graph.copy()
     reversed_graph.reverse_edges()
+    weights = unit_scaled(np.asarray(reversed_graph.es["weight"], dtype=np.float64))
     with threadpool_limits(limits=1, user_api="openmp"):
-        scores = reversed_graph.pagerank(directed=True, damping=damping, weights="weight",
-                                         implementation="prpack")
+        scores = reversed_graph.pagerank(directed=True, damping=damping,
+                                         weights=weights.tolist(), implementation="prpack")
     return np.asarray(scores, dtype=np.float64)
 
 
@@ -122,7 +146,8 @@ def hits(graph: InfluenceGraph, *, tol: float = 1e-10,
     Returns
     -------
     hub, authority : numpy.ndarray of float64
-        One value per vertex, each summing to 1 (all zeros without edges).
+        One value per vertex, each summing to 1 (all zeros without edges, or
+        when every edge weight is zero).
 
     Notes
     -----
@@ -139,9 +164,12 @@ def hits(graph: InfluenceGraph, *, tol: float = 1e-10,
        environment. Journal of the ACM 46(5), 604-632. doi:10.1145/324133.324140
     """
     n = graph.n_customers
-    if graph.n_edges == 0:
+    # HITS does not depend on the scale of the weights; scaled (exactly) so the largest is
+    # in [0.5, 1), the products of the power iteration can neither overflow nor underflow
+    weights = unit_scaled(graph.edges["weight"].to_numpy(dtype=np.float64))
+    if not (len(weights) and weights.max() > 0):  # no edges, or every weight decayed to 0
         return np.zeros(n), np.zeros(n)
-    a = sp.csr_array((graph.edges["weight"].to_numpy(),
+    a = sp.csr_array((weights,
                       (graph.edges["src"].to_numpy(), graph.edges["dst"].to_numpy())),
                      shape=(n, n))
     at = a.T.tocsr()

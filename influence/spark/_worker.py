@@ -24,7 +24,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ..schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
-from ..validation import DROP_REASONS, parse_timestamps, timestamp_hints
+from ..validation import (DROP_REASONS, MAX_VALUE, MAX_WEIGHT, parse_timestamps,
+                          timestamp_hints)
 
 __all__ = ["RAW_PREFIX", "output_schema", "parse_batches", "parse_batch"]
 
@@ -44,7 +45,8 @@ def output_schema(present: tuple[str, ...]) -> str:
     fields = ["_row bigint"] + [f"{RAW_PREFIX}{c} string" for c in present]
     fields += ["src string", "dst string", "kind string", "ts_ns bigint", "row_weight double",
                "conv boolean", "val double", "reason_pre tinyint", "ts_bad boolean",
-               "ts_hint string", "reason_post tinyint"]
+               "ts_hint string", "big_weight boolean", "big_value boolean",
+               "reason_post tinyint"]
     return ", ".join(fields)
 
 
@@ -91,11 +93,12 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
         ts_ns = pd.array(parsed.to_numpy(dtype="datetime64[ns]").view(np.int64), dtype="Int64")
         ts_ns[ts_bad] = pd.NA
     row_weight = np.ones(n)
+    big_weight = big_value = np.zeros(n, dtype=bool)
     if WEIGHT in text:
         weight = pd.to_numeric(text[WEIGHT].str.strip(), errors="coerce")
         given = text[WEIGHT].notna()
-        mark(post, "bad_weight", given & ~(weight > 0).fillna(False)
-             | given & ~np.isfinite(weight.fillna(0)))
+        big_weight = (given & (weight > MAX_WEIGHT)).fillna(False).to_numpy(bool)
+        mark(post, "bad_weight", given & ~((weight > 0) & (weight <= MAX_WEIGHT)).fillna(False))
         row_weight = weight.fillna(1.0).to_numpy(dtype=np.float64)
     converted = pd.array([pd.NA] * n, dtype="boolean")
     if CONVERTED in text:
@@ -109,8 +112,9 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
     value = np.full(n, np.nan)
     if VALUE in text:
         number = pd.to_numeric(text[VALUE].str.strip(), errors="coerce")
+        big_value = (text[VALUE].notna() & (number > MAX_VALUE)).fillna(False).to_numpy(bool)
         mark(post, "bad_value", text[VALUE].notna()
-             & ~((number >= 0) & np.isfinite(number.fillna(0))).fillna(False))
+             & ~((number >= 0) & (number <= MAX_VALUE)).fillna(False))
         value = number.to_numpy(dtype=np.float64, na_value=np.nan)
     mark(post, "self_loop", source.notna() & (source == target).fillna(False))
 
@@ -125,10 +129,11 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
                pa.array(value, type=pa.float64(), from_pandas=False),
                pa.array(pre, type=pa.int8()), pa.array(ts_bad, type=pa.bool_()),
                pa.array(ts_hint, type=pa.string(), from_pandas=True),
+               pa.array(big_weight, type=pa.bool_()), pa.array(big_value, type=pa.bool_()),
                pa.array(post, type=pa.int8())]
     names = ["_row"] + [f"{RAW_PREFIX}{c}" for c in present]
     names += ["src", "dst", "kind", "ts_ns", "row_weight", "conv", "val", "reason_pre",
-              "ts_bad", "ts_hint", "reason_post"]
+              "ts_bad", "ts_hint", "big_weight", "big_value", "reason_post"]
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 

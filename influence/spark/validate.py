@@ -25,7 +25,7 @@ from ..config import AnalysisConfig
 from ..errors import InputError
 from ..io import choose_columns, csv_header, detect_format, file_sha256
 from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP, TYPE
-from ..validation import DROP_REASONS, no_usable_events, timestamp_warning
+from ..validation import DROP_REASONS, limit_warnings, no_usable_events, timestamp_warning
 from . import _worker
 from .frames import collect_arrow, frame_from_arrow
 
@@ -257,7 +257,9 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         by_kind = (parsed.groupBy("kind", "ts_hint")
                    .agg(F.count(F.lit(1)).alias("rows"),
                         (F.sum(F.col(f"{_worker.RAW_PREFIX}{TIMESTAMP}").isNotNull().cast("long"))
-                         if TIMESTAMP in present else F.lit(0)).alias("stamped"))
+                         if TIMESTAMP in present else F.lit(0)).alias("stamped"),
+                        F.sum(F.col("big_weight").cast("long")).alias("big_weight"),
+                        F.sum(F.col("big_value").cast("long")).alias("big_value"))
                    .collect())
     except InputError:
         raise
@@ -271,6 +273,8 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         raise InputError("events input has a header but no rows; expected at least one event")
     kinds: dict[str, int] = {}
     hints: dict[str, int] = {}
+    big_weight = sum(int(r["big_weight"] or 0) for r in by_kind)
+    big_value = sum(int(r["big_value"] or 0) for r in by_kind)
     for r in by_kind:
         if r["kind"] is not None:
             kinds[r["kind"]] = kinds.get(r["kind"], 0) + int(r["rows"])
@@ -317,7 +321,7 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
             "reason", F.when((F.col("reason") == 0) & outside,
                              F.lit(code["outside_window"]).cast("tinyint"))
             .otherwise(F.col("reason")))
-    staged = staged.drop(*raw_columns, "ts_hint").persist(storage)
+    staged = staged.drop(*raw_columns, "ts_hint", "big_weight", "big_value").persist(storage)
     # one job: rows per reason, and per type the kept rows with their first and last time
     tally = (staged.groupBy("reason", F.when(F.col("reason") == 0, F.col("kind")).alias("kind"))
              .agg(F.count(F.lit(1)).alias("rows"), F.min("ts_ns").alias("first"),
@@ -333,7 +337,8 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         staged.unpersist()
         parsed.unpersist()
         raise InputError(no_usable_events(rows_read, dropped,
-                                          timestamp_warning(hints) if has_timestamps else None))
+                                          timestamp_warning(hints) if has_timestamps else None,
+                                          *limit_warnings(big_weight, big_value)))
 
     kept = staged.filter(F.col("reason") == 0)
     start_ns = end_ns = None
@@ -368,6 +373,7 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     hint = timestamp_warning(hints) if has_timestamps else None
     if hint is not None:
         warnings.append(hint)
+    warnings += limit_warnings(big_weight, big_value)
     if not has_timestamps:
         warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
     return SparkEvents(events=events, rows_read=rows_read, rows_used=rows_used, dropped=dropped,
