@@ -20,12 +20,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .schema import CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, VALUE, WEIGHT
+from .schema import (BAD_ID, CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, SOURCE, TARGET,
+                     VALUE, WEIGHT)
 
 __all__ = [
     "INPUT_FORMATS", "detect_format", "read_table", "read_events", "read_customers",
     "write_table", "write_events", "neutralize_formulas", "restore_formulas", "file_sha256",
-    "read_result_csv", "CSV_ESCAPE",
+    "read_result_csv", "CSV_ESCAPE", "text_cells", "choose_columns", "csv_header",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,16 +67,93 @@ def detect_format(path: Path, input_format: str | None = None) -> str:
         "Name it with --input-format csv|tsv|parquet|jsonl.")
 
 
-def _ids_as_text(column: pd.Series) -> pd.Series:
-    """Turn an id column of any dtype into text; integral floats lose their '.0'."""
-    if pd.api.types.is_float_dtype(column.dtype):
-        values = column.to_numpy(dtype=float, na_value=np.nan)
-        finite = values[~np.isnan(values)]
-        if np.all(finite == np.floor(finite)):
-            column = column.astype("Int64")
-    if not (pd.api.types.is_string_dtype(column.dtype) and column.dtype != object):
+def text_cells(column: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
+    """Any column as text (``str`` dtype, missing values kept), and which cells are no id.
+
+    Every number gets one text whatever the column holds beside it: whole
+    numbers are written without a fraction (``1.0``, ``1`` and ``1e0`` are all
+    ``"1"``; ``1e20`` is ``"100000000000000000000"``), other floats in their
+    shortest round-trip form (``"1.5"``). Bytes are decoded as UTF-8.
+
+    Returns
+    -------
+    text : pandas.Series
+        The cells as text (lists and dicts as Python writes them).
+    not_id : numpy.ndarray of bool or None
+        True where a cell cannot be a customer id: a list, tuple, dict, set or
+        array, a boolean, an infinite number, bytes that are not UTF-8. None
+        when there is no such cell.
+    """
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        text = column.astype("str").where(column.notna()).astype("str")
+        return text, column.notna().to_numpy(dtype=bool)
+    if pd.api.types.is_float_dtype(dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        cells, not_id = _float_text(values)
+        return pd.Series(cells, index=column.index, dtype="str"), (
+            not_id if not_id.any() else None)
+    if dtype == object:
+        cells = np.empty(len(column), dtype=object)
+        not_id = np.zeros(len(column), dtype=bool)
+        for i, value in enumerate(column.to_numpy()):
+            cells[i], not_id[i] = _cell_text(value)
+        return pd.Series(cells, index=column.index, dtype="str"), (
+            not_id if not_id.any() else None)
+    if not (pd.api.types.is_string_dtype(dtype) and dtype != object):
         column = column.astype("str").where(column.notna())
-    return column.astype("str")
+    return column.astype("str"), None
+
+
+def _float_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Text of float64 values (None for NaN) and which are infinite."""
+    cells = np.full(len(values), None, dtype=object)
+    finite = np.isfinite(values)
+    whole = finite & (values == np.floor(values))
+    small = whole & (np.abs(values) < 2.0 ** 63)
+    cells[small] = values[small].astype(np.int64).astype(str)
+    for i in np.flatnonzero(whole & ~small):
+        cells[i] = str(int(values[i]))
+    rest = finite & ~whole
+    if rest.any():  # formatted once per distinct value
+        distinct, inverse = np.unique(values[rest], return_inverse=True)
+        cells[rest] = np.array([repr(float(v)) for v in distinct], dtype=object)[inverse]
+    infinite = np.isinf(values)
+    cells[infinite] = np.where(values[infinite] > 0, "inf", "-inf")
+    return cells, infinite
+
+
+def _cell_text(value) -> tuple[str | None, bool]:
+    """(text, is no id) of one cell of an object column (JSON Lines, Parquet lists)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None, False
+    if isinstance(value, str):
+        return value, False
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)), True
+    if isinstance(value, (int, np.integer)):
+        return str(int(value)), False
+    if isinstance(value, (float, np.floating)):
+        if value != value:
+            return None, False
+        cells, infinite = _float_text(np.array([value], dtype=np.float64))
+        return cells[0], bool(infinite[0])
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8"), False
+        except UnicodeDecodeError:
+            return repr(bytes(value)), True
+    if isinstance(value, (list, tuple, dict, set, frozenset, np.ndarray)):
+        return str(value.tolist() if isinstance(value, np.ndarray) else value), True
+    return str(value), False
+
+
+def _id_text(column: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
+    """An id column as text, cells that are no id missing; and where those are."""
+    text, not_id = text_cells(column)
+    if not_id is not None:
+        text = text.where(~not_id)
+    return text, not_id
 
 
 def read_table(source: str | Path | pd.DataFrame, *, input_format: str | None = None,
@@ -122,14 +200,9 @@ def read_table(source: str | Path | pd.DataFrame, *, input_format: str | None = 
         raise InputError(f"{what} input has no columns")
     table.columns = [str(c).strip() for c in table.columns]
     if as_text:
-        names = list(table.columns)
-        for name in dict.fromkeys(names):
-            where = _positions(names, name)
-            if len(where) > 1:
-                raise _duplicate_error(f"{what} table", name, where,
-                                       "rename one of them in the file.")
+        _check_unique_columns(table, what)
         for column in table.columns:
-            table[column] = _ids_as_text(table[column]) if column else table[column]
+            table[column] = text_cells(table[column])[0] if column else table[column]
     return table, info
 
 
@@ -187,6 +260,15 @@ def csv_header(head: bytes, delimiter: str) -> list[str]:
         pa.BufferReader(head.split(b"\n", 1)[0] + b"\n"),
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
     ).column_names
+
+
+def _check_unique_columns(table: pd.DataFrame, what: str) -> None:
+    names = list(table.columns)
+    for name in dict.fromkeys(names):
+        where = _positions(names, name)
+        if len(where) > 1:
+            raise _duplicate_error(f"{what} table", name, where,
+                                   "rename one of them in the file.")
 
 
 def _read_file(path: Path, fmt: str) -> tuple[pd.DataFrame, str]:
@@ -361,11 +443,19 @@ def read_events(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str]
     """
     table, info = read_table(source, input_format=input_format, what="events", as_text=False)
     events = _apply_mapping(table, columns or {}, "events", REQUIRED_COLUMNS, EVENT_COLUMNS)
+    bad_id = np.zeros(len(events), dtype=bool)
     for column in events.columns:
         if column in NUMERIC_COLUMNS and pd.api.types.is_numeric_dtype(events[column].dtype) \
                 and not pd.api.types.is_bool_dtype(events[column].dtype):
             continue  # numbers stay numbers (validation parses text ones)
-        events[column] = _ids_as_text(events[column])
+        if column in (SOURCE, TARGET):
+            events[column], not_id = _id_text(events[column])
+            if not_id is not None:
+                bad_id |= not_id
+        else:
+            events[column] = text_cells(events[column])[0]
+    if bad_id.any():  # counted as bad_id by validation
+        events[BAD_ID] = bad_id
     if len(events) == 0:
         raise InputError("events input has a header but no rows; expected at least one event")
     return events.reset_index(drop=True), info
@@ -382,11 +472,20 @@ def read_customers(source: str | Path | pd.DataFrame, *,
         stripped, first occurrence kept),
         attribute columns as text, in input order.
     """
-    table, _ = read_table(source, input_format=input_format, what="customers")
+    table, _ = read_table(source, input_format=input_format, what="customers", as_text=False)
+    _check_unique_columns(table, "customers")
     if CUSTOMER_ID not in table.columns:
         raise InputError(f"customers table is missing column {CUSTOMER_ID!r}; "
                          f"found {list(table.columns)}. Rename the id column to customer_id.")
-    table = table.assign(**{CUSTOMER_ID: table[CUSTOMER_ID].str.strip()})
+    ids, not_id = _id_text(table[CUSTOMER_ID])
+    if not_id is not None:
+        first = int(np.flatnonzero(not_id)[0])
+        raise InputError(
+            f"customers table column {CUSTOMER_ID!r} holds {int(not_id.sum())} values that "
+            f"are no id (row {first + 1}: {table[CUSTOMER_ID].iloc[first]!r}); ids are text "
+            "or numbers, not lists, objects or true/false")
+    table = table.assign(**{column: text_cells(table[column])[0] for column in table.columns})
+    table = table.assign(**{CUSTOMER_ID: ids.str.strip()})
     table = table[table[CUSTOMER_ID].notna() & (table[CUSTOMER_ID] != "")]
     return table.drop_duplicates(subset=CUSTOMER_ID, keep="first").reset_index(drop=True)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "SOURCE", "TARGET", "TYPE", "TIMESTAMP", "CONVERTED", "VALUE", "WEIGHT",
-    "EVENT_COLUMNS", "REQUIRED_COLUMNS", "CUSTOMER_ID",
+    "EVENT_COLUMNS", "REQUIRED_COLUMNS", "CUSTOMER_ID", "BAD_ID",
     "EventType", "BUILTIN_TYPES", "FLOWS", "CUSTOMER_COLUMNS", "COMMUNITY_COLUMNS",
     "SEGMENT_COLUMNS", "RULE_COLUMNS", "TEXT_COLUMNS", "DATE_COLUMNS", "KNOWN_VALUES",
     "SEGMENT_PROFILE_COLUMNS",
@@ -28,6 +28,9 @@ CONVERTED = "converted"
 VALUE = "value"
 WEIGHT = "weight"
 CUSTOMER_ID = "customer_id"
+#: Internal boolean column of raw events: the row's source or target is no id (a list, a
+#: dict, a boolean, an infinite number); set by reading, turned into a drop by validation.
+BAD_ID = "_bad_id"
 
 #: Canonical event columns, in the order they are kept.
 EVENT_COLUMNS = (SOURCE, TARGET, TYPE, TIMESTAMP, CONVERTED, VALUE, WEIGHT)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .config import TIMESTAMP_UNITS, AnalysisConfig
 from .errors import InputError
-from .schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
+from .schema import BAD_ID, CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
 
 __all__ = ["DROP_REASONS", "MAX_WEIGHT", "MAX_VALUE", "CleanEvents", "clean_events", "parse_timestamps",
            "timestamp_hints", "timestamp_warning", "TIMESTAMP_RANGE",
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 #: Reasons a row is dropped, in the order they are checked.
 DROP_REASONS = (
+    "bad_id",           # source or target is no id: a list, an object, true/false, infinity
     "null_source",      # no source id
     "null_type",        # no event type
     "bad_timestamp",    # timestamp column present, value missing or unparseable
@@ -320,6 +321,14 @@ def add_customers(ids: pd.Index, customers: pd.DataFrame | None) -> pd.Index:
     return vocabulary.rename("customer_id")
 
 
+def id_warning(dropped: Mapping[str, int]) -> list[str]:
+    """The warning line for rows dropped as ``bad_id``."""
+    if not dropped.get("bad_id"):
+        return []
+    return [f"bad_id: {dropped['bad_id']} rows have a source or target that is a list, an "
+            "object, true/false or infinite (ids are text or numbers)"]
+
+
 def limit_warnings(big_weight: int, big_value: int) -> list[str]:
     """Warning lines for weights and values dropped for being too large."""
     out = []
@@ -380,6 +389,8 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
         mask = np.asarray(mask, dtype=bool) & (reason == 0)
         reason[mask] = DROP_REASONS.index(name) + 1
 
+    if BAD_ID in raw.columns:
+        mark("bad_id", raw[BAD_ID].to_numpy(dtype=bool))
     mark("null_source", source < 0)
     mark("null_type", kind < 0)
 
@@ -476,13 +487,15 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
         total = sum(problems.values())
         detail = ", ".join(f"{k}={v}" for k, v in problems.items())
         warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
+    warnings += id_warning(dropped)
     if timestamp_hint is not None:
         warnings.append(timestamp_hint)
     warnings += limit_warnings(big_weight, big_value)
     if not has_timestamps:
         warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
     if len(events) == 0:
-        raise InputError(no_usable_events(rows_read, dropped, timestamp_hint,
+        raise InputError(no_usable_events(rows_read, dropped, *id_warning(dropped),
+                                          timestamp_hint,
                                           *limit_warnings(big_weight, big_value)))
     result = CleanEvents(events=events, rows_read=rows_read, rows_used=int(keep.sum()),
                          dropped=dropped, has_timestamps=bool(has_timestamps), start=start,

@@ -216,6 +216,59 @@ def test_huge_weights_are_dropped_with_a_hint_not_nan_scores(runner, tmp_path):
     assert customers["segment"].tolist() != ["champions"] * 3
 
 
+def _write_rows(path, rows):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        pq.write_table(pa.table(rows), path)
+    else:
+        keys = list(rows)
+        path.write_text("".join(json.dumps(dict(zip(keys, values))) + "\n"
+                                for values in zip(*rows.values())))
+
+
+#: Ids that are no ids: every row dropped, said in one line (exit 3).
+NON_SCALAR_IDS = [
+    ("ids.parquet", {"source": [["a"], ["b"]], "target": ["b", "c"], "type": ["share"] * 2}),
+    ("ids.parquet", {"source": [True, False], "target": ["b", "c"], "type": ["share"] * 2}),
+    ("ids.parquet", {"source": ["a", "b"], "target": [{"k": "b"}, {"k": "c"}],
+                     "type": ["share"] * 2}),
+    ("ids.jsonl", {"source": [["a"], True], "target": ["b", {"id": "c"}],
+                   "type": ["share"] * 2}),
+]
+
+
+@pytest.mark.parametrize("name, rows", NON_SCALAR_IDS)
+def test_non_scalar_ids_are_counted_not_turned_into_text(runner, tmp_path, name, rows):
+    path = tmp_path / name
+    _write_rows(path, rows)
+    for command in ("analyze", "validate"):
+        args = [command, str(path)] + (["--out", str(tmp_path / "o")]
+                                       if command == "analyze" else [])
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 3, result.output
+        assert result.stderr.strip() == (
+            "influence: error: no usable events: all 2 rows were dropped (bad_id=2); bad_id: 2 "
+            "rows have a source or target that is a list, an object, true/false or infinite "
+            "(ids are text or numbers)")
+
+
+def test_some_non_scalar_ids_are_repaired_and_numbers_are_one_customer(runner, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    _write_rows(path, {"source": ["a", ["a"], 1, 2.0, "b"],
+                       "target": ["b", "b", 2, 1, 1.0], "type": ["share"] * 5})
+    out = tmp_path / "o"
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "dropped 1 of 5 rows: bad_id=1" in result.stderr
+    ids = pd.read_csv(out / "customers.csv", dtype=str)["customer_id"]
+    assert sorted(ids) == ["1", "2", "a", "b"]  # not "['a']", not "1.0"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dropped"]["bad_id"] == 1
+    assert manifest["rows_read"] == manifest["rows_used"] + sum(manifest["dropped"].values())
+
+
 def test_all_garbage_timestamps_is_an_input_error(runner, tmp_path):
     path = tmp_path / "ts.csv"
     path.write_text("source,target,type,timestamp\na,b,share,x\nb,c,share,y\n")

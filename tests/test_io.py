@@ -182,3 +182,67 @@ def test_input_hash_is_of_the_bytes_analysed_when_the_file_is_replaced(tmp_path,
     monkeypatch.setattr(pyarrow.parquet, "read_table", replace_then_parse)
     got, info = read_events(path)
     assert got["source"].tolist() == ["a"] and info["sha256"] == _sha(first)
+
+
+def _cells(series):
+    return [None if pd.isna(v) else v for v in series]
+
+
+def test_text_cells_give_one_text_per_number_and_flag_non_ids():
+    import numpy as np
+
+    from influence.io import text_cells
+
+    floats = pd.Series([1.0, 1.5, None, 1e20, -0.0, float("inf"), 2.0 ** 70, 0.1])
+    text, not_id = text_cells(floats)
+    text = _cells(text)
+    assert text[:5] == ["1", "1.5", None, "100000000000000000000", "0"]
+    assert text[6:] == [str(2 ** 70), "0.1"]
+    assert not_id.tolist() == [False] * 5 + [True, False, False]
+    mixed = pd.Series(["a", 1, 1.0, np.int64(7), True, ["a"], {"id": 1}, None, b"x", b"\xff",
+                       np.array(["z"])], dtype=object)
+    text, not_id = text_cells(mixed)
+    text = _cells(text)
+    assert text[:5] == ["a", "1", "1", "7", "True"]
+    assert text[7:9] == [None, "x"]
+    assert np.flatnonzero(not_id).tolist() == [4, 5, 6, 9, 10]
+    assert text_cells(pd.Series([True, False]))[1].tolist() == [True, True]
+    assert text_cells(pd.Series(["x", None], dtype="str"))[1] is None
+
+
+def test_float_id_columns_give_the_same_text_in_source_and_target(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"source": [1.0, 2.0, 3.0], "target": [2.0, 1.5, 1.0],
+                             "type": ["share"] * 3}), path)
+    got, _ = read_events(path)
+    assert got["source"].tolist() == ["1", "2", "3"]
+    assert got["target"].tolist() == ["2", "1.5", "1"]  # was "2.0", "1.5", "1.0"
+
+
+def test_non_scalar_ids_are_missing_and_marked(tmp_path):
+    from influence.schema import BAD_ID
+
+    path = tmp_path / "e.jsonl"
+    rows = [{"source": "a", "target": "b", "type": "share"},
+            {"source": ["a"], "target": "b", "type": "share"},
+            {"source": "a", "target": {"id": "b"}, "type": "share"},
+            {"source": True, "target": "b", "type": "share"},
+            {"source": 1, "target": 1.0, "type": "share"},
+            {"source": 2.0, "target": None, "type": "share"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    got, _ = read_events(path)
+    assert _cells(got["source"]) == ["a", None, "a", None, "1", "2"]
+    assert _cells(got["target"]) == ["b", "b", None, "b", "1", None]
+    assert got[BAD_ID].tolist() == [False, True, True, True, False, False]
+
+
+@pytest.mark.parametrize("ids", [[["a"], ["b"]], [True, False], [{"k": 1}, {"k": 2}]])
+def test_customers_with_non_scalar_ids_are_an_input_error(tmp_path, ids):
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(json.dumps({"customer_id": i, "plan": "x"}) for i in ids) + "\n")
+    with pytest.raises(InputError, match=r"customers table column 'customer_id' holds 2 values "
+                                         r"that are no id \(row 1: "):
+        read_customers(path)

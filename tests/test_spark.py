@@ -252,6 +252,10 @@ def _dirty_events() -> pd.DataFrame:
         ("f", None, "comment", "2026-01-06", None, None, None),            # activity only
         ("g", "0042", "share", "2026-01-07T10:00:00.123456789Z", "", "", ""),
         ("h", "a", "share", "2026-01-08", None, None, "0"),                # bad_weight
+        ("h", "a", "share", "1767225600000", None, None, None),            # bad_ts, ms hint
+        ("h", "b", "share", "9999-12-31", None, None, None),               # bad_ts, range
+        ("h", "c", "share", "2026-01-08", None, None, "1e308"),            # bad_weight, big
+        ("h", "d", "referral", "2026-01-08", None, "1e16", None),          # bad_value, big
     ]
     return pd.DataFrame(rows, columns=["source", "target", "type", "timestamp", "converted",
                                        "value", "weight"])
@@ -282,7 +286,11 @@ def test_every_drop_reason_counted_like_the_local_engine(spark, tmp_path, fmt):
     assert clean.rows_read == local.rows_read == len(events)
     assert clean.dropped == local.dropped
     assert clean.rows_used == local.rows_used
-    assert all(v > 0 for k, v in local.dropped.items()), local.dropped  # every reason occurs
+    # every reason occurs (a CSV cannot hold a list or a boolean id: bad_id is tested below)
+    assert all(v > 0 for k, v in local.dropped.items() if k != "bad_id"), local.dropped
+    assert any("epoch milliseconds" in w for w in local.warnings)
+    assert any("bad_weight: 2 above" in w for w in local.warnings)  # inf and 1e308
+    assert any("bad_value: 1 above" in w for w in local.warnings)
     assert clean.warnings == local.warnings
     assert names == customer_universe(raw).tolist()
     want = local.events.assign(  # ids and types are categoricals there: compare as text
@@ -315,6 +323,28 @@ def test_typed_parquet_ids_and_epochs_read_as_the_local_engine_does(spark, tmp_p
 
 
 @needs_spark
+def test_non_scalar_ids_and_the_epoch_unit_read_as_the_local_engine_does(spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({
+        "source": ["a", "b", "c", "d"],
+        "target": pa.array([None, ["x"], None, None], type=pa.list_(pa.string())),
+        "type": ["share"] * 4,
+        "timestamp": ["1767225600000", "1767225600000", "1767312000000", "1767225600"]}), path)
+    config = config_from_dict({"input": {"timestamp_unit": "ms"}})
+    raw, _ = local_read_events(path)
+    local = local_clean_events(raw, config)
+    clean, kept, names = _spark_clean(spark, str(path), config)
+    assert local.dropped["bad_id"] == clean.dropped["bad_id"] == 1
+    assert clean.dropped == local.dropped and clean.warnings == local.warnings
+    assert names == customer_universe(raw).tolist() == ["a", "b", "c", "d"]
+    assert sorted(kept["ts_ns"].tolist()) == sorted(
+        local.events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64).tolist())
+
+
+@needs_spark
 def test_numpy_order_sums_are_bit_identical(spark):
     from pyspark.sql import functions as F
 
@@ -340,6 +370,10 @@ def test_numpy_order_sums_are_bit_identical(spark):
     ("", []),                                                      # empty file
     ("source,target,type\na,b,share\n", ["--map", "source=user"]),  # unmappable
     ("source,target,type\na,b,share\n", ["--since", "2026-01-01"]),  # window, no time
+    ("source,target,type,source\na,b,share,c\n", []),                # repeated column
+    ("user,target,type,user\na,b,share,c\n", ["--map", "source=user"]),  # map onto one
+    ("user,friend,type\na,b,share\n", ["--map", "source=user", "--map", "target=user"]),
+    ("source,target,type,timestamp\na,b,share,1767225600000\n", []),  # epoch ms
 ])
 def test_bad_input_same_exit_code_and_message(spark, tmp_path, content, args):
     path = tmp_path / "bad.csv"

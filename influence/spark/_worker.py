@@ -11,8 +11,8 @@ dropped for the same reason on both engines. Rules that need the whole table
 (duplicates, the time window, whether the file has timestamps at all) are
 applied by the engine afterwards, on the columns returned here.
 
-This module needs only numpy, pandas, pyarrow and :mod:`influence.validation`
-on the executors.
+This module needs only numpy, pandas, pyarrow, :mod:`influence.io` and
+:mod:`influence.validation` on the executors.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..io import text_cells
 from ..schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
 from ..validation import (DROP_REASONS, MAX_VALUE, MAX_WEIGHT, parse_timestamps,
                           timestamp_hints)
@@ -50,22 +51,19 @@ def output_schema(present: tuple[str, ...]) -> str:
     return ", ".join(fields)
 
 
-def _as_text(column: pd.Series, integral: bool) -> pd.Series:
-    """Text as :func:`influence.io.read_table` makes it: floats that are all whole
-    numbers (decided over the whole column by the caller) lose their '.0'."""
-    if pd.api.types.is_float_dtype(column.dtype) and integral:
-        column = column.astype("Int64")
-    if not (pd.api.types.is_string_dtype(column.dtype) and column.dtype != object):
-        column = column.astype("str").where(column.notna())
-    return column.astype("str")
-
-
 def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
-                integral: frozenset, unit: str = "s") -> pa.RecordBatch:
+                unit: str = "s") -> pa.RecordBatch:
     """Parse one Arrow batch of raw events (columns ``_row`` and ``present``)."""
     frame = batch.to_pandas()
     n = len(frame)
-    text = {c: _as_text(frame[c], c in integral) for c in present}
+    cells = {c: text_cells(frame[c]) for c in present}
+    text = {c: cells[c][0] for c in present}
+    bad_id = np.zeros(n, dtype=bool)
+    for column in (SOURCE, TARGET):
+        not_id = cells[column][1]
+        if not_id is not None:
+            text[column] = text[column].where(~not_id)
+            bad_id |= not_id
     source = text[SOURCE].str.strip().replace("", pd.NA)
     target = text[TARGET].str.strip().replace("", pd.NA)
     kind = text[TYPE].str.strip().replace("", pd.NA)
@@ -79,6 +77,7 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
         mask = np.asarray(mask, dtype=bool) & (codes == 0)
         codes[mask] = _CODE[name]
 
+    mark(pre, "bad_id", bad_id)
     mark(pre, "null_source", source.isna())
     mark(pre, "null_type", kind.isna())
     ts_ns = pd.array([pd.NA] * n, dtype="Int64")
@@ -138,8 +137,8 @@ def parse_batch(batch: pa.RecordBatch, present: tuple[str, ...],
 
 
 def parse_batches(batches: Iterable[pa.RecordBatch], present: tuple[str, ...],
-                  integral: frozenset, unit: str = "s") -> Iterator[pa.RecordBatch]:
+                  unit: str = "s") -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` entry point: :func:`parse_batch` on every batch of a partition."""
     for batch in batches:
         if batch.num_rows:
-            yield parse_batch(batch, present, integral, unit)
+            yield parse_batch(batch, present, unit)

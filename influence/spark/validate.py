@@ -25,7 +25,8 @@ from ..config import AnalysisConfig
 from ..errors import InputError
 from ..io import choose_columns, csv_header, detect_format, file_sha256
 from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP, TYPE
-from ..validation import DROP_REASONS, limit_warnings, no_usable_events, timestamp_warning
+from ..validation import (DROP_REASONS, id_warning, limit_warnings, no_usable_events,
+                          timestamp_warning)
 from . import _worker
 from .frames import collect_arrow, frame_from_arrow
 
@@ -191,24 +192,6 @@ def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
     return frame, info
 
 
-def _integral_columns(frame) -> frozenset:
-    """Float columns whose finite values are all whole numbers (their text drops '.0')."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, FloatType
-
-    floats = [f.name for f in frame.schema.fields
-              if isinstance(f.dataType, (DoubleType, FloatType)) and f.name != "_row"]
-    if not floats:
-        return frozenset()
-    checks = []
-    for name in floats:
-        c = F.col(name)
-        finite = c.isNotNull() & ~F.isnan(c) & (F.abs(c) != F.lit(float("inf")))
-        checks.append(F.sum(F.when(finite & (c != F.floor(c)), 1).otherwise(0)).alias(name))
-    row = frame.agg(*checks).first()
-    return frozenset(name for name in floats if (row[name] or 0) == 0)
-
-
 def _type_weights(config: AnalysisConfig):
     from pyspark.sql import functions as F
 
@@ -249,9 +232,8 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     storage = storage or StorageLevel.MEMORY_AND_DISK
     present = tuple(c for c in EVENT_COLUMNS if c in raw.columns)
     try:
-        integral = _integral_columns(raw)
         inputs = raw.select("_row", *[F.col(c) for c in present])
-        parse = functools.partial(_worker.parse_batches, present=present, integral=integral,
+        parse = functools.partial(_worker.parse_batches, present=present,
                                   unit=config.input.timestamp_unit)
         parsed = inputs.mapInArrow(parse, _worker.output_schema(present)).persist(storage)
         by_kind = (parsed.groupBy("kind", "ts_hint")
@@ -336,7 +318,7 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     if rows_used == 0:
         staged.unpersist()
         parsed.unpersist()
-        raise InputError(no_usable_events(rows_read, dropped,
+        raise InputError(no_usable_events(rows_read, dropped, *id_warning(dropped),
                                           timestamp_warning(hints) if has_timestamps else None,
                                           *limit_warnings(big_weight, big_value)))
 
@@ -370,6 +352,7 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         total = sum(problems.values())
         detail = ", ".join(f"{k}={v}" for k, v in problems.items())
         warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
+    warnings += id_warning(dropped)
     hint = timestamp_warning(hints) if has_timestamps else None
     if hint is not None:
         warnings.append(hint)
