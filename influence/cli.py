@@ -15,11 +15,13 @@ import sys
 try:  # Ctrl-C while the command line starts: one line, not a traceback
     import contextlib
     import errno
+    import functools
     import json
     import logging
     import os
     import signal
     import threading
+    import warnings
     from pathlib import Path
     from typing import Any
 
@@ -278,6 +280,18 @@ def _load_config(config_path, mapping, since=None, until=None):
         raise ConfigError(str(exc).replace("config key 'window.", "option '--")) from None
 
 
+def _quiet_warnings(func):
+    """With ``--quiet``, Python warnings (numpy, matplotlib, ...) stay off stderr too."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            if kwargs.get("quiet"):
+                warnings.simplefilter("ignore")
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _setup_logging(quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("influence: warning: %(message)s"))
@@ -392,6 +406,7 @@ def cli():
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
 @_privacy_options
 @_traceback_option
+@_quiet_warnings
 def analyze(events, customers_path, config_path, mapping, input_format, since, until, engine,
             spark_master, out_dir, seed, resolution, fmt, snapshot_every, snapshot_window,
             with_report, graph_format, quiet, pseudonymize, key_file):

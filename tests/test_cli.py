@@ -406,3 +406,48 @@ def test_no_progress_when_not_a_terminal(runner, events_csv, tmp_path):
     result = runner.invoke(cli, ["analyze", str(events_csv), "--out", str(tmp_path / "p")])
     assert result.exit_code == 0
     assert result.stderr.count("\n") == 1 and "rows used" in result.stderr
+
+
+#: Odd but valid inputs: each must run with nothing but "influence: ..." lines on stderr,
+#: and nothing at all with -q (real processes: pytest would swallow Python warnings).
+ODD_INPUTS = {
+    "one_customer.csv": "source,target,type\na,,share\n",
+    "one_edge.csv": "source,target,type\na,b,share\n",
+    "no_edges.csv": "source,target,type,timestamp\na,,share,2026-01-01\nb,,comment,2026-01-02\n",
+    "empty_columns.csv": "source,target,type,timestamp,value,converted,weight\n"
+                         "a,b,referral,,,,\nb,c,share,,,,\nc,a,comment,2026-01-01,,,\n",
+    "non_latin.csv": "source,target,type,timestamp\n李,王,share,2026-01-01\n"
+                     "王,張,share,2026-01-02\n張,李,comment,2026-01-03\n"
+                     "محمد,😀,referral,2026-01-04\n😀,हिन्दी,share,2026-01-05\n",
+    "decayed.csv": "source,target,type,timestamp,weight\na,b,share,2026-01-01,1e-300\n"
+                   "b,c,share,2026-01-02,1e-300\nc,a,share,2026-01-03,5e-324\n",
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_INPUTS))
+def test_odd_inputs_run_without_python_warnings(runner, tmp_path, name, recwarn):
+    path = tmp_path / name
+    path.write_text(ODD_INPUTS[name], encoding="utf-8")
+    result = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    # no RuntimeWarning, no matplotlib glyph or legend warning: only our own lines
+    assert [str(w.message) for w in recwarn] == []
+    assert all(line.startswith("influence: ") for line in result.stderr.splitlines())
+    if name == "non_latin.csv":
+        assert "draw 6 characters of customer ids as empty boxes" in result.stderr
+    quiet = runner.invoke(cli, ["analyze", str(path), "--out", str(tmp_path / "q"), "-q"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_quiet_means_quiet_in_a_real_process(tmp_path):
+    """pytest catches Python warnings in-process; a real run shows what a user sees."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "non_latin.csv"
+    path.write_text(ODD_INPUTS["non_latin.csv"], encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "influence", "analyze", str(path), "--out",
+                          str(tmp_path / "o"), "-q"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "default"}, timeout=300)
+    assert run.returncode == 0 and run.stderr == "", run.stderr

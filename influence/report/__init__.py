@@ -29,6 +29,7 @@ of mouth) and ``manifest["score_check"]`` (section "score-check", see
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ from .lists import LIST_CAP, action_lists
 from .network import MAX_LINKS, N_NEIGHBOURS, N_TOP, neighbourhood
 from .palette import SegmentStyle, community_color, segment_styles
 from .select import first_rows
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis import Analysis
@@ -303,7 +306,10 @@ def _segments(customers: pd.DataFrame, order: list[str], styles: dict[str, Segme
     rows = []
     shown = [c for c in ("influence_rank", "influence_score", "events_sent", "out_strength",
                          "recency_days", "segment_reason") if c in customers.columns]
-    grouped = customers[shown].groupby(customers["segment"].astype("str"), sort=False)
+    # one group per segment (not groupby().get_group(): pandas 3.1 raises KeyError on a
+    # one-row frame, so a single-customer analysis failed here)
+    parts = dict(iter(customers[shown].groupby(customers["segment"].astype("str"),
+                                               sort=False)))
     for segment in order:
         if segment in suppressed:
             # size and share only: any figure of a handful of customers is theirs
@@ -315,7 +321,7 @@ def _segments(customers: pd.DataFrame, order: list[str], styles: dict[str, Segme
                                                                 "rule in the config."),
                          "example": f"suppressed: fewer than {min_size} customers"})
             continue
-        part = grouped.get_group(segment)
+        part = parts[segment]
         first = first_rows(part, ["influence_rank"], 1).iloc[0]
         rows.append({
             "name": segment,
@@ -729,7 +735,14 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
         One self-contained HTML document: its scripts, styles and pictures are
         inline and it loads nothing; byte-identical for the same results.
     """
-    return _render(analysis, Path(folder) if folder is not None else None)
+    with plots.collect_missing_glyphs() as missing:
+        html = _render(analysis, Path(folder) if folder is not None else None)
+    if missing:
+        shown = ", ".join(sorted(missing)[:3]) + (", ..." if len(missing) > 3 else "")
+        logger.warning("the report's pictures draw %d characters of customer ids as empty "
+                       "boxes: their font (DejaVu Sans) lacks them (%s); the report's tables "
+                       "show every id in full", len(missing), shown)
+    return html
 
 
 def write_report(analysis: "Analysis", path: str | Path, *,

@@ -12,6 +12,10 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
+import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -41,11 +45,43 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+#: Characters the pictures' font lacks, collected while a report renders (see
+#: :func:`collect_missing_glyphs`); None when nobody collects.
+_MISSING_GLYPHS: ContextVar[set[str] | None] = ContextVar("missing_glyphs", default=None)
+_GLYPH_WARNING = re.compile(r"Glyph (\d+) \(.*\) missing from font")
+
+
+@contextmanager
+def collect_missing_glyphs():
+    """Collect, instead of warning once per glyph, the characters of labels (customer ids)
+    that the pictures' font cannot draw; yields the set they are added to."""
+    missing: set[str] = set()
+    token = _MISSING_GLYPHS.set(missing)
+    try:
+        yield missing
+    finally:
+        _MISSING_GLYPHS.reset(token)
+
+
 def to_data_uri(fig: Figure) -> str:
-    """SVG bytes of ``fig`` as a base64 ``data:`` URI (deterministic)."""
+    """SVG bytes of ``fig`` as a base64 ``data:`` URI (deterministic).
+
+    A character of a label that the font lacks is drawn as an empty box;
+    matplotlib's warning about it is caught here and the character added to
+    :func:`collect_missing_glyphs`' set (the report says so once).
+    """
     buffer = io.BytesIO()
-    with rc_context(_RC):
+    with rc_context(_RC), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=150)
+    missing = _MISSING_GLYPHS.get()
+    for warning in caught:
+        found = _GLYPH_WARNING.search(str(warning.message))
+        if found is not None and missing is not None:
+            missing.add(chr(int(found.group(1))))
+        elif found is None:  # anything else is not ours to hide
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -281,7 +317,8 @@ def degree_figure(degrees: dict[str, np.ndarray]) -> str:
         ax.set_yscale("log")
         ax.set_xlabel("degree (distinct customers)")
         ax.set_ylabel("share of customers")
-        ax.legend(frameon=False)
+        if ax.collections:  # nothing to label when nobody has a contact
+            ax.legend(frameon=False)
         return to_data_uri(fig)
 
 
