@@ -444,6 +444,8 @@ def read_events(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str]
     table, info = read_table(source, input_format=input_format, what="events", as_text=False)
     events = _apply_mapping(table, columns or {}, "events", REQUIRED_COLUMNS, EVENT_COLUMNS)
     bad_id = np.zeros(len(events), dtype=bool)
+    if BAD_ID in table.columns:  # events read before (compare reads a file once)
+        bad_id |= table[BAD_ID].to_numpy(dtype=bool)
     for column in events.columns:
         if column in NUMERIC_COLUMNS and pd.api.types.is_numeric_dtype(events[column].dtype) \
                 and not pd.api.types.is_bool_dtype(events[column].dtype):

@@ -21,8 +21,8 @@ from .config import TIMESTAMP_UNITS, AnalysisConfig
 from .errors import InputError
 from .schema import BAD_ID, CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
 
-__all__ = ["DROP_REASONS", "MAX_WEIGHT", "MAX_VALUE", "CleanEvents", "clean_events", "parse_timestamps",
-           "timestamp_hints", "timestamp_warning", "TIMESTAMP_RANGE",
+__all__ = ["DROP_REASONS", "MAX_WEIGHT", "MAX_VALUE", "CleanEvents", "clean_events",
+           "parse_timestamps", "timestamp_hints", "timestamp_warning", "TIMESTAMP_RANGE",
            "customer_universe", "add_customers"]
 
 logger = logging.getLogger(__name__)

@@ -237,6 +237,8 @@ def test_non_scalar_ids_are_missing_and_marked(tmp_path):
     assert _cells(got["source"]) == ["a", None, "a", None, "1", "2"]
     assert _cells(got["target"]) == ["b", "b", None, "b", "1", None]
     assert got[BAD_ID].tolist() == [False, True, True, True, False, False]
+    again, _ = read_events(got)  # events read once and analysed again (compare does)
+    assert again[BAD_ID].tolist() == got[BAD_ID].tolist()
 
 
 @pytest.mark.parametrize("ids", [[["a"], ["b"]], [True, False], [{"k": 1}, {"k": 2}]])
