@@ -93,7 +93,8 @@ def text_cells(column: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
         cells, not_id = _float_text(values)
         return pd.Series(cells, index=column.index, dtype="str"), (
             not_id if not_id.any() else None)
-    if dtype == object:
+    if dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string",
+                                                                               "empty"):
         cells = np.empty(len(column), dtype=object)
         not_id = np.zeros(len(column), dtype=bool)
         for i, value in enumerate(column.to_numpy()):
