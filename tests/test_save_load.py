@@ -101,6 +101,7 @@ def test_a_folder_without_csv_escape_is_read_with_the_old_rule(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["outputs"]["csv_escape"].startswith("v2")
     del manifest["outputs"]["csv_escape"]  # as written before the escape was reversible
+    del manifest["outputs"]["checks"]  # ... and before manifests held file checks
     (folder / "manifest.json").write_text(json.dumps(manifest))
     text = (folder / "customers.csv").read_text()
     (folder / "customers.csv").write_text(text.replace("\"''q\"", "\"'q\""))
