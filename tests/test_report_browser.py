@@ -21,6 +21,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 SCRIPT_ID = "</script><script>alert(1)</script>"
 FORMULA_ID = '=HYPERLINK("http://example.invalid","x")'
 COMMENT_ID = "<!--]]>\"q'\\\u2028x"
+QUOTE_ID = "'=x"  # already escaped-looking: written with one more '
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(),
                                 reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install "
@@ -34,8 +35,9 @@ def report(tmp_path_factory) -> Path:
 
     events, _ = generate_events(300, seed=2)
     config = AnalysisConfig().replace(privacy__min_segment_size=1)
-    top = analyze(events, seed=2, config=config).customers["customer_id"].head(3).tolist()
-    for old, new in zip(top, (SCRIPT_ID, FORMULA_ID, COMMENT_ID)):
+    customers = analyze(events, seed=2, config=config).customers
+    top = customers.loc[customers["segment"] == "champions", "customer_id"].head(4).tolist()
+    for old, new in zip(top, (SCRIPT_ID, FORMULA_ID, COMMENT_ID, QUOTE_ID)):
         for column in ("source", "target"):
             events[column] = events[column].where(events[column] != old, new)
     folder = tmp_path_factory.mktemp("report")
@@ -127,6 +129,7 @@ def test_csv_download_is_the_list_with_formulas_neutralised(page, report, tmp_pa
     assert rows[0][-1] == "segment_reason"
     ids = [row[1] for row in rows[1:]]
     assert "'" + FORMULA_ID in ids and FORMULA_ID not in ids   # as in customers.csv
+    assert "''=x" in ids and QUOTE_ID not in ids               # reversible, as there
     assert SCRIPT_ID in ids and COMMENT_ID in ids               # other text unchanged
     customers = (report.parent / "customers.csv").read_text(encoding="utf-8")
     assert "'" + FORMULA_ID.replace('"', '""') in customers

@@ -25,8 +25,9 @@
     return String(value);
   }
 
-  /* CSV as influence writes its files: formula-like text cells get a leading '. */
-  var FORMULA = /^[=+\-@\t\r\n\u0000]/;
+  /* CSV as influence writes its files: formula-like text cells get a leading ', and so
+     do cells that start with ' (the escape stays reversible: '=x is written ''=x). */
+  var FORMULA = /^[=+\-@'\t\r\n\u0000]/;
 
   function csvCell(value) {
     if (value === null || value === undefined) return "";
