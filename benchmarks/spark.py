@@ -3,7 +3,7 @@
 One command::
 
     PYTHONPATH=. python benchmarks/spark.py --sizes 100000,1000000 [--master local[2]]
-        [--driver-memory 6g] [--shuffle-partitions 8] [--engines local,spark] [--json out.json]
+        [--driver-memory 6g] [--shuffle-partitions N] [--engines local,spark] [--json out.json]
 
 For each size N (customers; about 10 N events) it generates events once with
 ``influence generate --customers N --seed 1 --out benchmarks/data/spark-N.parquet``,
@@ -18,6 +18,12 @@ also reports the driver's memory growth over the ``graph`` stage (the edge list
 handed to the driver: Arrow table, pandas edges and per-type weights, the
 directed and undirected igraph graphs) divided by the number of edges: the
 bytes per edge the driver needs for the hand-off.
+
+``--shuffle-partitions`` defaults to the engine's own choice (4 per core of the
+cluster, see ``docs/scale-out.md``); ``--shuffle-partitions 200`` reproduces
+Spark's default. The JSON rows also hold, per pipeline stage, the Spark jobs and
+tasks it ran and their input and shuffle bytes (Spark's REST API), the effective
+shuffle partitions, and the process's wall time including the JVM start.
 
 Not part of the test suite.
 """
@@ -148,7 +154,7 @@ def _worker(engine: str, path: str, out: str, master: str, memory: str,
             spark, _ = spark_session(master, driver_memory=memory,
                                      extra={"spark.ui.enabled": "true"})
             stages = _Stages(spark)
-            config = config_from_dict({"spark": {"shuffle_partitions": partitions}})
+            config = config_from_dict({"spark": {"shuffle_partitions": partitions or None}})
             result = analyze_spark(path, spark=spark, seed=0, config=config, reporter=stages)
         analyzed = time.perf_counter() - began
         saved_at = time.perf_counter()
@@ -162,7 +168,8 @@ def _worker(engine: str, path: str, out: str, master: str, memory: str,
            "save_s": round(save, 1), "peak_tree_mb": round(sampler.peak_tree),
            "peak_driver_mb": round(sampler.peak_driver), "peak_jvm_mb": round(sampler.peak_jvm),
            "communities": m["communities"]["count"],
-           "modularity": m["communities"]["modularity"]}
+           "modularity": m["communities"]["modularity"],
+           "shuffle_partitions": m.get("engine", {}).get("shuffle_partitions")}
     if spark is not None:
         row["shuffle"] = _shuffle_by_stage(spark)
         spark.stop()
@@ -179,7 +186,8 @@ def _worker(engine: str, path: str, out: str, master: str, memory: str,
 
 
 def _shuffle_by_stage(spark) -> dict:
-    """Input and shuffle bytes of each pipeline stage, from Spark's REST API."""
+    """Jobs, tasks, input and shuffle bytes of each pipeline stage, from Spark's REST API
+    (adaptive execution runs each shuffle stage of a query as a job of its own)."""
     import urllib.request
 
     base = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{spark.sparkContext.applicationId}"
@@ -194,14 +202,14 @@ def _shuffle_by_stage(spark) -> dict:
         for stage_id in job.get("stageIds", []):
             stage_of[stage_id] = job.get("jobGroup") or "other"
     totals: dict[str, dict[str, int]] = {}
+    empty = {"input_mb": 0, "shuffle_write_mb": 0, "jobs": 0, "tasks": 0}
     for stage in get("/stages?status=complete"):
-        group = totals.setdefault(stage_of.get(stage["stageId"], "other"),
-                                  {"input_mb": 0, "shuffle_write_mb": 0, "jobs": 0})
+        group = totals.setdefault(stage_of.get(stage["stageId"], "other"), dict(empty))
         group["input_mb"] += stage.get("inputBytes", 0)
         group["shuffle_write_mb"] += stage.get("shuffleWriteBytes", 0)
+        group["tasks"] += stage.get("numCompleteTasks", 0)
     for job in jobs:
-        group = totals.setdefault(job.get("jobGroup") or "other",
-                                  {"input_mb": 0, "shuffle_write_mb": 0, "jobs": 0})
+        group = totals.setdefault(job.get("jobGroup") or "other", dict(empty))
         group["jobs"] += 1
     for group in totals.values():
         group["input_mb"] = round(group["input_mb"] / 2**20, 1)
@@ -224,13 +232,17 @@ def _table(rows: list[dict]) -> str:
     stages = ["read", "validate", "graph", "centrality", "activity", "referrals", "reach",
               "communities", "segments", "propagators", "profiles"]
     head = (["engine", "rows", "customers", "edges"] + [f"{s} s" for s in stages]
-            + ["analyze s", "save s", "peak tree MiB", "driver MiB", "JVM MiB",
-               "hand-off B/edge"])
+            + ["analyze s", "save s", "process s", "jobs", "tasks", "peak tree MiB",
+               "driver MiB", "JVM MiB", "hand-off B/edge"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["engine"], f"{r['rows']:,}", f"{r['customers']:,}", f"{r['edges']:,}"]
         cells += [f"{r['timings'].get(s, float('nan')):.1f}" for s in stages]
-        cells += [f"{r['analyze_s']:.1f}", f"{r['save_s']:.1f}", f"{r['peak_tree_mb']:,}",
+        shuffle = r.get("shuffle") or {}
+        jobs = sum(g["jobs"] for g in shuffle.values()) if shuffle else ""
+        tasks = sum(g["tasks"] for g in shuffle.values()) if shuffle else ""
+        cells += [f"{r['analyze_s']:.1f}", f"{r['save_s']:.1f}", f"{r.get('process_s', 0):.1f}",
+                  str(jobs), str(tasks), f"{r['peak_tree_mb']:,}",
                   f"{r['peak_driver_mb']:,}", f"{r['peak_jvm_mb']:,}",
                   str(r.get("handoff_bytes_per_edge", ""))]
         lines.append("| " + " | ".join(cells) + " |")
@@ -243,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", default="local,spark")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="6g")
-    parser.add_argument("--shuffle-partitions", type=int, default=8)
+    parser.add_argument("--shuffle-partitions", type=int, default=0,
+                        help="[spark] shuffle_partitions (default 0: the engine's choice)")
     parser.add_argument("--data", default=str(ROOT / "benchmarks" / "data"))
     parser.add_argument("--json", help="Also write the rows as JSON here.")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
@@ -275,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
                  f"peak tree {row['peak_tree_mb']} MiB")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python "
           f"{platform.python_version()}; load average at the start {load:.1f}, at the end "
-          f"{os.getloadavg()[0]:.1f}")
+          f"{os.getloadavg()[0]:.1f}; master {args.master}, shuffle partitions "
+          f"{args.shuffle_partitions or 'the engine default'}")
     print(_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

@@ -8,8 +8,11 @@ shared by the tests. Skipped, with the reason, where pyspark or Java is missing
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -118,6 +121,127 @@ def test_missing_java_says_java_17(tmp_path, monkeypatch, small_events):
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 4
     assert result.stderr.count("\n") == 1 and "Java 17" in result.stderr
+
+
+# --- where users start it: the venv's console script, executors without the package ----
+
+def _bare_environment(tmp_path: Path) -> dict[str, str]:
+    """What cron or a systemd unit gives a command: no venv on PATH, no VIRTUAL_ENV,
+    no PYTHONPATH or PYSPARK_PYTHON; only Java stays reachable."""
+    from influence.spark.session import find_java
+
+    path = ["/usr/bin", "/bin"]
+    java = find_java()
+    if java and os.path.dirname(java) not in path:
+        path.append(os.path.dirname(java))
+    env = {"PATH": os.pathsep.join(path), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    if os.environ.get("JAVA_HOME"):
+        env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+    return env
+
+
+def _console_script() -> Path:
+    script = Path(sys.executable).parent / "influence"
+    if not script.is_file():
+        pytest.skip(f"no 'influence' console script beside {sys.executable}")
+    return script
+
+
+@needs_spark
+def test_console_script_runs_spark_without_an_activated_venv(tmp_path, small_events):
+    # the executors' Python is this venv's interpreter in local mode, not python3 from PATH
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(_console_script()), "analyze", str(path), "--engine", "spark", "--spark-master",
+         "local[2]", "--out", str(out), "--no-report", "-q"],
+        cwd=tmp_path, env=_bare_environment(tmp_path), capture_output=True, text=True,
+        timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == str(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "spark" and manifest["customers"] == 6
+    # shuffle partitions from the cluster's cores (4 per core), not Spark's 200
+    assert manifest["engine"]["shuffle_partitions"] == 8
+    assert len(pd.read_csv(out / "customers.csv")) == 6
+
+
+@needs_spark
+def test_executors_that_cannot_import_influence_get_one_line_exit_4(tmp_path, small_events):
+    # a Python without this venv's site-packages: influence (and numpy) cannot be imported
+    python = tmp_path / "python-without-influence"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    python.chmod(0o755)
+    path = tmp_path / "events.csv"
+    small_events.to_csv(path, index=False)
+    env = {**_bare_environment(tmp_path), "PYSPARK_PYTHON": str(python)}
+    done = subprocess.run(
+        [str(_console_script()), "analyze", str(path), "--engine", "spark", "--spark-master",
+         "local[1]", "--out", str(tmp_path / "out")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 4, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("influence:")]
+    assert len(errors) == 1, done.stderr[-3000:]
+    assert errors[0].startswith("influence: error: the Spark executors cannot import "
+                                f"'influence' (python: {python}; No module named ")
+    assert "PYSPARK_PYTHON" in errors[0] and "docs/scale-out.md" in errors[0]
+    assert "Traceback" not in done.stderr and "PythonException" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _fake_spark(master: str, python: str = "python3", shuffle: str = "200",
+                parallelism: int = 2, conf: dict | None = None):
+    settings = {"spark.sql.shuffle.partitions": shuffle, **(conf or {})}
+    return SimpleNamespace(
+        sparkContext=SimpleNamespace(master=master, pythonExec=python,
+                                     defaultParallelism=parallelism),
+        conf=SimpleNamespace(get=lambda key, default=None: settings.get(key, default)))
+
+
+def test_cluster_executors_without_the_package_are_told_how_to_ship_it():
+    from influence.spark.session import executor_import_error
+
+    failure = RuntimeError(
+        "[PYTHON_EXCEPTION] An exception was thrown from the Python worker: Traceback (most "
+        "recent call last):\n  File \"serializers.py\", line 483, in loads\n"
+        "ModuleNotFoundError: No module named 'influence'\n SQLSTATE: 38000")
+    error = executor_import_error(failure, _fake_spark("spark://10.0.0.1:7077"))
+    assert isinstance(error, ConfigError) and error.exit_code == 4
+    message = str(error)
+    assert "\n" not in message
+    assert message.startswith("the Spark executors cannot import 'influence' (python: "
+                              "python3; No module named 'influence')")
+    assert "--py-files dist/influence-*.whl" in message and "--archives" in message
+    assert "docs/scale-out.md" in message
+    local = str(executor_import_error(failure, _fake_spark("local[4]", python="/opt/py")))
+    assert "(python: /opt/py;" in local and "PYSPARK_PYTHON" in local
+    assert executor_import_error(RuntimeError("Python worker exited unexpectedly"),
+                                 _fake_spark("yarn")) is None
+
+
+def test_local_executors_run_the_drivers_python(monkeypatch):
+    from influence.spark.session import executor_python
+
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    assert executor_python("local[2]") == sys.executable
+    assert executor_python("local") == sys.executable
+    assert executor_python("local-cluster[2,1,1024]") == sys.executable
+    assert executor_python("spark://host:7077") is None  # the cluster's Python
+    assert executor_python("yarn", {"spark.pyspark.python": "./env/bin/python"}) == \
+        "./env/bin/python"
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/python3")
+    assert executor_python("local[2]") is None  # the user's choice stands
+
+
+def test_shuffle_partitions_follow_the_cluster_unless_set():
+    from influence.spark.session import SHUFFLE_PER_CORE, shuffle_partitions
+
+    assert shuffle_partitions(_fake_spark("local[2]"), None) == SHUFFLE_PER_CORE * 2
+    assert shuffle_partitions(_fake_spark("spark://h:7077", parallelism=64), None) == \
+        SHUFFLE_PER_CORE * 64
+    assert shuffle_partitions(_fake_spark("local[2]"), 3) == 3  # [spark] shuffle_partitions
+    assert shuffle_partitions(_fake_spark("yarn", shuffle="2000"), None) is None  # the session's
 
 
 def test_spark_config_section_is_validated():

@@ -28,11 +28,14 @@ from ..schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
 from ..validation import (DROP_REASONS, MAX_VALUE, MAX_WEIGHT, parse_timestamps,
                           timestamp_hints)
 
-__all__ = ["RAW_PREFIX", "output_schema", "parse_batches", "parse_batch"]
+__all__ = ["RAW_PREFIX", "output_schema", "parse_batches", "parse_batch", "probe",
+           "PROBE_SCHEMA"]
 
 #: Raw text of each canonical column, kept for the exact-duplicate check.
 RAW_PREFIX = "raw_"
 _CODE = {name: i + 1 for i, name in enumerate(DROP_REASONS)}
+#: DDL schema of :func:`probe`'s one row.
+PROBE_SCHEMA = "python string, influence string"
 
 
 def _true_false() -> tuple[frozenset, frozenset]:
@@ -142,3 +145,19 @@ def parse_batches(batches: Iterable[pa.RecordBatch], present: tuple[str, ...],
     for batch in batches:
         if batch.num_rows:
             yield parse_batch(batch, present, unit)
+
+
+def probe(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` entry point of the engine's start-up check
+    (:func:`influence.spark.session.check_executors`): a worker that got here has
+    imported this module, hence ``influence`` and what the row parser needs; it
+    reports its interpreter and the package version."""
+    import sys
+
+    from .. import __version__
+
+    for _ in batches:
+        pass
+    yield pa.RecordBatch.from_pydict({"python": [sys.executable], "influence": [__version__]},
+                                     schema=pa.schema([("python", pa.string()),
+                                                       ("influence", pa.string())]))

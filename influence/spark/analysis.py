@@ -112,7 +112,7 @@ def analyze_spark(events: Any, *, spark: Any = None,
 
 
 def _session_run(events, spark, customers, config, input_format, reporter):
-    from .session import run_settings, spark_session
+    from .session import check_executors, run_settings, shuffle_partitions, spark_session
 
     sc = config.spark
     created = False
@@ -120,11 +120,13 @@ def _session_run(events, spark, customers, config, input_format, reporter):
         spark, created = spark_session(sc.master, driver_memory=sc.driver_memory)
     try:
         settings = {"spark.sql.session.timeZone": "UTC",
-                    "spark.sql.shuffle.partitions": sc.shuffle_partitions,
+                    "spark.sql.shuffle.partitions": shuffle_partitions(
+                        spark, sc.shuffle_partitions),
                     "spark.sql.execution.arrow.maxRecordsPerBatch": "65536"}
         with run_settings(spark, settings):
             if sc.checkpoint_dir:
                 spark.sparkContext.setCheckpointDir(sc.checkpoint_dir)
+            check_executors(spark)
             return _run(spark, events, customers, config, input_format, reporter)
     finally:
         if created:
@@ -589,6 +591,7 @@ def _manifest(locals_: dict[str, Any]) -> dict[str, Any]:
             "name": ENGINE_NAME,
             "spark_version": v["spark"].version,
             "master": v["spark"].sparkContext.master,
+            "shuffle_partitions": int(v["spark"].conf.get("spark.sql.shuffle.partitions")),
             "driver_handoff": v["handoff"],
             "driver_edges_max": sc.driver_edges_max,
             "stages": v["placement"],

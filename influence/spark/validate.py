@@ -246,6 +246,11 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     except InputError:
         raise
     except Exception as exc:
+        from .session import executor_import_error
+
+        cannot_import = executor_import_error(exc, spark)
+        if cannot_import is not None:  # an executor without the package (the probe ran
+            raise cannot_import from None  # on another one)
         name = info.get("path") or "events"
         raise InputError(f"cannot read events file {name!r} as {info.get('format')}: "
                          f"{_first_line(exc)}") from None
