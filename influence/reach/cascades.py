@@ -25,7 +25,8 @@ import pandas as pd
 from ..arrays import sum_by_group
 from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
 
-__all__ = ["ReferralForest", "referral_forest", "referral_metrics", "cascades_table",
+__all__ = ["ReferralForest", "referral_forest", "forest_from_links", "referral_metrics",
+           "cascades_table",
            "viral_coefficients", "kfactor_table", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
 
 #: Columns of ``cascades.csv``.
@@ -150,6 +151,37 @@ def referral_forest(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
     if time is not None:
         edge_time = np.full(n, _NAT, dtype=np.int64)
         edge_time[dst[kept]] = time[kept]
+    return forest_from_links(parent, converted, edge_value, edge_time,
+                             referral_events=len(src), double_referred=int((counts > 1).sum()))
+
+
+def forest_from_links(parent: np.ndarray, converted: np.ndarray, value: np.ndarray,
+                      time: np.ndarray | None, *, referral_events: int,
+                      double_referred: int) -> ReferralForest:
+    """The referral forest from each customer's kept referral (cycles not yet cut).
+
+    The second half of :func:`referral_forest`, for callers that chose the kept
+    referrals themselves (the Spark engine does it on its executors).
+
+    Parameters
+    ----------
+    parent : numpy.ndarray of int64
+        Kept referrer of each customer, -1 for none. Modified in place (cycles cut).
+    converted, value : numpy.ndarray
+        Of the kept referral into each customer (bool; float64, 0 if none).
+        Modified in place.
+    time : numpy.ndarray of int64 or None
+        Nanoseconds of the kept referral (int64 min for none); None without
+        timestamps. Modified in place.
+    referral_events, double_referred : int
+        Referral events with a target; customers referred more than once.
+
+    Returns
+    -------
+    ReferralForest
+    """
+    n = len(parent)
+    edge_value, edge_time = value, time
 
     # cycles: strongly connected components of size > 1 of the kept links
     child = np.flatnonzero(parent >= 0)
@@ -203,8 +235,8 @@ def referral_forest(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
         parent=parent, converted=converted, value=edge_value, time=edge_time,
         generation=generation, root=anc, downstream=size - 1, height=height,
         downstream_conversions=conv_acc - converted, downstream_value=value_acc - edge_value,
-        referral_events=len(src), referred=int(has_parent.sum()),
-        double_referred=int((counts > 1).sum()), cycles_broken=cycles)
+        referral_events=referral_events, referred=int(has_parent.sum()),
+        double_referred=double_referred, cycles_broken=cycles)
 
 
 def referral_metrics(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],

@@ -169,7 +169,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
     from ..lifecycle import rfm_tiers
     from ..metrics import betweenness, coreness, hits, influence_score
     from ..metrics import pagerank as local_pagerank
-    from ..reach import ReferralForest, cascades_table
+    from ..reach import cascades_table
     from ..reach.cascades import kfactor_table
     from ..schema import COMMUNITY_COLUMNS
     from ..segments import assign_segments, plan_rules, segment_profiles, suppress_segments
@@ -205,11 +205,10 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
     end_ns = clean.end_ns
     with clock.stage("graph"):
         coded = code_events(clean.events, ids_frame).persist(storage)
-        coded.count()
-        clean.release()
         edges, edge_types = build_edges(coded, config)
         edges = edges.persist(storage)
-        n_edges = edges.count()
+        n_edges = edges.count()  # computes and caches `coded` on the way
+        clean.release()
         edge_types = edge_types.persist(storage)
         handoff = n_edges <= sc.driver_edges_max
         graph = None
@@ -288,19 +287,16 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format, reporte
     placement["activity"] = ("executors (per-customer aggregates); recency, frequency and "
                              "lifecycle rules on the driver")
     with clock.stage("referrals"):
-        fa = referral_forest(spark, coded, n, has_time=has_time, every=sc.checkpoint_every,
-                             checkpoint_dir=directory, storage=storage)
-        forest = ReferralForest(
-            parent=fa.parent, converted=fa.converted, value=fa.value, time=fa.time,
-            generation=fa.generation, root=fa.root, downstream=fa.downstream,
-            height=fa.height, downstream_conversions=fa.downstream_conversions,
-            downstream_value=fa.downstream_value, referral_events=fa.referral_events,
-            referred=fa.referred, double_referred=fa.double_referred,
-            cycles_broken=fa.cycles_broken)
+        forest = referral_forest(spark, coded, n, has_time=has_time, on_driver=handoff,
+                                 every=sc.checkpoint_every, checkpoint_dir=directory,
+                                 storage=storage)
         referrals = _referral_columns(source, forest, ids, n, clean.has_converted,
                                       clean.has_value)
         cascades = cascades_table(forest, ids, clean.has_converted, clean.has_value)
-    placement["referrals"] = ("executors (kept referrer, pointer doubling, one job per "
+    placement["referrals"] = ("executors (kept referrer); roots, generations and subtree "
+                              "totals on the driver (local engine), as the cascades table"
+                              if handoff else
+                              "executors (kept referrer, pointer doubling, one job per "
                               "generation for subtree totals); cascades table on the driver")
     with clock.stage("reach"):
         reach_2 = scatter(collect_arrow(reach(edges, sc.reach_rsd)), "reach_2", n, fill=0)

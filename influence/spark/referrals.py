@@ -4,50 +4,32 @@ The rules are those of :mod:`influence.reach.cascades`: a customer referred more
 than once keeps the earliest referral (ties, and events without timestamps: the
 smallest referrer id, then a converted referral first, then the larger value;
 exact ties left are identical links); in each cycle of kept links the
-link made last (ties: into the largest id) is cut. Roots and generations come
-from pointer doubling (one join per doubling, so ``log2(depth)`` rounds); the
-subtree totals from one join per generation, deepest first, summing children in
-id order as the local engine does, so money totals are bit-identical.
-The per-customer arrays come back to the driver, where
-:class:`influence.reach.ReferralForest` is filled and
-:func:`influence.reach.cascades_table` builds ``cascades.csv``.
+link made last (ties: into the largest id) is cut. The kept referrals are chosen
+on the executors and come to the driver (one row per referred customer). With
+``on_driver`` (the engine's hand-off, where the graph is on the driver too) the
+local engine's :func:`influence.reach.cascades.forest_from_links` finishes the
+forest there: no Spark job per round. Otherwise roots and generations come
+from pointer doubling (one join per doubling, so ``log2(depth)`` rounds) and
+the subtree totals from one join per generation, deepest first, summing
+children in id order as the local engine does, so money totals are
+bit-identical. :func:`influence.reach.cascades_table` then builds
+``cascades.csv`` on the driver.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import igraph as ig
 import numpy as np
 
-from .frames import checkpoint, collect_arrow, iteration_checkpoint
+from ..reach.cascades import ReferralForest, forest_from_links
+from .frames import collect_arrow, iteration_checkpoint
 
-__all__ = ["ForestArrays", "referral_forest"]
+__all__ = ["referral_forest"]
 
 logger = logging.getLogger(__name__)
 _NAT = np.iinfo(np.int64).min
-
-
-@dataclass
-class ForestArrays:
-    """The referral forest on the driver, one value per vertex (see ReferralForest)."""
-
-    parent: np.ndarray
-    converted: np.ndarray
-    value: np.ndarray
-    time: np.ndarray | None
-    generation: np.ndarray
-    root: np.ndarray
-    downstream: np.ndarray
-    height: np.ndarray
-    downstream_conversions: np.ndarray
-    downstream_value: np.ndarray
-    referral_events: int
-    referred: int
-    double_referred: int
-    cycles_broken: int
-    rounds: int
 
 
 def _kept(coded, has_time: bool):
@@ -68,8 +50,8 @@ def _kept(coded, has_time: bool):
     return referrals, ranked.filter(F.col("_k") == 1).drop("_k")
 
 
-def referral_forest(spark, coded, n: int, *, has_time: bool, every: int,
-                    checkpoint_dir: str | None, storage) -> ForestArrays:
+def referral_forest(spark, coded, n: int, *, has_time: bool, on_driver: bool, every: int,
+                    checkpoint_dir: str | None, storage) -> ReferralForest:
     """Build the referral forest (rules in the module docstring).
 
     Parameters
@@ -80,10 +62,14 @@ def referral_forest(spark, coded, n: int, *, has_time: bool, every: int,
         Number of customers.
     has_time : bool
         Whether the events have timestamps.
+    on_driver : bool
+        Finish the forest on the driver from the collected kept referrals (the
+        local engine's code) rather than with Spark jobs per doubling round and
+        per generation. Same result either way.
 
     Returns
     -------
-    ForestArrays
+    ReferralForest
     """
     from pyspark.sql import functions as F
 
@@ -103,6 +89,11 @@ def referral_forest(spark, coded, n: int, *, has_time: bool, every: int,
     value[v] = arrays.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     if time is not None:
         time[v] = arrays.column("ts_ns").to_numpy(zero_copy_only=False).astype(np.int64)
+    if on_driver:
+        links.unpersist()
+        return forest_from_links(parent, converted, value, time,
+                                 referral_events=referral_events,
+                                 double_referred=double_referred)
 
     # pointer doubling on the executors: anc = p^(2^k) (stopping at a root), gen =
     # steps taken, done = anc is a root. Depths are contiguous (a vertex at depth d
@@ -155,12 +146,13 @@ def referral_forest(spark, coded, n: int, *, has_time: bool, every: int,
         spark, parent, generation, converted, value, every=every,
         checkpoint_dir=checkpoint_dir, storage=storage)
     links.unpersist()
-    return ForestArrays(
+    logger.debug("referral forest: %d pointer-doubling rounds on the executors", rounds)
+    return ReferralForest(
         parent=parent, converted=converted, value=value, time=time, generation=generation,
         root=root, downstream=down, height=height,
         downstream_conversions=conv_acc - converted, downstream_value=value_acc - value,
         referral_events=referral_events, referred=referred, double_referred=double_referred,
-        cycles_broken=cycles, rounds=rounds)
+        cycles_broken=cycles)
 
 
 def _cut_cycles(bound: np.ndarray, parent: np.ndarray, converted: np.ndarray,
