@@ -599,8 +599,10 @@ class SparkConfig:
     driver_memory : str or None, default=None
         ``spark.driver.memory`` of a session the engine starts (e.g. ``"6g"``).
     shuffle_partitions : int or None, default=None
-        ``spark.sql.shuffle.partitions`` for the run; ``None`` keeps the
-        session's setting. >= 1.
+        ``spark.sql.shuffle.partitions`` for the run. ``None``: a session that
+        sets it (not Spark's default 200) keeps its own; otherwise 4 per core
+        of the cluster (``4 * defaultParallelism``, 8 in ``local[2]``). The
+        effective number is in ``manifest["engine"]["shuffle_partitions"]``. >= 1.
     driver_edges_max : int, default=50_000_000
         The whole-graph algorithms (communities, roles, coreness, betweenness,
         HITS, key propagators) run on the driver, with the local engine, when

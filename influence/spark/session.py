@@ -81,15 +81,16 @@ def _is_local(master: str) -> bool:
 def executor_python(master: str, extra: dict[str, str] | None = None) -> str | None:
     """The Python interpreter a new session's executors should run, if the engine picks it.
 
-    pyspark starts the executors' Python workers with ``$PYSPARK_PYTHON``, else
-    ``python3`` from the PATH: not the driver's interpreter, so a venv's
-    ``influence`` run without activating the venv (cron, pipx, systemd) gets
-    workers that cannot import the package. This returns, in order: ``None``
-    when ``PYSPARK_PYTHON`` is set (the user's choice stands); the
-    ``spark.pyspark.python`` setting of ``extra`` (which pyspark does not apply
-    to a session started from Python by itself); in local mode, this process's
-    interpreter (``sys.executable``); else ``None`` (on a cluster the
-    executors' Python is the cluster's: see :func:`check_executors`).
+    pyspark starts the executors' Python workers with the interpreter named by
+    ``$PYSPARK_PYTHON`` when the SparkContext starts, else ``python3`` from the
+    PATH: not the driver's interpreter, so a venv's ``influence`` run without
+    activating the venv (cron, pipx, systemd) gets workers that cannot import
+    the package. This returns, first match wins: the ``spark.pyspark.python``
+    setting of ``extra`` (Spark's precedence; pyspark itself reads only the
+    variable when started from Python); ``None`` when ``PYSPARK_PYTHON`` is set
+    (the user's choice stands); in local mode, this process's interpreter
+    (``sys.executable``); else ``None`` (on a cluster the executors' Python is
+    the cluster's: see :func:`check_executors`).
     """
     chosen = (extra or {}).get("spark.pyspark.python")
     if chosen:
