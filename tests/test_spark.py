@@ -216,7 +216,7 @@ def test_cluster_executors_without_the_package_are_told_how_to_ship_it():
     assert "\n" not in message
     assert message.startswith("the Spark executors cannot import 'influence' (python: "
                               "python3; No module named 'influence')")
-    assert "--py-files dist/influence-*.whl" in message and "--archives" in message
+    assert "influence.zip in --py-files" in message and "--archives" in message
     assert "docs/scale-out.md" in message
     local = str(executor_import_error(failure, _fake_spark("local[4]", python="/opt/py")))
     assert "(python: /opt/py;" in local and "PYSPARK_PYTHON" in local

@@ -39,8 +39,9 @@ _PANDAS_WARNING = "PySpark does not yet fully support pandas"
 SHUFFLE_PER_CORE = 4
 _SPARK_DEFAULT_SHUFFLE = "200"
 _SHIP = ("ship it to the executors: a packed environment (--archives env.tar.gz#env with "
-         "spark.pyspark.python=./env/bin/python), --py-files dist/influence-*.whl where its "
-         "dependencies are installed, a cluster library or an image; see docs/scale-out.md")
+         "spark.pyspark.python=./env/bin/python), the wheel renamed to influence.zip in "
+         "--py-files where its dependencies are installed, a cluster library or an image; "
+         "see docs/scale-out.md")
 
 
 def _quiet_pyspark_warnings() -> None:
