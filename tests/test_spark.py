@@ -194,6 +194,19 @@ def test_executors_that_cannot_import_influence_get_one_line_exit_4(tmp_path, sm
     assert not (tmp_path / "out").exists()
 
 
+@needs_spark
+def test_executors_whose_python_does_not_start_get_exit_4(spark, monkeypatch):
+    # the interpreter the session sends with each Python function (PYSPARK_PYTHON at start)
+    from influence.spark.session import check_executors
+
+    assert check_executors(spark)["python"]  # this session's executors import influence
+    monkeypatch.setattr(spark.sparkContext, "pythonExec", "/nonexistent/python3")
+    with pytest.raises(ConfigError, match=r"^the Spark executors could not run Python "
+                                          r"\(python: /nonexistent/python3\): ") as caught:
+        check_executors(spark)
+    assert caught.value.exit_code == 4 and "\n" not in str(caught.value)
+
+
 def _fake_spark(master: str, python: str = "python3", shuffle: str = "200",
                 parallelism: int = 2, conf: dict | None = None):
     settings = {"spark.sql.shuffle.partitions": shuffle, **(conf or {})}
