@@ -477,9 +477,10 @@ def segments_section(cases, max_share: float, horizon: float) -> None:
                                     "size": int(members.sum()), "hits": hits,
                                     "precision": hits / max(int(members.sum()), 1),
                                     "recall": hits / max(total, 1)})
+        seeds = result.manifest["propagators"] and result.customers["propagator_rank"].dropna()
         _log(f"segments: {name} analyzed in {seconds:.1f} s "
              f"(propagators {result.manifest['timings'].get('propagators', 0):.1f} s, "
-             f"{len(result.manifest['propagators'] and result.customers['propagator_rank'].dropna())} seeds)")
+             f"{len(seeds)} seeds)")
     print(f"\n### Action segments as shares of the customers with events (cap {max_share:.0%})\n")
     print(markdown(pd.DataFrame(rows), index=False))
     if planted:

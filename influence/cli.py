@@ -423,8 +423,6 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
       influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
       influence analyze events/ --engine spark --spark-master spark://host:7077
     """
-    from .analysis import analyze as run
-
     _setup_logging(quiet)
     if engine == "local" and Path(events).is_dir():
         raise click.BadParameter(f"File {events!r} is a directory.", param_hint="'EVENTS'")
@@ -434,14 +432,8 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
         raise click.UsageError("--snapshots runs with --engine local only")
     key = _pseudonym_key(pseudonymize, key_file)
     config = _load_config(config_path, mapping, since, until)
-    if engine == "spark":
-        from .spark import analyze_spark
-
-        if spark_master is not None:
-            config = config.replace(spark__master=spark_master)
-
-        def run(events, **kwargs):  # noqa: F811 - the engine chosen on the command line
-            return analyze_spark(events, **kwargs)
+    if engine == "spark" and spark_master is not None:
+        config = config.replace(spark__master=spark_master)
     if seed is not None:
         config = config.replace(communities__seed=seed)
     if resolution is not None:
@@ -460,39 +452,26 @@ def analyze(events, customers_path, config_path, mapping, input_format, since, u
     # folder holding other files, fails now rather than minutes later
     with results_folder.locked(out_dir) as target:
         results_folder.prepare(target)
-        folder = _analyze_and_save(run, events, customers_path, config, input_format,
+        folder = _analyze_and_save(engine, events, customers_path, config, input_format,
                                    snapshot_every, snapshot_window, key, out_dir, fmt,
                                    with_report, graph_format, quiet)
     click.echo(str(folder))
 
 
-def _analyze_and_save(run, events, customers_path, config, input_format, snapshot_every,
+def _analyze_and_save(engine, events, customers_path, config, input_format, snapshot_every,
                       snapshot_window, key, out_dir, fmt, with_report, graph_format, quiet):
     """The body of ``analyze``, under the results folder's lock."""
     import time
 
-    from .export import pseudonymize_analysis
+    from .analysis import analyze as run
 
     reporter = _reporter(quiet) or _Quiet()
     try:
+        snapshots = (None if snapshot_every is None else
+                     {"every": snapshot_every, "window": snapshot_window})
         result = run(events, customers=customers_path, config=config,
-                     input_format=input_format, reporter=reporter)
-        if snapshot_every is not None:
-            from .snapshots import snapshot_series
-
-            window = result.manifest["window"]
-            if window["end_date"] is None:
-                raise InputError("--snapshots needs timestamps, but the events have none; "
-                                 "map a column with --map timestamp=COLUMN")
-            table, info = snapshot_series(events, every=snapshot_every, window=snapshot_window,
-                                          config=config, customers=customers_path,
-                                          input_format=input_format,
-                                          start=window["first_event"], end=window["end_date"])
-            result.snapshots = table
-            result.manifest["snapshots"] = {k: v for k, v in info.items() if k != "seconds"}
-            result.manifest["timings"]["snapshots"] = info["seconds"]
-        if key is not None:
-            result = pseudonymize_analysis(result, key)
+                     input_format=input_format, engine=engine, snapshots=snapshots,
+                     pseudonymize_key=key, reporter=reporter)
         stage = "save + report" if with_report else "save"
         reporter.start(stage)
         began = time.perf_counter()
@@ -721,7 +700,8 @@ def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseud
       influence top influence-out/ --pseudonymize --key-file influence.key \\
           --format parquet --out shared.parquet
     """
-    from .analysis import Analysis, analyze as run
+    from .analysis import Analysis
+    from .analysis import analyze as run
     from .config import PrivacyConfig
     from .export import drop_small_segments, pseudonymize_analysis, top_customers
 
@@ -777,7 +757,8 @@ def _write_list(table, path: Path, fmt: str) -> None:
 
 def _period(source, label, config, input_format, since, until, cache):
     """One period of ``compare``: a results folder, or an events file with a window."""
-    from .analysis import Analysis, analyze as run
+    from .analysis import Analysis
+    from .analysis import analyze as run
 
     path = Path(source)
     _recover(path)
@@ -843,7 +824,8 @@ def compare(old, new, split, old_since, old_until, new_since, new_until, config_
       influence compare events.csv --split 2026-04-01 --out changes/
       influence compare events.csv --split 2026-04-01 --format json
     """
-    from .compare import CHANGE_LISTS, compare as run_compare
+    from .compare import CHANGE_LISTS
+    from .compare import compare as run_compare
     from .periods import parse_instant
 
     _setup_logging(True)

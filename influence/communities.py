@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 
 from .graph import InfluenceGraph
 
-__all__ = ["detect_communities", "modularity", "community_profiles", "community_roles",
+__all__ = ["detect_communities", "modularity", "community_profiles", "community_edge_sums",
+           "profiles_from_sums", "community_roles",
            "community_confidence", "community_links", "community_link_weights", "ROLES"]
 
 #: Values of ``community_role``.
@@ -139,6 +140,21 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
         ``share_<name>`` (float64: share of members in segment ``name``) for
         each of ``segment_names``. Sorted by community.
     """
+    sums = community_edge_sums(graph, membership)
+    return profiles_from_sums(membership, rank, graph.ids, sums, top=top, segment=segment,
+                              segment_names=segment_names)
+
+
+def community_edge_sums(graph: InfluenceGraph, membership: np.ndarray) -> pd.DataFrame:
+    """The edge half of :func:`community_profiles`: per community, in order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``internal_weight``, ``external_weight`` (float64), ``internal_edges``
+        (int64) and ``dominant_type`` (str, empty without internal edges), one
+        row per community ``0 .. max(membership)``.
+    """
     n_comm = int(membership.max()) + 1 if len(membership) else 0
     src = graph.edges["src"].to_numpy()
     dst = graph.edges["dst"].to_numpy()
@@ -146,21 +162,10 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
     c_src = membership[src]
     c_dst = membership[dst]
     inside = c_src == c_dst
-    size = np.bincount(membership, minlength=n_comm)
     internal = np.bincount(c_src[inside], weights=weight[inside], minlength=n_comm)
     internal_edges = np.bincount(c_src[inside], minlength=n_comm)
     external = (np.bincount(c_src[~inside], weights=weight[~inside], minlength=n_comm)
                 + np.bincount(c_dst[~inside], weights=weight[~inside], minlength=n_comm))
-    pairs = size.astype(np.float64) * (size - 1)
-    density = np.divide(internal_edges, pairs, out=np.zeros(n_comm), where=pairs > 0)
-    order = np.lexsort((rank, membership))
-    ordered_comm = membership[order]
-    starts = np.flatnonzero(np.r_[True, ordered_comm[1:] != ordered_comm[:-1]])
-    ids = graph.ids.to_numpy()
-    ranked_ids = ids[order]
-    leaders = ranked_ids[starts]
-    ends = np.r_[starts[1:], len(order)]
-    tops = [";".join(ranked_ids[s:min(e, s + top)]) for s, e in zip(starts, ends)]
     dominant = np.full(n_comm, "", dtype=object)
     edge_types = graph.edge_types
     if edge_types is not None and len(edge_types) and n_comm:
@@ -174,15 +179,38 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
                           minlength=n_comm * k).reshape(n_comm, k)
         has = per.max(axis=1) > 0
         dominant[has] = names[np.argmax(per[has], axis=1)]
+    return pd.DataFrame({"internal_weight": internal, "external_weight": external,
+                         "internal_edges": internal_edges.astype(np.int64),
+                         "dominant_type": pd.array(dominant.astype(str), dtype="str")})
+
+
+def profiles_from_sums(membership: np.ndarray, rank: np.ndarray, ids: pd.Index,
+                       sums: pd.DataFrame, *, top: int = 5,
+                       segment: np.ndarray | None = None,
+                       segment_names: tuple[str, ...] = ()) -> pd.DataFrame:
+    """:func:`community_profiles` from the per-community edge sums
+    (:func:`community_edge_sums`, or the Spark engine's executor sums) and the
+    members: size, density, leader, top members, segment shares."""
+    n_comm = int(membership.max()) + 1 if len(membership) else 0
+    size = np.bincount(membership, minlength=n_comm)
+    pairs = size.astype(np.float64) * (size - 1)
+    internal_edges = sums["internal_edges"].to_numpy(dtype=np.float64)
+    density = np.divide(internal_edges, pairs, out=np.zeros(n_comm), where=pairs > 0)
+    order = np.lexsort((rank, membership))
+    ordered_comm = membership[order]
+    starts = np.flatnonzero(np.r_[True, ordered_comm[1:] != ordered_comm[:-1]])
+    ranked_ids = np.asarray(ids.to_numpy(), dtype=object)[order]
+    ends = np.r_[starts[1:], len(order)]
+    tops = [";".join(ranked_ids[s:min(e, s + top)]) for s, e in zip(starts, ends)]
     table = pd.DataFrame({
         "community": np.arange(n_comm, dtype=np.int64),
         "size": size.astype(np.int64),
-        "internal_weight": internal,
-        "external_weight": external,
+        "internal_weight": sums["internal_weight"].to_numpy(dtype=np.float64),
+        "external_weight": sums["external_weight"].to_numpy(dtype=np.float64),
         "density": density,
-        "leader": pd.array(leaders, dtype="str"),
+        "leader": pd.array(ranked_ids[starts], dtype="str"),
         "top_members": pd.array(tops, dtype="str"),
-        "dominant_type": pd.array(dominant.astype(str), dtype="str"),
+        "dominant_type": pd.array(sums["dominant_type"].astype(str).to_numpy(), dtype="str"),
     })
     if segment is not None:
         sizes = np.maximum(size, 1).astype(np.float64)

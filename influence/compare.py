@@ -154,7 +154,7 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 
 def _as_analysis(value):
-    from .analysis import Analysis
+    from .result import Analysis
 
     if isinstance(value, Analysis):
         return value

@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
 
 import numpy as np
 import pandas as pd
@@ -83,13 +83,13 @@ class Column:
 
 @dataclass(frozen=True)
 class Literal:
-    value: Union[float, str]
+    value: float | str
 
     def text(self) -> str:
         return f'"{self.value}"' if isinstance(self.value, str) else f"{self.value:g}"
 
 
-Operand = Union[Column, Literal]
+Operand = Column | Literal
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Comparison:
 
     left: Operand
     op: str
-    right: Union[Operand, tuple]
+    right: Operand | tuple
 
 
 @dataclass(frozen=True)

@@ -18,21 +18,31 @@ import dataclasses
 import datetime
 import math
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-import re
+from typing import Any
 
 import pandas as pd
 
 from .errors import ConfigError, ConfigTypeError
-from .schema import (BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS, KNOWN_VALUES,
-                     RULE_COLUMNS, TEXT_COLUMNS, EventType)
+from .schema import (
+    BUILTIN_RULES,
+    BUILTIN_TYPES,
+    DATE_COLUMNS,
+    EVENT_COLUMNS,
+    FLOWS,
+    KNOWN_VALUES,
+    RULE_COLUMNS,
+    TEXT_COLUMNS,
+    EventType,
+)
 
 __all__ = [
-    "TIMESTAMP_UNITS", "InputConfig", "WindowConfig", "CommunityConfig", "CentralityConfig", "RoleConfig", "SegmentConfig",
+    "TIMESTAMP_UNITS", "InputConfig", "WindowConfig", "CommunityConfig", "CentralityConfig",
+    "RoleConfig", "SegmentConfig",
     "SegmentRule", "PrivacyConfig", "LifecycleConfig", "ReachConfig", "PropagatorConfig",
     "SparkConfig", "AnalysisConfig", "load_config", "config_from_dict", "as_config",
 ]
@@ -421,8 +431,6 @@ class SegmentConfig:
         dup = sorted({n for n in names if names.count(n) > 1})
         _check(not dup, "segments.rules", "rules with distinct names", dup)
         object.__setattr__(self, "rules", tuple(rules))
-        from .segments import BUILTIN_RULES  # noqa: PLC0415 (segments imports this module)
-
         builtin = [rule[0] for rule in BUILTIN_RULES]
         known = builtin + [n for n in names if n not in builtin]
         for key in ("order", "disable"):
@@ -723,7 +731,7 @@ class AnalysisConfig:
             _check(_is_number(spec.weight) and 0 < spec.weight <= MAX_TYPE_WEIGHT,
                    f"types.{name}.weight", f"a number in (0, {MAX_TYPE_WEIGHT:g}]", spec.weight)
 
-    def replace(self, **changes: Any) -> "AnalysisConfig":
+    def replace(self, **changes: Any) -> AnalysisConfig:
         """Return a copy with top-level fields or ``section__key`` values changed.
 
         ``cfg.replace(communities__seed=3, window__since="2026-01-01")``; a value
@@ -867,7 +875,7 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
     return config_from_dict(values)
 
 
-def as_config(config: "AnalysisConfig | str | Path | Mapping[str, Any] | None", *,
+def as_config(config: AnalysisConfig | str | Path | Mapping[str, Any] | None, *,
               parameter: str = "config") -> AnalysisConfig:
     """The :class:`AnalysisConfig` a public function's ``config=`` argument stands for.
 

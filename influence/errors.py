@@ -13,9 +13,50 @@ __all__ = ["InfluenceError", "InputError", "ConfigError", "ConfigTypeError",
 
 
 class InfluenceError(Exception):
-    """Base class of every error raised on purpose by ``influence``."""
+    """Base class of every error raised on purpose by ``influence``.
+
+    Parameters
+    ----------
+    message : str
+        One line: what was wrong, what was expected, what was got, a hint.
+    key : str, optional
+        What it is about: a dotted config key (``communities.resolution``), a
+        column, an argument (``snapshots``).
+    expected, got : optional
+        The expectation and the value found, for renderers that lay them out
+        (the command line prints ``message``).
+    hint : str, optional
+        What to do about it.
+
+    The fields are also attributes (``None`` when not given), and survive
+    pickling (errors raised in a worker process reach the caller whole).
+
+    >>> err = ConfigError("bad", key="communities.resolution", expected="> 0", got=-1)
+    >>> (err.key, err.expected, err.got, err.hint, str(err))
+    ('communities.resolution', '> 0', -1, None, 'bad')
+    """
 
     exit_code = 1
+
+    def __init__(self, *args, key: str | None = None, expected=None, got=None,
+                 hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.key = key
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.args, self.fields()))
+
+    def fields(self) -> dict:
+        """``key``, ``expected``, ``got`` and ``hint``, where given."""
+        return {name: getattr(self, name) for name in ("key", "expected", "got", "hint")
+                if getattr(self, name, None) is not None}
+
+
+def _rebuild(cls, args, fields):
+    return cls(*args, **fields)
 
 
 class InputError(InfluenceError, ValueError):

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .columns import is_computed
 from .errors import ConfigError, InputError
-from .schema import CUSTOMER_COLUMNS, CUSTOMER_ID, SEGMENT_COLUMNS
+from .manifest import pseudonymized
+from .schema import CUSTOMER_ID
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
-    from .analysis import Analysis
+    from .result import Analysis
 
 __all__ = ["TOP_COLUMNS", "CRM_TAG_PREFIX", "KEY_ENV", "MIN_KEY_BYTES", "GRAPH_FORMATS",
            "top_customers",
@@ -64,10 +66,7 @@ def attribute_columns(customers: pd.DataFrame, manifest: dict | None = None) -> 
     if manifest is not None and "attribute_columns" in manifest:
         listed = set(manifest["attribute_columns"])
         return [c for c in customers.columns if c in listed]
-    from .analysis import COMPUTED_EXTRA_COLUMNS
-
-    known = set(CUSTOMER_COLUMNS) | set(SEGMENT_COLUMNS) | set(COMPUTED_EXTRA_COLUMNS)
-    return [c for c in customers.columns if c not in known and not c.startswith("sent_")]
+    return [c for c in customers.columns if not is_computed(c)]
 
 
 def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_rank",
@@ -134,7 +133,7 @@ def top_customers(customers: pd.DataFrame, *, n: int = 20, by: str = "influence_
 
 
 def load_pseudonym_key(key_file: str | Path | None = None) -> bytes:
-    """The secret key for :func:`pseudonymize_ids`: from ``key_file``, else ``$INFLUENCE_PSEUDONYM_KEY``.
+    """The secret key of :func:`pseudonymize_ids`: ``key_file``, else ``$INFLUENCE_PSEUDONYM_KEY``.
 
     A key file's bytes are used as they are, less one trailing newline; the
     environment variable's value as UTF-8. The key must have at least
@@ -206,7 +205,7 @@ def pseudonymize_analysis(result, key: bytes):
     ``privacy.pseudonymized = true`` and the dropped attribute names, never
     the key.
     """
-    from .analysis import Analysis
+    from .result import Analysis
 
     if result.manifest.get("privacy", {}).get("pseudonymized"):
         return result
@@ -230,12 +229,7 @@ def pseudonymize_analysis(result, key: bytes):
     if attributes:
         logger.warning("pseudonymized: customer attribute columns %s left out (they may "
                        "identify customers)", attributes)
-    manifest = dict(result.manifest)
-    manifest["privacy"] = {"pseudonymized": True, "method": "HMAC-SHA256, 24 hex digits",
-                           "attributes_dropped": attributes}
-    manifest["attribute_columns"] = []
-    if manifest.get("customers_input"):
-        manifest["customers_input"] = dict(manifest["customers_input"])
+    manifest = pseudonymized(result.manifest, attributes)
     edges = None
     if result.edges is not None:
         edges = result.edges.copy()
@@ -324,7 +318,7 @@ def restore_xml_text(text: str) -> str:
                          text)
 
 
-def to_networkx(analysis: "Analysis") -> "nx.DiGraph":
+def to_networkx(analysis: Analysis) -> nx.DiGraph:
     """The influence graph with every customer column as node attributes.
 
     Parameters
@@ -355,7 +349,7 @@ def _texts(column: pd.Series) -> list[str]:
     return [v if isinstance(v, str) else str(v) for v in column.tolist()]
 
 
-def _networkx(analysis: "Analysis", text=None) -> "nx.DiGraph":
+def _networkx(analysis: Analysis, text=None) -> nx.DiGraph:
     """:func:`to_networkx`, with ``text`` applied to every id, attribute name and text
     value (:func:`xml_text` for the graph files)."""
     import networkx as nx
@@ -396,7 +390,7 @@ def _networkx(analysis: "Analysis", text=None) -> "nx.DiGraph":
     return graph
 
 
-def write_graph(analysis: "Analysis", path: str | Path, format: str | None = None) -> Path:
+def write_graph(analysis: Analysis, path: str | Path, format: str | None = None) -> Path:
     """Write the influence graph as GEXF or GraphML (readable by Gephi and networkx).
 
     Parameters

@@ -52,8 +52,9 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from .errors import InputError, OutputError
 from .io import CSV_ESCAPE, file_sha256

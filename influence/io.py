@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .schema import (BAD_ID, CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, SOURCE, TARGET,
-                     VALUE, WEIGHT)
+from .schema import (
+    BAD_ID,
+    CUSTOMER_ID,
+    EVENT_COLUMNS,
+    REQUIRED_COLUMNS,
+    SOURCE,
+    TARGET,
+    VALUE,
+    WEIGHT,
+)
 
 __all__ = [
     "INPUT_FORMATS", "detect_format", "read_table", "read_events", "read_customers",
@@ -93,7 +101,8 @@ def text_cells(column: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
         cells, not_id = _float_text(values)
         return pd.Series(cells, index=column.index, dtype="str"), (
             not_id if not_id.any() else None)
-    if dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string",
+    if dtype == object and pd.api.types.infer_dtype(  # noqa: E721 - a numpy dtype
+            column, skipna=True) not in ("string",
                                                                                "empty"):
         cells = np.empty(len(column), dtype=object)
         not_id = np.zeros(len(column), dtype=bool)
@@ -101,7 +110,7 @@ def text_cells(column: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
             cells[i], not_id[i] = _cell_text(value)
         return pd.Series(cells, index=column.index, dtype="str"), (
             not_id if not_id.any() else None)
-    if not (pd.api.types.is_string_dtype(dtype) and dtype != object):
+    if not (pd.api.types.is_string_dtype(dtype) and dtype != object):  # noqa: E721
         column = column.astype("str").where(column.notna())
     return column.astype("str"), None
 

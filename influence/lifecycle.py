@@ -27,7 +27,7 @@ from .config import LifecycleConfig, SegmentConfig
 from .schema import TIMESTAMP
 from .segments import assign_tiers
 
-__all__ = ["LIFECYCLE_STAGES", "lifecycle_stages", "rfm_tiers"]
+__all__ = ["LIFECYCLE_STAGES", "lifecycle_stages", "rfm_tiers", "rfm_value_basis"]
 
 #: Lifecycle stages in rule order.
 LIFECYCLE_STAGES = ("potential", "churned", "dormant", "new", "declining", "active")
@@ -138,3 +138,19 @@ def rfm_tiers(customers: pd.DataFrame, config: SegmentConfig,
                 + table["rfm_value"].str[0]).str.upper()
         table["rfm_code"] = pd.array(code.to_numpy(dtype=str), dtype="str")
     return table
+
+
+def rfm_value_basis(referrals: pd.DataFrame) -> np.ndarray:
+    """What ``rfm_value`` ranks: money from referrals where known, else converted
+    referrals, else referrals sent (the first column that is not all NaN).
+
+    >>> rfm_value_basis(pd.DataFrame({"referral_value": [np.nan, np.nan],
+    ...                               "referrals_converted": [1.0, 0.0],
+    ...                               "referrals_sent": [2, 1]})).tolist()
+    [1.0, 0.0]
+    """
+    for column in ("referral_value", "referrals_converted", "referrals_sent"):
+        values = referrals[column].to_numpy(dtype=float)
+        if not np.isnan(values).all():
+            return values
+    return np.zeros(len(referrals))

@@ -9,8 +9,9 @@ draws on stderr with rich when stderr is a terminal.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Protocol
+from typing import Protocol
 
 __all__ = ["Reporter", "StageClock"]
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import columns as _columns
+
 __all__ = [
     "SOURCE", "TARGET", "TYPE", "TIMESTAMP", "CONVERTED", "VALUE", "WEIGHT",
     "EVENT_COLUMNS", "REQUIRED_COLUMNS", "CUSTOMER_ID", "BAD_ID",
     "EventType", "BUILTIN_TYPES", "FLOWS", "CUSTOMER_COLUMNS", "COMMUNITY_COLUMNS",
     "SEGMENT_COLUMNS", "RULE_COLUMNS", "TEXT_COLUMNS", "DATE_COLUMNS", "KNOWN_VALUES",
-    "SEGMENT_PROFILE_COLUMNS",
+    "SEGMENT_PROFILE_COLUMNS", "BUILTIN_RULES", "SEGMENTS",
 ]
 
 SOURCE = "source"
@@ -63,16 +65,9 @@ BUILTIN_TYPES = {
     "comment": EventType(flow="reverse", weight=1.0),
 }
 
-#: Columns of ``customers.csv`` in contract order. Stages that are not built yet
-#: leave theirs out; the order of those present never changes.
-CUSTOMER_COLUMNS = (
-    "customer_id", "segment", "segment_reason", "influence_score", "influence_rank",
-    "pagerank", "in_strength", "out_strength", "coreness", "betweenness", "hub",
-    "authority", "community", "community_role", "events_sent", "events_received",
-    "distinct_contacts", "active_days", "first_active", "last_active", "recency_days",
-    "lifecycle_stage", "reach_1", "reach_2", "referrals_sent", "referrals_converted",
-    "referral_downstream", "referral_depth", "expected_spread", "propagator_rank",
-)
+#: Columns of ``customers.csv`` in contract order (declared in :mod:`influence.columns`).
+#: Stages that are not built yet leave theirs out; the order of those present never changes.
+CUSTOMER_COLUMNS = _columns.CUSTOMER_COLUMNS
 
 #: Columns of ``communities.csv`` in order.
 COMMUNITY_COLUMNS = (
@@ -85,7 +80,7 @@ COMMUNITY_COLUMNS = (
 #: Columns the segmentation adds after the contract columns of ``customers.csv``:
 #: tiers per axis (``reach_tier`` only when a reach column exists) and
 #: ``tenure_days`` (days from ``first_active`` to the end date; timestamps only).
-SEGMENT_COLUMNS = ("influence_tier", "activity_tier", "reach_tier", "tenure_days")
+SEGMENT_COLUMNS = _columns.SEGMENT_COLUMNS
 
 #: Columns a segment rule (``[[segments.rules]] when = ...``) may read: the
 #: per-customer outputs, whether or not this build or this input produces them.
@@ -93,11 +88,10 @@ RULE_COLUMNS = tuple(c for c in CUSTOMER_COLUMNS if c not in ("segment", "segmen
     + SEGMENT_COLUMNS
 
 #: Rule columns that hold text (compared with quoted strings).
-TEXT_COLUMNS = ("customer_id", "community_role", "lifecycle_stage", "influence_tier",
-                "activity_tier", "reach_tier")
+TEXT_COLUMNS = tuple(c for c in RULE_COLUMNS if _columns.dtype_of(c) == "str")
 
 #: Rule columns that hold dates (not comparable in rules: use recency_days or tenure_days).
-DATE_COLUMNS = ("first_active", "last_active")
+DATE_COLUMNS = tuple(c for c in RULE_COLUMNS if c in _columns.TIME_COLUMNS)
 
 #: The values a text column can take, where they are fixed (typos in rules are errors).
 KNOWN_VALUES = {
@@ -117,3 +111,25 @@ SEGMENT_PROFILE_COLUMNS = (
     "median_referral_downstream", "referrers", "invites_per_referrer", "conversion_rate",
     "k_factor",
 )
+
+#: Built-in segment rules (:mod:`influence.segments`) in priority order:
+#: (rule name, segment, condition template).
+BUILTIN_RULES = (
+    ("isolated", "isolated", "events_sent == 0 and events_received == 0"),
+    ("dormant_advocates", "dormant_advocates",
+     'recency_days > {dormant_days} and out_strength > 0 and '
+     '(influence_tier != "low" or events_sent >= {dormant_min_events})'),
+    ("key_propagators", "champions", "propagator_rank >= 1"),
+    ("champions", "champions", 'influence_tier == "high" and activity_tier != "low"'),
+    ("connectors", "connectors", 'community_role == "connector"'),
+    ("local_leaders", "local_leaders", 'community_role == "local_leader"'),
+    ("rising_stars", "rising_stars", 'tenure_days <= {new_days} and influence_tier != "low"'),
+    ("quiet_influencers", "quiet_influencers", 'influence_tier == "high"'),
+    ("engaged_members", "engaged_members", 'activity_tier == "high"'),
+    ("contributors", "contributors", 'influence_tier == "mid"'),
+    ("newcomers", "newcomers", "tenure_days <= {new_days}"),
+)
+
+#: Segment names of the built-in rules, in priority order, then the default.
+SEGMENTS = tuple(dict.fromkeys([segment for _, segment, _ in BUILTIN_RULES]
+                               + ["passive_audience"]))

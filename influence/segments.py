@@ -49,30 +49,11 @@ import pandas as pd
 
 from .conditions import Column, Condition, Literal
 from .config import SegmentConfig, SegmentRule, check_condition
+from .schema import BUILTIN_RULES, SEGMENTS
 
 __all__ = ["SEGMENTS", "BUILTIN_RULES", "RulePlan", "assign_tiers", "plan_rules",
            "assign_segments", "segment_profiles", "suppress_segments"]
 
-#: Built-in rules in priority order: (rule name, segment, condition template).
-BUILTIN_RULES = (
-    ("isolated", "isolated", "events_sent == 0 and events_received == 0"),
-    ("dormant_advocates", "dormant_advocates",
-     'recency_days > {dormant_days} and out_strength > 0 and '
-     '(influence_tier != "low" or events_sent >= {dormant_min_events})'),
-    ("key_propagators", "champions", "propagator_rank >= 1"),
-    ("champions", "champions", 'influence_tier == "high" and activity_tier != "low"'),
-    ("connectors", "connectors", 'community_role == "connector"'),
-    ("local_leaders", "local_leaders", 'community_role == "local_leader"'),
-    ("rising_stars", "rising_stars", 'tenure_days <= {new_days} and influence_tier != "low"'),
-    ("quiet_influencers", "quiet_influencers", 'influence_tier == "high"'),
-    ("engaged_members", "engaged_members", 'activity_tier == "high"'),
-    ("contributors", "contributors", 'influence_tier == "mid"'),
-    ("newcomers", "newcomers", "tenure_days <= {new_days}"),
-)
-
-#: Segment names of the built-in rules, in priority order, then the default.
-SEGMENTS = tuple(dict.fromkeys([segment for _, segment, _ in BUILTIN_RULES]
-                               + ["passive_audience"]))
 
 _REACH_COLUMNS = ("reach_2", "reach_1")
 

@@ -71,8 +71,10 @@ def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
     info : dict
         ``every_days``, ``window_days``, ``count``, ``seconds``.
     """
-    from .analysis import analyze
     from .errors import InputError
+    from .local import run_local
+    from .pipeline import finish
+    from .progress import StageClock
     from .segments import SEGMENTS
     from .validation import clean_events
 
@@ -104,9 +106,10 @@ def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
         if base.window.since is not None:
             window_start = max(window_start, base.window.since)
         try:
-            result = analyze(raw, customers=customers,
-                             config=base.replace(window__since=window_start,
-                                                 window__until=window_end))
+            windowed = base.replace(window__since=window_start, window__until=window_end)
+            stages = StageClock()
+            result = finish(run_local(raw, customers=customers, config=windowed,
+                                      clock=stages), windowed, stages)
         except InputError as exc:
             if "no usable events" not in str(exc):
                 raise

@@ -198,7 +198,8 @@ def generate_events(
     p_empty = _EMPTY_TARGET_FRACTION * (m + n_ref) / m
     has_target = rng.random(m) >= p_empty
     tgt = np.full(m, -1, dtype=np.int64)
-    tgt[has_target] = _pick_targets(rng, src[has_target], t[has_target], comm, plan, k, mixing, period)
+    tgt[has_target] = _pick_targets(rng, src[has_target], t[has_target], comm, plan, k, mixing,
+                                    period)
 
     # Referral events: referrer -> referred at the referred customer's join time.
     kids = np.flatnonzero(referred)
@@ -450,7 +451,6 @@ def _pick_targets(rng, src, t, comm, plan, k, mixing, period):
     probability ``mixing`` in another community (chosen by popularity mass).
     Falls back to any customer who joined by ``t``; -1 if there is none.
     """
-    n = comm.size
     join, recv = plan["join"], plan["recv"]
     order_c, key_c, comm_lo = _community_index(comm, join, k, period)
     cum_c = _cumsum0(recv[order_c])

@@ -9,8 +9,8 @@ The invariant ``rows_read == rows_used + sum(dropped.values())`` always holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,8 @@ class CleanEvents:
     ----------
     events : pandas.DataFrame
         ``source``, ``target`` (categorical over ``ids``; target missing for
-        activity-only rows), ``type`` (categorical over the types used), ``weight`` (float64: type weight x row weight x decay),
+        activity-only rows), ``type`` (categorical over the types used), ``weight``
+        (float64: type weight x row weight x decay),
         and when present in the input ``timestamp`` (datetime64[ns, UTC]),
         ``converted`` (boolean), ``value`` (float64).
     rows_read, rows_used : int

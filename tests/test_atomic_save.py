@@ -174,7 +174,7 @@ def _second_writer_fails_fast(folder: Path, holder: int, small_events, step: str
 def test_a_full_disk_while_saving_leaves_the_old_result(old, small_events, monkeypatch):
     import errno
 
-    import influence.analysis as analysis
+    import influence.result as analysis
 
     folder, old_ids = old
     events = folder.parent / "events.csv"

@@ -202,7 +202,7 @@ def test_iterations_has_effect_and_is_validated():
 
 def test_leiden_in_a_forked_worker_gives_the_same_results(monkeypatch):
     """The background process path (used for big graphs) changes no output byte."""
-    import influence.analysis as analysis
+    import influence.local as analysis
     from influence import analyze
     from influence.parallel import can_fork
     from influence.synth import generate_events

@@ -14,9 +14,8 @@ versions recorded beside them: elsewhere the test skips and says which differ.
 import os
 import shutil
 
-import pytest
-
 import golden
+import pytest
 
 
 def _compare(kind: str, run, tmp_path) -> None:

@@ -4,8 +4,15 @@ import pandas as pd
 import pytest
 
 from influence.errors import InputError
-from influence.io import (neutralize_formulas, read_customers, read_events, read_result_csv,
-                          restore_formulas, write_events, write_table)
+from influence.io import (
+    neutralize_formulas,
+    read_customers,
+    read_events,
+    read_result_csv,
+    restore_formulas,
+    write_events,
+    write_table,
+)
 
 
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".jsonl"])

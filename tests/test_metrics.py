@@ -16,8 +16,15 @@ import pytest
 
 from influence.config import AnalysisConfig
 from influence.graph import build_graph, encode_events
-from influence.metrics import (activity_metrics, betweenness, coreness, hits, influence_score,
-                               pagerank, strength)
+from influence.metrics import (
+    activity_metrics,
+    betweenness,
+    coreness,
+    hits,
+    influence_score,
+    pagerank,
+    strength,
+)
 from influence.validation import clean_events, customer_universe
 
 

@@ -17,9 +17,17 @@ from influence.config import AnalysisConfig, LifecycleConfig, config_from_dict
 from influence.errors import ConfigError
 from influence.graph import build_graph, encode_events
 from influence.lifecycle import lifecycle_stages
-from influence.reach import (adjacency, cascades_table, imm, k_hop_reach, referral_forest,
-                             referral_metrics, sample_rr_sets, simulate_spread,
-                             viral_coefficients)
+from influence.reach import (
+    adjacency,
+    cascades_table,
+    imm,
+    k_hop_reach,
+    referral_forest,
+    referral_metrics,
+    sample_rr_sets,
+    simulate_spread,
+    viral_coefficients,
+)
 from influence.validation import clean_events
 
 

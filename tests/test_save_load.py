@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from influence.analysis import _iso
+from influence.result import _iso
 
 
 def test_iso_text_is_strftime_to_the_second():

@@ -18,7 +18,7 @@ from influence.validation import clean_events
 DAY = 86_400e9
 
 
-def _arrays(events, config=AnalysisConfig()):
+def _arrays(events, config=AnalysisConfig()):  # noqa: B008 - frozen, never mutated
     clean = clean_events(events, config)
     ev = clean.events
     source, target = encode_events(ev, clean.ids)

@@ -3,8 +3,7 @@ import pandas as pd
 import pytest
 
 from influence.config import SegmentConfig
-from influence.segments import (SEGMENTS, assign_segments, assign_tiers, plan_rules,
-                                segment_profiles)
+from influence.segments import SEGMENTS, assign_segments, assign_tiers, plan_rules, segment_profiles
 
 
 def test_tiers_by_rank_with_ties_and_zeros():

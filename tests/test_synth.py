@@ -40,7 +40,8 @@ def _check_invariants(events, truth, n, *, start="2026-01-01", days=180):
     assert seen == ids
     # Timestamps inside [start, start + days).
     ts = _ts(events["timestamp"])
-    lo = pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start)
+    stamp = pd.Timestamp(start)
+    lo = pd.Timestamp(start, tz="UTC") if stamp.tzinfo is None else stamp
     assert ts.min() >= lo
     assert ts.max() < lo + pd.Timedelta(days=days)
     # Sorted by timestamp, then source, then target (missing last).
@@ -173,7 +174,8 @@ def test_invariants_default(data):
 )
 def test_invariants_other_arguments(n, kw):
     events, truth = generate_events(n, **kw)
-    _check_invariants(events, truth, n, start=kw.get("start", "2026-01-01"), days=kw.get("days", 180))
+    _check_invariants(events, truth, n, start=kw.get("start", "2026-01-01"),
+                      days=kw.get("days", 180))
 
 
 def test_referral_forest_has_no_cycles(data):

@@ -91,7 +91,7 @@ def test_worker_dies_with_its_parent():
 # out-of-memory killer kills: SIGKILL)
 _ANALYZE = """
     import os, signal, sys, time
-    import influence.analysis as analysis
+    import influence.local as analysis
     from influence.cli import main
 
     analysis.PARALLEL_MIN_EDGES = 0

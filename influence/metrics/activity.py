@@ -13,7 +13,7 @@ import pandas as pd
 from ..arrays import sorted_unique
 from ..schema import TIMESTAMP, TYPE
 
-__all__ = ["activity_metrics", "events_by_type"]
+__all__ = ["activity_metrics", "events_by_type", "first_seen", "cohort_months"]
 
 _WEEK_SECONDS = 7 * 86_400.0
 
@@ -124,3 +124,28 @@ def events_by_type(events: pd.DataFrame, n_customers: int, source: np.ndarray,
     counts = np.bincount(source[known] * len(types) + code[known],
                          minlength=n_customers * len(types)).reshape(n_customers, len(types))
     return pd.DataFrame(counts.astype(np.int64), columns=[f"sent_{t}" for t in types])
+
+
+def first_seen(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+               n_customers: int) -> np.ndarray:
+    """Nanoseconds of each customer's first event in either role (int64 min if none)."""
+    source, target = codes
+    nanos = events[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    first = np.full(n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first, source, nanos)
+    ok = target >= 0
+    np.minimum.at(first, target[ok], nanos[ok])
+    first[first == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
+    return first
+
+
+def cohort_months(first_seen_ns: np.ndarray) -> np.ndarray:
+    """``YYYY-MM`` of each first event (:func:`first_seen`); None where there is none.
+
+    >>> cohort_months(np.array([0, np.iinfo(np.int64).min])).tolist()
+    ['1970-01', None]
+    """
+    months = np.full(len(first_seen_ns), None, dtype=object)
+    seen = first_seen_ns != np.iinfo(np.int64).min
+    months[seen] = first_seen_ns[seen].view("datetime64[ns]").astype("datetime64[M]").astype(str)
+    return months

@@ -6,12 +6,27 @@ Monte Carlo), :mod:`~influence.reach.imm` (RR sets, IMM) and
 :mod:`~influence.reach.propagators` (the public ``find_propagators``).
 """
 
-from .cascades import (CASCADE_COLUMNS, KFACTOR_COLUMNS, ReferralForest, cascades_table,
-                       referral_forest, referral_metrics, viral_coefficients)
+from .cascades import (
+                       CASCADE_COLUMNS,
+                       KFACTOR_COLUMNS,
+                       ReferralForest,
+                       cascades_table,
+                       referral_forest,
+                       referral_metrics,
+                       viral_coefficients,
+)
 from .imm import RRSets, imm, sample_rr_sets, select_seeds
 from .propagators import Propagators, edge_probabilities, find_propagators, top_k
-from .spread import (Adjacency, adjacency, cascade, k_hop_reach, learn_type_probabilities,
-                     learned_probabilities, simulate_spread, weight_probabilities)
+from .spread import (
+                       Adjacency,
+                       adjacency,
+                       cascade,
+                       k_hop_reach,
+                       learn_type_probabilities,
+                       learned_probabilities,
+                       simulate_spread,
+                       weight_probabilities,
+)
 
 __all__ = [
     "CASCADE_COLUMNS", "KFACTOR_COLUMNS", "ReferralForest", "cascades_table",

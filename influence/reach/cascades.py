@@ -26,8 +26,8 @@ from ..arrays import sum_by_group
 from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
 
 __all__ = ["ReferralForest", "referral_forest", "forest_from_links", "referral_metrics",
-           "cascades_table",
-           "viral_coefficients", "kfactor_table", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
+           "referral_columns", "cascades_table", "viral_coefficients", "kfactor_table",
+           "referral_counts", "cycle_days", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
 
 #: Columns of ``cascades.csv``.
 CASCADE_COLUMNS = ("root", "size", "depth", "referrals", "conversions", "value",
@@ -259,20 +259,29 @@ def referral_metrics(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
     """
     n = len(forest.parent)
     src, _, conv, value, _ = _referrals(events, codes)
-    sent = np.bincount(src, minlength=n).astype(np.int64)
-    has_conv = conv is not None
-    has_value = VALUE in events.columns
+    return referral_columns(
+        forest, ids, sent=np.bincount(src, minlength=n),
+        converted=np.bincount(src[conv], minlength=n) if conv is not None else None,
+        value=sum_by_group(src, value, n) if VALUE in events.columns else None)
+
+
+def referral_columns(forest: ReferralForest, ids: pd.Index, *, sent: np.ndarray,
+                     converted: np.ndarray | None, value: np.ndarray | None) -> pd.DataFrame:
+    """The :func:`referral_metrics` table from per-customer sums (both engines):
+    referrals ``sent``, of them ``converted`` (None without a ``converted``
+    column), their summed ``value`` (None without a ``value`` column)."""
+    n = len(forest.parent)
+    missing = np.full(n, np.nan)
     table = pd.DataFrame({
-        "referrals_sent": sent,
-        "referrals_converted": (np.bincount(src[conv], minlength=n).astype(np.float64)
-                                if has_conv else np.full(n, np.nan)),
+        "referrals_sent": np.asarray(sent).astype(np.int64),
+        "referrals_converted": (np.asarray(converted).astype(np.float64)
+                                if converted is not None else missing),
         "referral_downstream": forest.downstream,
         "referral_depth": forest.height,
-        "referral_value": (sum_by_group(src, value, n) if has_value
-                           else np.full(n, np.nan)),
+        "referral_value": value if value is not None else missing.copy(),
         "downstream_conversions": (forest.downstream_conversions.astype(np.float64)
-                                   if has_conv else np.full(n, np.nan)),
-        "downstream_value": forest.downstream_value if has_value else np.full(n, np.nan),
+                                   if converted is not None else missing.copy()),
+        "downstream_value": forest.downstream_value if value is not None else missing.copy(),
     })
     referrer = np.where(forest.parent >= 0, ids.to_numpy()[np.maximum(forest.parent, 0)],
                         None)
@@ -355,20 +364,36 @@ def viral_coefficients(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray
     ----------
     .. [1] Skok, D. (2009). Lessons Learned - Viral Marketing. For Entrepreneurs.
     """
+    return kfactor_table(*referral_counts(events, codes, forest), groups)
+
+
+def referral_counts(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                    forest: ReferralForest
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The per-customer inputs of :func:`kfactor_table`: referrals sent, of them
+    converted (None without a ``converted`` column), days of the viral cycle."""
     n = len(forest.parent)
     src, _, conv, _, time = _referrals(events, codes)
     invites = np.bincount(src, minlength=n)
     conversions = np.bincount(src[conv], minlength=n) if conv is not None else None
-    referrer = invites > 0
     cycle = np.full(n, np.nan)
     if time is not None and len(src):
         first_sent = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(first_sent, src, time)
-        ok = referrer & (forest.parent >= 0)
-        gap = (first_sent[ok] - forest.time[ok]) / 86_400e9
-        values = np.where(gap >= 0, gap, np.nan)
-        cycle[np.flatnonzero(ok)] = values
-    return kfactor_table(invites, conversions, cycle, groups)
+        cycle = cycle_days(invites, first_sent, forest)
+    return invites, conversions, cycle
+
+
+def cycle_days(invites: np.ndarray, first_sent: np.ndarray,
+               forest: ReferralForest) -> np.ndarray:
+    """Days from the referral that brought each referrer to their own first referral
+    (``first_sent``, nanoseconds); NaN for customers not referred, who sent none, or
+    whose first referral came before it."""
+    cycle = np.full(len(invites), np.nan)
+    ok = (invites > 0) & (forest.parent >= 0)
+    gap = (first_sent[ok] - forest.time[ok]) / 86_400e9
+    cycle[np.flatnonzero(ok)] = np.where(gap >= 0, gap, np.nan)
+    return cycle
 
 
 def kfactor_table(invites: np.ndarray, conversions: np.ndarray | None,

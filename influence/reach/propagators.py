@@ -4,9 +4,10 @@ same Monte Carlo simulator."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,10 +16,17 @@ from ..config import AnalysisConfig, PropagatorConfig, as_config
 from ..graph import InfluenceGraph
 from ..schema import CUSTOMER_ID
 from .imm import imm
-from .spread import (Adjacency, adjacency, learn_type_probabilities, learned_probabilities,
-                     simulate_spread, weight_probabilities)
+from .spread import (
+    Adjacency,
+    adjacency,
+    learn_type_probabilities,
+    learned_probabilities,
+    simulate_spread,
+    weight_probabilities,
+)
 
-__all__ = ["Propagators", "find_propagators", "edge_probabilities", "top_k"]
+__all__ = ["Propagators", "find_propagators", "edge_probabilities", "top_k", "seed_set",
+           "candidate_spread"]
 
 
 @dataclass
@@ -122,6 +130,61 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
     return Propagators(seeds=seeds_table, comparison=comparison, info=info)
 
 
+def seed_set(graph: InfluenceGraph, config: AnalysisConfig, events: pd.DataFrame | None = None,
+             codes: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> tuple[Propagators, Adjacency, dict[str, Any]]:
+    """The analysis' IMM seed set of ``[propagators] k`` customers: edge
+    probabilities (``events`` and ``codes`` only for learned ones), the forward
+    adjacency the spread simulation reuses, and how the probabilities were set."""
+    prob, prob_info = edge_probabilities(graph, config, events, codes)
+    forward = adjacency(graph, prob)
+    pc = config.propagators
+    return run_propagators(graph, prob, pc, pc.k, forward=forward), forward, prob_info
+
+
+def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
+                     config: PropagatorConfig, prob_info: dict[str, Any]
+                     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``propagator_rank`` of the seed set and the simulated ``expected_spread`` (with
+    its standard error) of the top ``candidates`` by influence rank plus the seeds.
+
+    Returns
+    -------
+    columns : dict of str to array
+        ``expected_spread``, ``expected_spread_se`` (float64, NaN for customers not
+        simulated) and ``propagator_rank`` (Int64, NA outside the seed set), per vertex.
+    info : dict
+        The manifest's ``propagators`` section.
+    """
+    seeds = result.info["vertex"]
+    n = len(rank)
+    propagator_rank = np.full(n, np.nan)
+    propagator_rank[seeds] = np.arange(1, len(seeds) + 1)
+    candidates = np.union1d(np.flatnonzero(rank <= config.candidates), seeds).astype(np.int64)
+    mean, se = simulate_spread(forward, [np.array([v]) for v in candidates],
+                               config.simulations, seed=config.seed)
+    spread = np.full(n, np.nan)
+    spread_se = np.full(n, np.nan)
+    spread[candidates] = mean
+    spread_se[candidates] = se
+    imm_row = result.comparison.iloc[0]
+    info = {
+        "k": config.k, "epsilon": config.epsilon, "seed": config.seed,
+        "probabilities": prob_info,
+        "theta": result.info["theta"], "rr_sets": result.info["rr_sets"],
+        "seed_set_spread": round(float(imm_row["spread"]), 6),
+        "seed_set_spread_se": round(float(imm_row["spread_se"]), 6),
+        "seed_set_spread_rr_estimate": round(float(result.seeds["cumulative_spread"].iloc[-1]),
+                                             6) if len(result.seeds) else 0.0,
+        "expected_spread_for": f"top {config.candidates} by influence_rank and the seed set "
+                               f"({len(candidates)} customers); NaN elsewhere",
+        "simulations": config.simulations,
+    }
+    columns = {"expected_spread": spread, "expected_spread_se": spread_se,
+               "propagator_rank": pd.array(propagator_rank, dtype="Int64")}
+    return columns, info
+
+
 def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int | None = None,
                      *, customers: str | Path | pd.DataFrame | None = None,
                      config: AnalysisConfig | str | Path | None = None,
@@ -189,7 +252,8 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
     else:
         from ..graph import build_graph, encode_events
         from ..io import read_customers, read_events
-        from ..validation import clean_events as clean, customer_universe
+        from ..validation import clean_events as clean
+        from ..validation import customer_universe
 
         raw, source_info = read_events(events, columns=config.columns,
                                        input_format=input_format)

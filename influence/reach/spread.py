@@ -24,7 +24,7 @@ import pandas as pd
 from ..arrays import sorted_unique, sum_by_group
 from ..config import AnalysisConfig
 from ..graph import InfluenceGraph
-from ..schema import TARGET, TIMESTAMP, TYPE
+from ..schema import TIMESTAMP, TYPE
 
 __all__ = ["k_hop_reach", "weight_probabilities", "learn_type_probabilities",
            "learned_probabilities", "Adjacency", "adjacency", "cascade", "simulate_spread"]

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from markupsafe import Markup
 
+from ..columns import glossary
 from . import plots
 from .embed import content_security_policy, json_text, json_value
 from .lists import LIST_CAP, action_lists
@@ -51,7 +52,7 @@ from .select import first_rows
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..analysis import Analysis
+    from ..result import Analysis
 
 __all__ = ["render_report", "write_report", "summary_html", "summary_text", "SECTIONS"]
 
@@ -87,26 +88,8 @@ DROP_REASONS = {
     "outside_window": "outside the --since/--until window",
 }
 
-SCORES = (
-    ("influence_score", "Composite in [0, 1]: half how far your influence carries through "
-     "the network (PageRank percentile), half how much you push directly (out-strength "
-     "percentile)."),
-    ("influence_rank", "1 = most influential; ties broken by customer id."),
-    ("pagerank", "PageRank on the reversed influence graph: high when you influence "
-     "customers who themselves influence many."),
-    ("out_strength", "Influence exerted: total weight of influence edges leaving the "
-     "customer."),
-    ("in_strength", "Influence received: total weight of influence edges arriving."),
-    ("coreness", "k-core number: how deep in the dense core of the network the customer "
-     "sits."),
-    ("events_sent", "Activity: events with the customer as source, whatever their weight."),
-    ("recency_days", "Whole days from the last event sent to the analysis end date."),
-    ("community", "Leiden community (modularity) on the undirected view of the graph; "
-     "numbered by decreasing size."),
-    ("propagator_rank", "Rank in the seed set that maximises expected spread (independent "
-     "cascade)."),
-    ("expected_spread", "Expected number of customers reached under the diffusion model."),
-)
+#: The glossary of scores: one line per column, from :mod:`influence.columns`.
+SCORES = glossary()
 
 _TOP_N = 25
 _CASCADE_COLUMNS = {
@@ -171,7 +154,7 @@ def _rank_column(customers: pd.DataFrame) -> str:
     return "influence_rank"
 
 
-def _find_cascades(analysis: "Analysis", folder: Path | None) -> pd.DataFrame | None:
+def _find_cascades(analysis: Analysis, folder: Path | None) -> pd.DataFrame | None:
     table = getattr(analysis, "cascades", None)
     if isinstance(table, pd.DataFrame):
         return table
@@ -238,7 +221,7 @@ def _pick(columns: list[str], names: tuple[str, ...], taken: set[str]) -> str | 
 
 
 # ------------------------------------------------------------------ sections
-def _summary(analysis: "Analysis") -> dict:
+def _summary(analysis: Analysis) -> dict:
     m = analysis.manifest
     dropped = [(reason, count, DROP_REASONS.get(reason, ""))
                for reason, count in m.get("dropped", {}).items() if count]
@@ -275,7 +258,7 @@ def _active(customers: pd.DataFrame) -> np.ndarray:
     return active
 
 
-def _suppressed(analysis: "Analysis") -> tuple[list[str], int]:
+def _suppressed(analysis: Analysis) -> tuple[list[str], int]:
     """Segments suppressed for their size, and ``[privacy] min_segment_size``.
 
     From ``segments.csv`` (its ``suppressed`` column) when the analysis has it;
@@ -358,7 +341,7 @@ def _propagators(customers: pd.DataFrame) -> dict:
             "rows": _rows(table[columns + ["segment_reason"]])}
 
 
-def _network(analysis: "Analysis", rank: str, seed: int,
+def _network(analysis: Analysis, rank: str, seed: int,
              ends: tuple[np.ndarray, np.ndarray] | None, styles: dict[str, SegmentStyle],
              suppressed: set[str]) -> dict:
     if ends is None:  # no edges
@@ -398,7 +381,7 @@ def _network(analysis: "Analysis", rank: str, seed: int,
             "neighbours": N_NEIGHBOURS, "max_links": MAX_LINKS}
 
 
-def _communities(analysis: "Analysis", seed: int,
+def _communities(analysis: Analysis, seed: int,
                  ends: tuple[np.ndarray, np.ndarray] | None) -> dict:
     from ..communities import community_link_weights
 
@@ -469,7 +452,7 @@ KFACTOR_TERMS = (
 )
 
 
-def _kfactor_chart(analysis: "Analysis", styles: dict[str, SegmentStyle],
+def _kfactor_chart(analysis: Analysis, styles: dict[str, SegmentStyle],
                    suppressed: set[str]) -> dict | None:
     table = getattr(analysis, "kfactor", None)
     if not isinstance(table, pd.DataFrame) or not len(table) or "referrers" not in table:
@@ -481,7 +464,7 @@ def _kfactor_chart(analysis: "Analysis", styles: dict[str, SegmentStyle],
     return {"figure": figure, "metric": metric, "terms": KFACTOR_TERMS}
 
 
-def _word_of_mouth(analysis: "Analysis", folder: Path | None,
+def _word_of_mouth(analysis: Analysis, folder: Path | None,
                    styles: dict[str, SegmentStyle], suppressed: set[str]) -> dict:
     m = analysis.manifest
     kfactor = m.get("kfactor", m.get("k_factor"))
@@ -542,7 +525,7 @@ def _word_of_mouth(analysis: "Analysis", folder: Path | None,
     return out
 
 
-def _distributions(analysis: "Analysis", styles: dict[str, SegmentStyle],
+def _distributions(analysis: Analysis, styles: dict[str, SegmentStyle],
                    ends: tuple[np.ndarray, np.ndarray] | None,
                    suppressed: list[str] = ()) -> dict:
     customers = analysis.customers
@@ -619,7 +602,7 @@ def _score_check(manifest: dict) -> dict | None:
             "k": ks, "rows": rows}
 
 
-def _method(analysis: "Analysis") -> dict:
+def _method(analysis: Analysis) -> dict:
     m = analysis.manifest
     present = set(analysis.customers.columns)
     return {
@@ -662,7 +645,7 @@ def _vendored() -> list[dict]:
             for a in manifest()["assets"]]
 
 
-def _links(analysis: "Analysis", folder: Path | None) -> dict[str, str | None]:
+def _links(analysis: Analysis, folder: Path | None) -> dict[str, str | None]:
     """Links to the full results files, by table name, relative to the results folder."""
     links: dict[str, str | None] = {"customers": None, "edges": None, "kfactor": None}
     if folder is None:
@@ -674,7 +657,7 @@ def _links(analysis: "Analysis", folder: Path | None) -> dict[str, str | None]:
     return links
 
 
-def _render(analysis: "Analysis", folder: Path | None) -> str:
+def _render(analysis: Analysis, folder: Path | None) -> str:
     from .. import __version__
     from .vendor import asset
 
@@ -715,7 +698,7 @@ def _render(analysis: "Analysis", folder: Path | None) -> str:
     return _environment().get_template("report.html").render(**context)
 
 
-def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> str:
+def render_report(analysis: Analysis, *, folder: str | Path | None = None) -> str:
     """The report as HTML text.
 
     Parameters
@@ -745,7 +728,7 @@ def render_report(analysis: "Analysis", *, folder: str | Path | None = None) -> 
     return html
 
 
-def write_report(analysis: "Analysis", path: str | Path, *,
+def write_report(analysis: Analysis, path: str | Path, *,
                  folder: str | Path | None = None) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8). Returns the path.
 
@@ -757,11 +740,11 @@ def write_report(analysis: "Analysis", path: str | Path, *,
     return path
 
 
-def _top(analysis: "Analysis", n: int = 5) -> pd.DataFrame:
+def _top(analysis: Analysis, n: int = 5) -> pd.DataFrame:
     return first_rows(analysis.customers, ["influence_rank", "customer_id"], n)
 
 
-def summary_html(analysis: "Analysis") -> str:
+def summary_html(analysis: Analysis) -> str:
     """Compact HTML summary (Jupyter's ``_repr_html_``); every value escaped."""
     customers = analysis.customers
     order = _segment_order(customers)
@@ -775,7 +758,7 @@ def summary_html(analysis: "Analysis") -> str:
     return _environment().get_template("summary.html").render(**context)
 
 
-def summary_text(analysis: "Analysis") -> str:
+def summary_text(analysis: Analysis) -> str:
     """A few plain-text lines for a terminal (``str(analysis)``)."""
     s = _summary(analysis)
     customers = analysis.customers

@@ -17,7 +17,7 @@ This module needs only numpy, pandas, pyarrow, :mod:`influence.io` and
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,7 @@ import pyarrow as pa
 
 from ..io import text_cells
 from ..schema import CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, WEIGHT
-from ..validation import (DROP_REASONS, MAX_VALUE, MAX_WEIGHT, parse_timestamps,
-                          timestamp_hints)
+from ..validation import DROP_REASONS, MAX_VALUE, MAX_WEIGHT, parse_timestamps, timestamp_hints
 
 __all__ = ["RAW_PREFIX", "output_schema", "parse_batches", "parse_batch", "probe",
            "PROBE_SCHEMA"]

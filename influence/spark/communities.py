@@ -279,7 +279,8 @@ def community_parts(spark, edges, edge_types, membership: np.ndarray, *, resolut
                .groupBy("c").agg(F.sum(dec("weight")).cast("double").alias("external_weight")))
     typed = (edge_types.join(ca, "a").join(cb, "b").filter(F.col("ca") == F.col("cb"))
              .groupBy(F.col("ca").alias("c"), "kind").agg(F.sum(dec("weight")).alias("tw")))
-    sums = pd.DataFrame({"internal_weight": np.zeros(n_comm), "internal_edges": np.zeros(n_comm, np.int64),
+    sums = pd.DataFrame({"internal_weight": np.zeros(n_comm),
+                         "internal_edges": np.zeros(n_comm, np.int64),
                          "external_weight": np.zeros(n_comm),
                          "dominant_type": np.full(n_comm, "", dtype=object)})
     for frame, columns in ((inside, ("internal_weight", "internal_edges")),

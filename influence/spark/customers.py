@@ -20,7 +20,7 @@ from ..config import LifecycleConfig
 from ..lifecycle import LIFECYCLE_STAGES
 from ..metrics.activity import add_recency_frequency
 
-__all__ = ["activity_columns", "lifecycle", "cohort_months"]
+__all__ = ["activity_columns", "lifecycle"]
 
 _NAT = np.iinfo(np.int64).min
 _DAY_NS = 86_400 * 10**9
@@ -59,9 +59,3 @@ def lifecycle(activity: pd.DataFrame, n_recent: np.ndarray, n_before: np.ndarray
     return np.select(rules, np.array(LIFECYCLE_STAGES, dtype=object), default="active")
 
 
-def cohort_months(first_seen_ns: np.ndarray) -> np.ndarray:
-    """``YYYY-MM`` of each customer's first event in either role (None if none)."""
-    months = np.full(len(first_seen_ns), None, dtype=object)
-    seen = first_seen_ns != _NAT
-    months[seen] = first_seen_ns[seen].view("datetime64[ns]").astype("datetime64[M]").astype(str)
-    return months

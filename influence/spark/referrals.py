@@ -34,7 +34,8 @@ _NAT = np.iinfo(np.int64).min
 
 def _kept(coded, has_time: bool):
     """One row per referred customer: its kept referral (v, p, time, conv, value)."""
-    from pyspark.sql import Window, functions as F
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
 
     referrals = coded.filter((F.col("kind") == "referral") & F.col("t").isNotNull())
     conv = F.coalesce(F.col("conv"), F.lit(False))

@@ -15,8 +15,9 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Iterator
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import ConfigError
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -24,11 +25,16 @@ import pyarrow as pa
 from ..config import AnalysisConfig
 from ..errors import InputError
 from ..io import choose_columns, csv_header, detect_format, file_sha256
-from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP, TYPE
-from ..validation import (DROP_REASONS, id_warning, limit_warnings, no_usable_events,
-                          timestamp_warning)
+from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP
+from ..validation import (
+    DROP_REASONS,
+    id_warning,
+    limit_warnings,
+    no_usable_events,
+    timestamp_warning,
+)
 from . import _worker
-from .frames import collect_arrow, frame_from_arrow
+from .frames import frame_from_arrow
 
 __all__ = ["SparkEvents", "read_events", "clean_events", "customer_ids"]
 
@@ -131,7 +137,8 @@ def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
         The local engine's errors: a missing or empty file, an unreadable
         one, a missing or unmappable column, no rows.
     """
-    from pyspark.sql import DataFrame, functions as F
+    from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
 
     header = None
     if isinstance(events, DataFrame):
@@ -227,7 +234,8 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         events without timestamps, no usable row, or a file Spark cannot parse.
     """
     from pyspark import StorageLevel
-    from pyspark.sql import Window, functions as F
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
 
     storage = storage or StorageLevel.MEMORY_AND_DISK
     present = tuple(c for c in EVENT_COLUMNS if c in raw.columns)

@@ -1,0 +1,156 @@
+"""The shared finish of every engine: an :class:`~influence.engine.EngineRun` in,
+an :class:`~influence.result.Analysis` out.
+
+Stages, each timed once: ``rank`` -> ``spread`` -> ``segments`` -> ``profiles``.
+
+* ``rank`` (:func:`rank_customers`) is **where the score and the rank are
+  computed**: ``influence_score`` from PageRank and out-strength, and
+  ``influence_rank`` from it. A new score (e.g.
+  :func:`influence.metrics.score.expected_influence`) is added there: a column
+  computed from the run's per-customer table, declared in
+  :mod:`influence.columns`; whether it drives the rank is decided in that one
+  function, and every later stage (spread candidates, tiers, segments, lists,
+  profiles' leaders) follows the rank.
+* ``spread``: propagator ranks of the engine's IMM seed set and the Monte
+  Carlo spread of the top candidates by rank (the rank is needed first).
+* ``segments``: tiers, rules and reasons, RFM tiers, K-factor by group.
+* ``profiles``: the community and segment profiles, small segments suppressed.
+
+The manifest is then built once (:func:`influence.manifest.build_manifest`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .columns import customer_order
+from .communities import profiles_from_sums
+from .config import AnalysisConfig
+from .engine import EngineRun
+from .lifecycle import rfm_tiers, rfm_value_basis
+from .manifest import build_manifest
+from .metrics import influence_score
+from .progress import StageClock
+from .reach.cascades import kfactor_table
+from .reach.propagators import candidate_spread
+from .result import Analysis
+from .schema import COMMUNITY_COLUMNS, CUSTOMER_ID
+from .segments import assign_segments, plan_rules, segment_profiles, suppress_segments
+
+__all__ = ["finish", "rank_customers"]
+
+logger = logging.getLogger(__name__)
+
+#: Filled when a seed set was asked for but the engine could not compute it.
+_EMPTY_SPREAD = ("expected_spread", "expected_spread_se", "propagator_rank")
+
+
+def rank_customers(metrics: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``influence_score`` and ``influence_rank`` of each vertex, and the vertex order
+    by rank.
+
+    The rank is 1 for the highest score; ties go to the smaller customer id.
+    Vertices are numbered in customer-id order by every engine, so a stable sort
+    of the negated score breaks ties by id.
+
+    Returns
+    -------
+    score : numpy.ndarray of float64
+    rank : numpy.ndarray of int64
+    order : numpy.ndarray of int64
+        Vertices sorted by rank (``rank[order] == 1, 2, ...``).
+
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({"pagerank": [0.2, 0.5, 0.3], "out_strength": [1.0, 4.0, 1.0]})
+    >>> rank_customers(m)[1].tolist()
+    [3, 1, 2]
+    """
+    score = influence_score(metrics["pagerank"].to_numpy(dtype=np.float64),
+                            metrics["out_strength"].to_numpy(dtype=np.float64))
+    order = np.argsort(-score, kind="stable")
+    rank = np.empty(len(score), dtype=np.int64)
+    rank[order] = np.arange(1, len(score) + 1)
+    return score, rank, order
+
+
+def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysis:
+    """Rank, spread, segments, profiles and the manifest: the same for every engine."""
+    n = len(run.ids)
+    with clock.stage("rank"):
+        score, rank, order = rank_customers(run.metrics)
+        metrics = run.metrics.copy()
+        metrics.insert(1, "influence_score", score)
+        metrics["influence_rank"] = rank
+    propagators = None
+    if run.propagation is not None:
+        with clock.stage("spread"):
+            if run.propagation.skipped is None:
+                columns, propagators = candidate_spread(
+                    run.propagation.forward, run.propagation.result, rank,
+                    config.propagators, run.propagation.prob_info)
+            else:
+                columns = {"expected_spread": np.full(n, np.nan),
+                           "expected_spread_se": np.full(n, np.nan),
+                           "propagator_rank": pd.array(np.full(n, pd.NA), dtype="Int64")}
+                propagators = {"skipped": run.propagation.skipped}
+            for name in _EMPTY_SPREAD:
+                metrics[name] = columns[name]
+    has_time = run.accounting.has_timestamps
+    with clock.stage("segments"):
+        # the key-propagator rule reads propagator_rank: after the spread
+        metrics = pd.concat([metrics, assign_segments(metrics, config.segments, has_time,
+                                                      end=run.accounting.end)], axis=1)
+        plans = plan_rules(config.segments, metrics.columns)
+        metrics = pd.concat([metrics, rfm_tiers(metrics, config.segments, has_time,
+                                                rfm_value_basis(metrics))], axis=1)
+        groups = {"community": run.membership,
+                  "segment": metrics["segment"].to_numpy(object)}
+        if run.cohort_month is not None:
+            groups["cohort_month"] = run.cohort_month
+        kfactor = kfactor_table(run.invites, run.conversions, run.cycle_days, groups)
+    with clock.stage("profiles"):
+        segment_order = [p.rule.segment for p in plans] + [config.segments.default]
+        segment_names = list(dict.fromkeys(segment_order))
+        profiles = profiles_from_sums(run.membership, rank, run.ids, run.community_sums,
+                                      segment=metrics["segment"].to_numpy(dtype=object),
+                                      segment_names=segment_names)
+        customers = _assemble(metrics, order, run.attributes, run.by_type)
+        segments = segment_profiles(customers, min_segment_size=config.privacy.min_segment_size,
+                                    order=segment_order)
+        kfactor, profiles = suppress_segments(segments, kfactor=kfactor, communities=profiles)
+
+    manifest = build_manifest(
+        run, config, plans=plans, segments=segments, kfactor=kfactor,
+        attribute_columns=[c for c in customers.columns if c not in metrics.columns],
+        propagators=propagators, timings=clock.timings)
+    for message in run.accounting.warnings:
+        logger.warning(message)
+    for plan in plans:
+        if plan.skipped and not plan.builtin:
+            logger.warning("segment rule %r skipped: the results have no column %s",
+                           plan.rule.name, ", ".join(repr(c) for c in plan.missing))
+    community_columns = list(COMMUNITY_COLUMNS) + [f"share_{name}" for name in segment_names]
+    return Analysis(customers=customers, communities=profiles[community_columns],
+                    manifest=manifest, graph=run.graph, segments=segments,
+                    cascades=run.cascades, kfactor=kfactor)
+
+
+def _assemble(metrics: pd.DataFrame, order: np.ndarray, attributes: pd.DataFrame | None,
+              by_type=()) -> pd.DataFrame:
+    """Column order of :mod:`influence.columns`, sorted by rank, attributes joined last."""
+    table = metrics.iloc[order][customer_order(metrics.columns, by_type)]
+    table = table.reset_index(drop=True)
+    if attributes is not None and attributes.shape[1] > 1:
+        attrs = attributes.set_index(CUSTOMER_ID)
+        clash = [c for c in attrs.columns if c in table.columns]
+        attrs = attrs.rename(columns={c: f"attribute_{c}" for c in clash})
+        if clash:
+            logger.warning("customer attributes %s renamed with prefix 'attribute_' "
+                           "(they clash with output columns)", clash)
+        joined = attrs.reindex(table[CUSTOMER_ID].to_numpy())
+        for column in joined.columns:
+            table[column] = joined[column].to_numpy()
+    return table
