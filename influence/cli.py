@@ -632,25 +632,11 @@ def validate(events, config_path, mapping, input_format, since, until, as_json):
       influence validate events.csv
       influence validate log.tsv --map source=user_id --json
     """
-    from .io import read_events
-    from .validation import clean_events, customer_universe
+    from .validation import validate_events
 
     config = _load_config(config_path, mapping, since, until)
-    raw, info = read_events(events, columns=config.columns, input_format=input_format)
-    clean = clean_events(raw, config)
-    report = {
-        "input": info,
-        "rows_read": clean.rows_read,
-        "rows_used": clean.rows_used,
-        "dropped": clean.dropped,
-        "customers": len(customer_universe(raw)),
-        "events_by_type": {k: int(v) for k, v in
-                           sorted(clean.events["type"].value_counts().items())},
-        "has_timestamps": clean.has_timestamps,
-        "first_event": None if clean.start is None else clean.start.isoformat(),
-        "last_event": None if clean.end is None else clean.end.isoformat(),
-        "warnings": clean.warnings,
-    }
+    checked = validate_events(events, config=config, input_format=input_format)
+    clean, info, report = checked.accounting, checked.accounting.input, checked.to_dict()
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -135,13 +135,22 @@ TABLES = {
     "communities": {"community": "int64", "size": "int64", "internal_weight": "float64",
                     "external_weight": "float64", "density": "float64", "leader": "str",
                     "top_members": "str", "dominant_type": "str"},
-    "segments": {"segment": "str", "referrers": "Int64"},
+    "segments": {"segment": "str", "size": "int64", "share": "float64", "referrers": "Int64",
+                 "invites_per_referrer": "float64", "conversion_rate": "float64",
+                 "k_factor": "float64"},
     "cascades": {"root": "str", "first_referral": "str", "last_referral": "str",
-                 "conversions": "float64"},
-    "kfactor": {"group": "str", "key": "str"},
+                 "size": "int64", "depth": "int64", "referrals": "int64",
+                 "conversions": "float64", "value": "float64"},
+    "kfactor": {"group": "str", "key": "str", "referrers": "int64", "invites": "int64",
+                "invites_per_referrer": "float64", "conversion_rate": "float64",
+                "k_factor": "float64", "cycle_time_days": "float64"},
     "edges": {"source": "str", "target": "str", "weight": "float64"},
     "snapshots": {"segment": "str"},
 }
+
+#: Families of columns named by a prefix: ``share_<segment>``, ``sent_<type>``.
+_PREFIXED = {"communities": {"share_": "float64"}, "customers": {"sent_": "int64"},
+             "segments": {"median_": "float64"}}
 
 _BY_NAME = {c.name: c for c in CUSTOMERS + COMPUTED}
 
@@ -199,8 +208,11 @@ def restore_dtypes(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """
     declared = ({c.name: c.dtype for c in CUSTOMERS + COMPUTED} if table == "customers"
                 else TABLES.get(table, {}))
+    prefixed = _PREFIXED.get(table, {})
     for name in frame.columns:
         dtype = declared.get(name)
+        if dtype is None:
+            dtype = next((d for p, d in prefixed.items() if name.startswith(p)), None)
         if dtype is None or str(frame[name].dtype) == dtype or dtype == "str":
             continue
         if dtype == _UTC:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .graph import InfluenceGraph
 
 __all__ = ["detect_communities", "modularity", "community_profiles", "community_edge_sums",
-           "profiles_from_sums", "community_roles",
+           "profiles_from_sums", "community_roles", "roles_from_strengths", "renumber",
            "community_confidence", "community_links", "community_link_weights", "ROLES"]
 
 #: Values of ``community_role``.
@@ -82,10 +82,10 @@ def detect_communities(graph: InfluenceGraph, *, resolution: float = 1.0, seed: 
         membership = np.asarray(partition.membership, dtype=np.int64)
     else:
         raise ValueError(f"backend must be 'igraph' or 'leidenalg'; got {backend!r}")
-    return _renumber(membership)
+    return renumber(membership)
 
 
-def _renumber(membership: np.ndarray) -> np.ndarray:
+def renumber(membership: np.ndarray) -> np.ndarray:
     """Number communities by decreasing size, ties by smallest vertex (= smallest id)."""
     if len(membership) == 0:
         return membership
@@ -300,6 +300,21 @@ def community_roles(graph: InfluenceGraph, membership: np.ndarray, *, hub_z: flo
     participation[strength == 0] = 0.0
     own = part_comm == membership[part_vertex]
     within = np.bincount(part_vertex[own], weights=part[own], minlength=n)
+    return roles_from_strengths(membership, within, participation, strength, hub_z=hub_z,
+                                hub_participation=hub_participation,
+                                connector_participation=connector_participation,
+                                peripheral_z=peripheral_z)
+
+
+def roles_from_strengths(membership: np.ndarray, within: np.ndarray,
+                         participation: np.ndarray, strength: np.ndarray, *, hub_z: float,
+                         hub_participation: float, connector_participation: float,
+                         peripheral_z: float) -> pd.DataFrame:
+    """The roles of :func:`community_roles` from each vertex's strength inside its
+    community (``within``), participation coefficient and total strength (both
+    engines; the Spark engine sums them on the executors)."""
+    n = len(membership)
+    n_comm = int(membership.max()) + 1 if n else 0
     size = np.bincount(membership, minlength=n_comm).astype(np.float64)
     mean = np.bincount(membership, weights=within, minlength=n_comm) / np.maximum(size, 1)
     var = (np.bincount(membership, weights=within ** 2, minlength=n_comm) / np.maximum(size, 1)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Accounting", "Stage", "Propagation", "EngineRun"]
+__all__ = ["Accounting", "Stage", "Propagation", "EngineRun", "customer_table"]
 
 
 @dataclass(frozen=True)
@@ -188,3 +188,30 @@ class EngineRun:
             if key in stage.sections:
                 return stage.sections[key]
         return None
+
+
+def customer_table(ids: pd.Index, *, pagerank, in_strength, out_strength, coreness,
+                   betweenness, hub, authority, membership, roles: pd.DataFrame, reach_1,
+                   reach_2, confidence=None, parts: tuple[pd.DataFrame, ...] = ()
+                   ) -> pd.DataFrame:
+    """:attr:`EngineRun.metrics` from an engine's per-vertex arrays (every engine
+    builds it here): the columns in one order, HITS rounded to 15 places (their
+    last bits depend on the summation order), then ``parts`` (activity, referral
+    and per-type columns) side by side."""
+    table = pd.DataFrame({
+        "customer_id": pd.array(ids.to_numpy(), dtype="str"),
+        "pagerank": pagerank,
+        "in_strength": in_strength,
+        "out_strength": out_strength,
+        "coreness": coreness,
+        "betweenness": betweenness,
+        "hub": np.round(hub, 15),
+        "authority": np.round(authority, 15),
+        "community": membership,
+        "community_role": roles["community_role"].to_numpy(),
+        "reach_1": reach_1,
+        "reach_2": reach_2,
+    })
+    if confidence is not None:
+        table["community_confidence"] = confidence
+    return pd.concat([table, *parts], axis=1)

@@ -24,7 +24,7 @@ from .communities import (
     modularity,
 )
 from .config import AnalysisConfig
-from .engine import Accounting, EngineRun, Propagation, Stage
+from .engine import Accounting, EngineRun, Propagation, Stage, customer_table
 from .graph import InfluenceGraph, build_graph, encode_events
 from .io import read_customers, read_events
 from .lifecycle import lifecycle_stages
@@ -46,7 +46,6 @@ from .reach import cascades_table, k_hop_reach, referral_forest, referral_metric
 from .reach.cascades import referral_counts
 from .reach.propagators import edge_probabilities, run_propagators, seed_set
 from .reach.spread import adjacency
-from .schema import CUSTOMER_ID
 from .validation import add_customers, clean_events
 
 __all__ = ["run_local", "PARALLEL_MIN_EDGES"]
@@ -143,23 +142,12 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
                 result, forward, prob_info = seed_set(graph, config, clean.events, codes)
             propagation = Propagation(result=result, forward=forward, prob_info=prob_info)
 
-    metrics = pd.DataFrame({
-        CUSTOMER_ID: pd.array(ids.to_numpy(), dtype="str"),
-        "pagerank": pr,
-        "in_strength": in_strength,
-        "out_strength": out_strength,
-        "coreness": core,
-        "betweenness": between.scores,
-        "hub": np.round(hub, 15),
-        "authority": np.round(authority, 15),
-        "community": membership,
-        "community_role": roles["community_role"].to_numpy(),
-        "reach_1": reach_1,
-        "reach_2": reach_2 if reach_2 is not None else np.full(n, np.nan),
-    })
-    if confidence is not None:
-        metrics["community_confidence"] = confidence
-    metrics = pd.concat([metrics, activity, referrals, by_type], axis=1)
+    metrics = customer_table(
+        ids, pagerank=pr, in_strength=in_strength, out_strength=out_strength, coreness=core,
+        betweenness=between.scores, hub=hub, authority=authority, membership=membership,
+        roles=roles, reach_1=reach_1,
+        reach_2=reach_2 if reach_2 is not None else np.full(n, np.nan),
+        confidence=confidence, parts=(activity, referrals, by_type))
     process = "forked worker" if fork else "main"
     stages = (
         Stage("read"), Stage("validate"), Stage("graph"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,8 @@ from .schema import BAD_ID, CONVERTED, SOURCE, TARGET, TIMESTAMP, TYPE, VALUE, W
 
 __all__ = ["DROP_REASONS", "MAX_WEIGHT", "MAX_VALUE", "CleanEvents", "clean_events",
            "parse_timestamps", "timestamp_hints", "timestamp_warning", "TIMESTAMP_RANGE",
-           "customer_universe", "add_customers"]
+           "customer_universe", "add_customers", "drop_warnings", "undeclared_types",
+           "validate_events", "ValidationReport"]
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +301,39 @@ def _exact_duplicates(raw: pd.DataFrame, keys: list[np.ndarray],
     return result
 
 
+def undeclared_types(rows: Mapping[str, int], declared: Mapping[str, Any]) -> InputError:
+    """The error for event types not declared in the config (both engines): the first
+    five with their row counts, the declared ones, how to declare one."""
+    undeclared = sorted(str(t) for t in rows if t not in declared)
+    shown = ", ".join(f"{t!r} ({rows[t]} rows)" for t in undeclared[:5])
+    more = f" and {len(undeclared) - 5} more" if len(undeclared) > 5 else ""
+    return InputError(
+        f"events have undeclared type {shown}{more}; declared types are "
+        f"{sorted(declared)}. Declare it in the config: [types.{undeclared[0]}] "
+        "with flow and weight, or fix the type.", key="type", expected=sorted(declared),
+        got=undeclared, hint=f"declare it in the config: [types.{undeclared[0]}]")
+
+
+def drop_warnings(dropped: Mapping[str, int], rows_read: int, *, timestamp_hint: str | None,
+                  limits: list[str], has_timestamps: bool) -> list[str]:
+    """The run's warnings about its input, in order (both engines): rows dropped by
+    reason, ids that are no ids, why timestamps did not parse, values over the
+    limits, no timestamps at all."""
+    warnings = []
+    problems = {k: v for k, v in dropped.items() if v and k != "outside_window"}
+    if problems:
+        total = sum(problems.values())
+        detail = ", ".join(f"{k}={v}" for k, v in problems.items())
+        warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
+    warnings += id_warning(dropped)
+    if timestamp_hint is not None:
+        warnings.append(timestamp_hint)
+    warnings += limits
+    if not has_timestamps:
+        warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
+    return warnings
+
+
 def customer_universe(raw: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.Index:
     """Every customer id that came in: event sources and targets of *all* rows
     read (dropped ones too) and the customers table, sorted, as text.
@@ -371,15 +406,9 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     (kind,), kinds = _id_codes([raw[TYPE]])
 
     declared = config.types
-    undeclared = sorted(str(t) for t in kinds if t not in declared)
-    if undeclared:
+    if any(t not in declared for t in kinds):
         counts = pd.Series(kinds[kind[kind >= 0]]).value_counts()
-        shown = ", ".join(f"{t!r} ({counts[t]} rows)" for t in undeclared[:5])
-        more = f" and {len(undeclared) - 5} more" if len(undeclared) > 5 else ""
-        raise InputError(
-            f"events have undeclared type {shown}{more}; declared types are "
-            f"{sorted(declared)}. Declare it in the config: [types.{undeclared[0]}] "
-            "with flow and weight, or fix the type.")
+        raise undeclared_types(counts, declared)
 
     # 0 = kept, i + 1 = dropped for DROP_REASONS[i] (the first reason that applies)
     reason = np.zeros(len(raw), dtype=np.int8)
@@ -482,18 +511,9 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
         events[VALUE] = value[keep].to_numpy(dtype=np.float64)
     events[WEIGHT] = weight.to_numpy(dtype=np.float64)
 
-    warnings = []
-    problems = {k: v for k, v in dropped.items() if v and k != "outside_window"}
-    if problems:
-        total = sum(problems.values())
-        detail = ", ".join(f"{k}={v}" for k, v in problems.items())
-        warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
-    warnings += id_warning(dropped)
-    if timestamp_hint is not None:
-        warnings.append(timestamp_hint)
-    warnings += limit_warnings(big_weight, big_value)
-    if not has_timestamps:
-        warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
+    warnings = drop_warnings(dropped, rows_read, timestamp_hint=timestamp_hint,
+                             limits=limit_warnings(big_weight, big_value),
+                             has_timestamps=has_timestamps)
     if len(events) == 0:
         raise InputError(no_usable_events(rows_read, dropped, *id_warning(dropped),
                                           timestamp_hint,
@@ -503,3 +523,94 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
                          end=end, warnings=warnings, ids=ids.rename("customer_id"))
     assert result.rows_read == result.rows_used + sum(result.dropped.values())
     return result
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What :func:`validate_events` found: what ``analyze`` would use and drop, and why.
+
+    Attributes
+    ----------
+    accounting : influence.engine.Accounting
+        Rows read, used, dropped by reason, events by type, the period, warnings
+        (the same record the engines put in the manifest).
+    customers : int
+        Distinct customer ids in all rows read (dropped rows too).
+    """
+
+    accounting: Any
+    customers: int
+
+    @property
+    def usable(self) -> bool:
+        """Whether ``analyze`` would find events to use."""
+        return self.accounting.rows_used > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``input``, ``rows_read``, ``rows_used``, ``dropped``,
+        ``customers``, ``events_by_type``, ``has_timestamps``, ``first_event``,
+        ``last_event``, ``warnings``."""
+        acc = self.accounting
+        return {
+            "input": acc.input,
+            "rows_read": acc.rows_read,
+            "rows_used": acc.rows_used,
+            "dropped": acc.dropped,
+            "customers": self.customers,
+            "events_by_type": acc.events_by_type,
+            "has_timestamps": acc.has_timestamps,
+            "first_event": None if acc.start is None else acc.start.isoformat(),
+            "last_event": None if acc.end is None else acc.end.isoformat(),
+            "warnings": list(acc.warnings),
+        }
+
+
+def validate_events(events: Any, *, config: Any = None,
+                    columns: Mapping[str, str] | None = None, input_format: str | None = None,
+                    since: str | None = None, until: str | None = None) -> ValidationReport:
+    """Check events without analysing them: what would be used, dropped and why.
+
+    Parameters
+    ----------
+    events : path or pandas.DataFrame
+        As for :func:`influence.analyze`.
+    config : AnalysisConfig, path or dict, optional
+    columns : dict of str to str, optional
+        Extra column mapping (canonical -> input name), over ``config.columns``.
+    input_format : {"csv", "tsv", "parquet", "jsonl"}, optional
+    since, until : str, optional
+        ISO dates; override ``config.window``.
+
+    Returns
+    -------
+    ValidationReport
+
+    Raises
+    ------
+    InputError
+        The input is unusable (unreadable, a required column missing, no usable
+        event), as ``analyze`` would raise it.
+    ConfigError
+        An invalid config or override.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"source": ["a", "a", "b"], "target": ["b", "a", "c"],
+    ...                        "type": ["share", "share", "comment"]})
+    >>> report = validate_events(events)
+    >>> report.accounting.rows_used, report.accounting.dropped["self_loop"], report.customers
+    (2, 1, 3)
+    """
+    from .config import as_config
+    from .engine import Accounting
+    from .io import read_events
+
+    config = as_config(config)
+    if columns:
+        config = config.replace(columns={**config.columns, **columns})
+    config = config.replace(window__since=since, window__until=until)
+    raw, info = read_events(events, columns=config.columns, input_format=input_format)
+    clean = clean_events(raw, config)
+    return ValidationReport(accounting=Accounting.of(info, clean),
+                            customers=len(customer_universe(raw)))

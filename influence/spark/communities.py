@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..communities import renumber, roles_from_strengths
 from ..graph import InfluenceGraph
 from .frames import checkpoint, collect_arrow, frame_from_arrow, iteration_checkpoint
 
-__all__ = ["handoff_graph", "label_propagation", "community_parts", "renumber"]
+__all__ = ["handoff_graph", "label_propagation", "community_parts"]
 
 logger = logging.getLogger(__name__)
 _DECIMAL = "decimal(38,18)"  # exact, order-independent sums: same bits on every run
@@ -180,18 +181,6 @@ def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
     return renumber(membership), info
 
 
-def renumber(membership: np.ndarray) -> np.ndarray:
-    """Communities numbered by decreasing size, ties by smallest vertex (the local rule)."""
-    if len(membership) == 0:
-        return membership
-    labels, first, inverse, sizes = np.unique(membership, return_index=True,
-                                              return_inverse=True, return_counts=True)
-    order = np.lexsort((first, -sizes))
-    new_label = np.empty(len(labels), dtype=np.int64)
-    new_label[order] = np.arange(len(labels))
-    return new_label[inverse]
-
-
 def community_parts(spark, edges, edge_types, membership: np.ndarray, *, resolution: float,
                     roles_config) -> tuple[float, pd.DataFrame, pd.DataFrame]:
     """Modularity, roles and the edge sums of the community profiles, on the executors.
@@ -243,24 +232,11 @@ def community_parts(spark, edges, edge_types, membership: np.ndarray, *, resolut
     within[vv] = got.column("within").to_numpy()
     participation[vv] = 1.0 - got.column("concentration").to_numpy()
     participation[strength == 0] = 0.0
-    size = np.bincount(membership, minlength=n_comm).astype(np.float64)
-    mean = np.bincount(membership, weights=within, minlength=n_comm) / np.maximum(size, 1)
-    var = (np.bincount(membership, weights=within ** 2, minlength=n_comm)
-           / np.maximum(size, 1) - mean ** 2)
-    std = np.sqrt(np.clip(var, 0, None))
-    std_v = std[membership]
-    z = np.divide(within - mean[membership], std_v, out=np.zeros(n),
-                  where=std_v > 1e-12 * np.maximum(np.abs(mean[membership]), 1))
-    z = np.round(z, 9)
-    participation = np.round(np.clip(participation, 0.0, 1.0), 9)
     rc = roles_config
-    hub = z >= rc.hub_z
-    role = np.select(
-        [strength == 0, hub & (participation < rc.hub_participation),
-         hub | (participation >= rc.connector_participation), z < rc.peripheral_z],
-        ["isolated", "local_leader", "connector", "peripheral"], default="member")
-    roles = pd.DataFrame({"community_role": pd.array(role.astype(str), dtype="str"),
-                          "within_z": z, "participation": participation})
+    roles = roles_from_strengths(membership, within, participation, strength, hub_z=rc.hub_z,
+                                 hub_participation=rc.hub_participation,
+                                 connector_participation=rc.connector_participation,
+                                 peripheral_z=rc.peripheral_z)
     # modularity of the undirected view: sum_c L_c / m - gamma (d_c / 2m)^2
     m = float(np.sum(strength)) / 2.0
     internal_und = np.bincount(membership, weights=within, minlength=n_comm) / 2.0

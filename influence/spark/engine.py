@@ -27,7 +27,7 @@ from ..communities import (
     modularity,
 )
 from ..config import AnalysisConfig
-from ..engine import Accounting, EngineRun, Propagation, Stage
+from ..engine import Accounting, EngineRun, Propagation, Stage, customer_table
 from ..errors import ConfigError
 from ..manifest import HITS_SECTION, communities_section, customers_input, versions
 from ..metrics import betweenness, cohort_months, coreness, hits
@@ -313,23 +313,11 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
     for frame in (coded, edges, edge_types, ids_frame):
         frame.unpersist()
 
-    metrics = pd.DataFrame({
-        CUSTOMER_ID: pd.array(ids.to_numpy(), dtype="str"),
-        "pagerank": pr,
-        "in_strength": in_strength,
-        "out_strength": out_strength,
-        "coreness": core,
-        "betweenness": between_scores,
-        "hub": np.round(hub, 15),
-        "authority": np.round(authority, 15),
-        "community": membership,
-        "community_role": roles["community_role"].to_numpy(),
-        "reach_1": reach_1,
-        "reach_2": reach_2,
-    })
-    if confidence is not None:
-        metrics["community_confidence"] = confidence
-    metrics = pd.concat([metrics, activity, referrals, by_type], axis=1)
+    metrics = customer_table(
+        ids, pagerank=pr, in_strength=in_strength, out_strength=out_strength, coreness=core,
+        betweenness=between_scores, hub=hub, authority=authority, membership=membership,
+        roles=roles, reach_1=reach_1, reach_2=reach_2, confidence=confidence,
+        parts=(activity, referrals, by_type))
     accounting = Accounting(
         input=info, rows_read=clean.rows_read, rows_used=clean.rows_used,
         dropped=clean.dropped, events_by_type=clean.events_by_type,

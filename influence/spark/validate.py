@@ -28,10 +28,12 @@ from ..io import choose_columns, csv_header, detect_format, file_sha256
 from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP
 from ..validation import (
     DROP_REASONS,
+    drop_warnings,
     id_warning,
     limit_warnings,
     no_usable_events,
     timestamp_warning,
+    undeclared_types,
 )
 from . import _worker
 from .frames import frame_from_arrow
@@ -276,15 +278,9 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
         if r["ts_hint"] is not None:
             hints[r["ts_hint"]] = hints.get(r["ts_hint"], 0) + int(r["rows"])
     declared = config.types
-    undeclared = sorted(str(t) for t in kinds if t not in declared)
-    if undeclared:
+    if any(str(t) not in declared for t in kinds):
         parsed.unpersist()
-        shown = ", ".join(f"{t!r} ({kinds[t]} rows)" for t in undeclared[:5])
-        more = f" and {len(undeclared) - 5} more" if len(undeclared) > 5 else ""
-        raise InputError(
-            f"events have undeclared type {shown}{more}; declared types are "
-            f"{sorted(declared)}. Declare it in the config: [types.{undeclared[0]}] "
-            "with flow and weight, or fix the type.")
+        raise undeclared_types(kinds, declared)
     has_timestamps = TIMESTAMP in present and sum(int(r["stamped"]) for r in by_kind) > 0
     window = config.window
     if (window.since is not None or window.until is not None) and not has_timestamps:
@@ -359,19 +355,10 @@ def clean_events(spark, raw, config: AnalysisConfig, info: dict, *,
     universe = (parsed.select(F.col("src").alias(CUSTOMER_ID))
                 .unionByName(parsed.select(F.col("dst").alias(CUSTOMER_ID)))
                 .filter(F.col(CUSTOMER_ID).isNotNull()))
-    warnings = []
-    problems = {k: v for k, v in dropped.items() if v and k != "outside_window"}
-    if problems:
-        total = sum(problems.values())
-        detail = ", ".join(f"{k}={v}" for k, v in problems.items())
-        warnings.append(f"dropped {total} of {rows_read} rows: {detail}")
-    warnings += id_warning(dropped)
-    hint = timestamp_warning(hints) if has_timestamps else None
-    if hint is not None:
-        warnings.append(hint)
-    warnings += limit_warnings(big_weight, big_value)
-    if not has_timestamps:
-        warnings.append("no timestamps: first/last activity, recency and lifecycle are absent")
+    warnings = drop_warnings(dropped, rows_read,
+                             timestamp_hint=timestamp_warning(hints) if has_timestamps else None,
+                             limits=limit_warnings(big_weight, big_value),
+                             has_timestamps=has_timestamps)
     return SparkEvents(events=events, rows_read=rows_read, rows_used=rows_used, dropped=dropped,
                        has_timestamps=has_timestamps, has_converted="converted" in present,
                        has_value="value" in present, start_ns=start_ns, end_ns=end_ns,
