@@ -230,7 +230,7 @@ def _generate(n: int, data: Path) -> Path:
 
 def _table(rows: list[dict]) -> str:
     stages = ["read", "validate", "graph", "centrality", "activity", "referrals", "reach",
-              "communities", "segments", "propagators", "profiles"]
+              "communities", "propagators", "rank", "spread", "segments", "profiles"]
     head = (["engine", "rows", "customers", "edges"] + [f"{s} s" for s in stages]
             + ["analyze s", "save s", "process s", "jobs", "tasks", "peak tree MiB",
                "driver MiB", "JVM MiB", "hand-off B/edge"])

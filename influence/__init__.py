@@ -29,12 +29,13 @@ __all__ = [
     "InfluenceError", "InputError", "ConfigError", "InfluenceGraph", "build_graph",
     "read_events", "read_customers", "write_events", "generate_events", "find_propagators",
     "compare", "Comparison", "backtest", "Backtest",
-    "render_report", "write_report", "write_graph",
+    "render_report", "write_report", "write_graph", "validate_events", "ValidationReport",
+    "pseudonymize",
 ]
 
 #: Where each public name lives.
 _HOMES = {
-    "Analysis": "analysis", "analyze": "analysis",
+    "Analysis": "result", "analyze": "analysis",
     "Backtest": "backtest", "backtest": "backtest",
     "Comparison": "compare", "compare": "compare",
     "AnalysisConfig": "config", "config_from_dict": "config", "load_config": "config",
@@ -45,7 +46,10 @@ _HOMES = {
     "generate_events": "synth",
     "render_report": "report", "write_report": "report",
     "write_graph": "export",
+    "validate_events": "validation", "ValidationReport": "validation",
 }
+#: Public names that are another name in their module.
+_ALIASES = {"pseudonymize": ("export", "pseudonymize_analysis")}
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .analysis import Analysis, analyze  # noqa: F401
@@ -53,15 +57,22 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .compare import Comparison, compare  # noqa: F401
     from .config import AnalysisConfig, config_from_dict, load_config  # noqa: F401
     from .errors import ConfigError, InfluenceError, InputError  # noqa: F401
+    from .export import pseudonymize_analysis as pseudonymize  # noqa: F401
     from .export import write_graph  # noqa: F401
     from .graph import InfluenceGraph, build_graph  # noqa: F401
     from .io import read_customers, read_events, write_events  # noqa: F401
     from .reach import find_propagators  # noqa: F401
     from .report import render_report, write_report  # noqa: F401
     from .synth import generate_events  # noqa: F401
+    from .validation import ValidationReport, validate_events  # noqa: F401
 
 
 def __getattr__(name: str):
+    if name in _ALIASES:
+        home, attribute = _ALIASES[name]
+        value = getattr(importlib.import_module(f".{home}", __name__), attribute)
+        globals()[name] = value
+        return value
     home = _HOMES.get(name)
     if home is not None:
         value = getattr(importlib.import_module(f".{home}", __name__), name)

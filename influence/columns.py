@@ -164,11 +164,12 @@ COMPUTED_COLUMNS = tuple(c.name for c in COMPUTED)
 TIME_COLUMNS = tuple(c.name for c in CUSTOMERS + COMPUTED if c.dtype == _UTC)
 
 
-def customer_order(columns, by_type=()) -> list[str]:
+def customer_order(columns, *, by_type=()) -> list[str]:
     """Output order of the per-customer ``columns``: contract, segment, ``by_type``
     (the ``sent_<type>`` counts, in the order given), computed.
 
-    >>> customer_order(["frequency", "sent_share", "pagerank", "customer_id"], ["sent_share"])
+    >>> customer_order(["frequency", "sent_share", "pagerank", "customer_id"],
+    ...                by_type=["sent_share"])
     ['customer_id', 'pagerank', 'sent_share', 'frequency']
     """
     present = set(columns)

@@ -97,7 +97,8 @@ def renumber(membership: np.ndarray) -> np.ndarray:
     return new_label[inverse]
 
 
-def modularity(graph: InfluenceGraph, membership: np.ndarray, resolution: float = 1.0) -> float:
+def modularity(graph: InfluenceGraph, membership: np.ndarray, *,
+               resolution: float = 1.0) -> float:
     """Weighted modularity of a partition of the undirected view."""
     if graph.n_edges == 0:
         return 0.0
@@ -106,7 +107,7 @@ def modularity(graph: InfluenceGraph, membership: np.ndarray, resolution: float 
 
 
 def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
-                       rank: np.ndarray, top: int = 5,
+                       rank: np.ndarray, *, top: int = 5,
                        segment: np.ndarray | None = None,
                        segment_names: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per community.

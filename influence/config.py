@@ -208,12 +208,16 @@ class CentralityConfig:
         :func:`influence.metrics.betweenness`). > 0.
     betweenness_min_pivots : int, default=8
         Fewest pivots a sampled estimate uses. >= 1.
+    seed : int, default=0
+        Seed of the sampled betweenness pivots: its own (``--seed`` and
+        ``[communities] seed`` do not move it). >= 0.
     """
 
     damping: float = 0.85
     betweenness: bool = True
     betweenness_budget: float = 1e7
     betweenness_min_pivots: int = 8
+    seed: int = 0
 
     def __post_init__(self) -> None:
         _check(_is_number(self.damping) and 0 < self.damping < 1,
@@ -226,6 +230,8 @@ class CentralityConfig:
                and not isinstance(self.betweenness_min_pivots, bool)
                and self.betweenness_min_pivots >= 1, "centrality.betweenness_min_pivots",
                "an integer >= 1", self.betweenness_min_pivots)
+        _check(_is_int(self.seed) and self.seed >= 0, "centrality.seed", "an integer >= 0",
+               self.seed)
 
 
 @dataclass(frozen=True)

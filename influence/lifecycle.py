@@ -86,7 +86,7 @@ def lifecycle_stages(events: pd.DataFrame, source: np.ndarray, activity: pd.Data
 
 
 def rfm_tiers(customers: pd.DataFrame, config: SegmentConfig,
-              has_timestamps: bool, value: np.ndarray | None = None) -> pd.DataFrame:
+              has_timestamps: bool, *, value: np.ndarray | None = None) -> pd.DataFrame:
     """RFM-style tiers of social activity (high/mid/low, rank-then-cut).
 
     Parameters

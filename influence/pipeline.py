@@ -105,7 +105,7 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
                                                       end=run.accounting.end)], axis=1)
         plans = plan_rules(config.segments, metrics.columns)
         metrics = pd.concat([metrics, rfm_tiers(metrics, config.segments, has_time,
-                                                rfm_value_basis(metrics))], axis=1)
+                                                value=rfm_value_basis(metrics))], axis=1)
         groups = {"community": run.membership,
                   "segment": metrics["segment"].to_numpy(object)}
         if run.cohort_month is not None:
@@ -141,7 +141,7 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
 def _assemble(metrics: pd.DataFrame, order: np.ndarray, attributes: pd.DataFrame | None,
               by_type=()) -> pd.DataFrame:
     """Column order of :mod:`influence.columns`, sorted by rank, attributes joined last."""
-    table = metrics.iloc[order][customer_order(metrics.columns, by_type)]
+    table = metrics.iloc[order][customer_order(metrics.columns, by_type=by_type)]
     table = table.reset_index(drop=True)
     if attributes is not None and attributes.shape[1] > 1:
         attrs = attributes.set_index(CUSTOMER_ID)

@@ -59,7 +59,7 @@ def test_pagerank_matches_networkx_on_reversed_graph(seed):
 
 def test_pagerank_damping_has_effect():
     _, _, g = build(random_events())
-    assert not np.allclose(pagerank(g, 0.85), pagerank(g, 0.5))
+    assert not np.allclose(pagerank(g, damping=0.85), pagerank(g, damping=0.5))
 
 
 def test_pagerank_rewards_influencing_influencers():

@@ -132,3 +132,23 @@ def test_analyze_spark_is_an_alias_of_analyze_with_the_spark_engine():
     source = inspect.getsource(analyze_spark)
     assert 'engine="spark"' in source and len(source.splitlines()) < 80
     assert influence.analyze is analyze
+
+
+def test_betweenness_has_its_own_seed():
+    # sampled betweenness (budget below customers x edges): [centrality] seed moves it,
+    # the community seed (--seed) does not (before: --seed moved both)
+    events, _ = influence.generate_events(300, seed=2)
+    sampled = {"centrality": {"betweenness_budget": 1000, "betweenness_min_pivots": 4}}
+
+    def scores(seed=None, centrality_seed=0):
+        config = influence.config_from_dict(
+            {"centrality": {**sampled["centrality"], "seed": centrality_seed}})
+        result = analyze(events, config=config, seed=seed)
+        return result.customers.set_index("customer_id")["betweenness"].sort_index()
+
+    base = scores(seed=0)
+    pd.testing.assert_series_equal(scores(seed=5), base)
+    assert not scores(centrality_seed=5).equals(base)
+    assert influence.AnalysisConfig().centrality.seed == 0
+    with pytest.raises(ConfigError, match="centrality.seed"):
+        influence.config_from_dict({"centrality": {"seed": -1}})

@@ -60,7 +60,7 @@ def unit_scaled(weights: np.ndarray) -> np.ndarray:
     return np.where(scaled < np.finfo(np.float64).tiny, 0.0, scaled)
 
 
-def pagerank(graph: InfluenceGraph, damping: float = 0.85) -> np.ndarray:
+def pagerank(graph: InfluenceGraph, *, damping: float = 0.85) -> np.ndarray:
     """Weighted PageRank of influence, run on the *reversed* influence graph.
 
     Standard PageRank rewards a vertex for the links it *receives*. On the

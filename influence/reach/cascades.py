@@ -27,7 +27,8 @@ from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
 
 __all__ = ["ReferralForest", "referral_forest", "forest_from_links", "referral_metrics",
            "referral_columns", "cascades_table", "viral_coefficients", "kfactor_table",
-           "referral_counts", "cycle_days", "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
+           "referral_counts", "cycle_days", "cycle_cuts", "cut_links", "CASCADE_COLUMNS",
+           "KFACTOR_COLUMNS"]
 
 #: Columns of ``cascades.csv``.
 CASCADE_COLUMNS = ("root", "size", "depth", "referrals", "conversions", "value",
@@ -155,6 +156,42 @@ def referral_forest(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
                              referral_events=len(src), double_referred=int((counts > 1).sum()))
 
 
+def cycle_cuts(sources: np.ndarray, targets: np.ndarray, n: int, vertex: np.ndarray,
+               time: np.ndarray | None) -> np.ndarray:
+    """The kept referral links to cut so that no cycle is left: on each cycle (strongly
+    connected component of more than one vertex of the graph ``sources -> targets`` on
+    ``n`` vertices), the link made last, ties into the largest id.
+
+    ``vertex`` maps the graph's vertices to customers (vertices of the analysis), whose
+    link times ``time`` (nanoseconds, or None) break the ties. Returns the customers
+    whose incoming link is cut (both engines: the Spark engine on the referred
+    customers it collected, the local one on all)."""
+    g = ig.Graph(n=n, edges=np.column_stack([sources, targets]), directed=True)
+    membership = np.asarray(g.connected_components(mode="strong").membership)
+    sizes = np.bincount(membership)
+    on_cycle = np.flatnonzero(sizes[membership] > 1)
+    if not len(on_cycle):
+        return np.array([], dtype=np.int64)
+    comp = membership[on_cycle]
+    chosen = vertex[on_cycle]
+    t = time[chosen] if time is not None else np.zeros(len(chosen))
+    o = np.lexsort((chosen, t, comp))
+    comp_s = comp[o]
+    last = np.flatnonzero(np.r_[comp_s[1:] != comp_s[:-1], True])
+    return chosen[o][last]
+
+
+def cut_links(cut: np.ndarray, parent: np.ndarray, converted: np.ndarray, value: np.ndarray,
+              time: np.ndarray | None) -> int:
+    """Remove the kept links into ``cut`` (in place); returns how many."""
+    parent[cut] = -1
+    converted[cut] = False
+    value[cut] = 0.0
+    if time is not None:
+        time[cut] = _NAT
+    return len(cut)
+
+
 def forest_from_links(parent: np.ndarray, converted: np.ndarray, value: np.ndarray,
                       time: np.ndarray | None, *, referral_events: int,
                       double_referred: int) -> ReferralForest:
@@ -187,23 +224,8 @@ def forest_from_links(parent: np.ndarray, converted: np.ndarray, value: np.ndarr
     child = np.flatnonzero(parent >= 0)
     cycles = 0
     if len(child):
-        g = ig.Graph(n=n, edges=np.column_stack([parent[child], child]), directed=True)
-        membership = np.asarray(g.connected_components(mode="strong").membership)
-        sizes = np.bincount(membership)
-        on_cycle = np.flatnonzero(sizes[membership] > 1)
-        if len(on_cycle):
-            comp = membership[on_cycle]
-            t = edge_time[on_cycle] if edge_time is not None else np.zeros(len(on_cycle))
-            o = np.lexsort((on_cycle, t, comp))
-            comp_s = comp[o]
-            last = np.flatnonzero(np.r_[comp_s[1:] != comp_s[:-1], True])
-            cut = on_cycle[o][last]
-            cycles = len(cut)
-            parent[cut] = -1
-            converted[cut] = False
-            edge_value[cut] = 0.0
-            if edge_time is not None:
-                edge_time[cut] = _NAT
+        cut = cycle_cuts(parent[child], child, n, np.arange(n), edge_time)
+        cycles = cut_links(cut, parent, converted, edge_value, edge_time)
 
     # generation and root by pointer doubling
     has_parent = parent >= 0
@@ -294,7 +316,7 @@ def _iso(nanos: np.ndarray) -> pd.Series:
     return pd.Series(stamps).dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("str")
 
 
-def cascades_table(forest: ReferralForest, ids: pd.Index, has_converted: bool = True,
+def cascades_table(forest: ReferralForest, ids: pd.Index, *, has_converted: bool = True,
                    has_value: bool = True) -> pd.DataFrame:
     """One row per cascade: a root of the referral forest with at least one referral.
 

@@ -63,7 +63,7 @@ def top_k(score: np.ndarray, k: int) -> np.ndarray:
     return order[:k].astype(np.int64)
 
 
-def edge_probabilities(graph: InfluenceGraph, config: AnalysisConfig,
+def edge_probabilities(graph: InfluenceGraph, config: AnalysisConfig, *,
                        events: pd.DataFrame | None = None,
                        codes: tuple[np.ndarray, np.ndarray] | None = None,
                        ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -75,20 +75,20 @@ def edge_probabilities(graph: InfluenceGraph, config: AnalysisConfig,
     info : dict
         The rule, and for ``learned`` the per-type estimates.
     """
-    pc = config.propagators
-    if pc.probabilities == "weight" or events is None:
-        return weight_probabilities(graph, pc.p0), {"rule": "1 - (1 - p0) ** weight",
-                                                    "p0": pc.p0}
+    settings = config.propagators
+    if settings.probabilities == "weight" or events is None:
+        return weight_probabilities(graph, settings.p0), {"rule": "1 - (1 - p0) ** weight",
+                                                          "p0": settings.p0}
     from ..errors import InputError
     from ..schema import TIMESTAMP
 
     if TIMESTAMP not in events.columns:
         raise InputError("propagators.probabilities = 'learned' needs timestamps; the events "
                          "have none. Use probabilities = 'weight'.")
-    types = learn_type_probabilities(events, codes, config, pc.horizon_days)
+    types = learn_type_probabilities(events, codes, config, settings.horizon_days)
     prob = learned_probabilities(events, codes, graph, config, types["p"])
     return prob, {"rule": "1 - prod over the edge's events of (1 - p_type)",
-                  "horizon_days": pc.horizon_days,
+                  "horizon_days": settings.horizon_days,
                   "p_type": {t: {"p": round(float(r.p), 6), "events": int(r.events),
                                  "successes": int(r.successes)} for t, r in types.iterrows()}}
 
@@ -130,16 +130,18 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
     return Propagators(seeds=seeds_table, comparison=comparison, info=info)
 
 
-def seed_set(graph: InfluenceGraph, config: AnalysisConfig, events: pd.DataFrame | None = None,
+def seed_set(graph: InfluenceGraph, config: AnalysisConfig, *,
+             events: pd.DataFrame | None = None,
              codes: tuple[np.ndarray, np.ndarray] | None = None
              ) -> tuple[Propagators, Adjacency, dict[str, Any]]:
     """The analysis' IMM seed set of ``[propagators] k`` customers: edge
     probabilities (``events`` and ``codes`` only for learned ones), the forward
     adjacency the spread simulation reuses, and how the probabilities were set."""
-    prob, prob_info = edge_probabilities(graph, config, events, codes)
+    prob, prob_info = edge_probabilities(graph, config, events=events, codes=codes)
     forward = adjacency(graph, prob)
-    pc = config.propagators
-    return run_propagators(graph, prob, pc, pc.k, forward=forward), forward, prob_info
+    settings = config.propagators
+    return (run_propagators(graph, prob, settings, settings.k, forward=forward), forward,
+            prob_info)
 
 
 def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
@@ -264,9 +266,9 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
         codes = encode_events(cleaned.events, ids)
         graph = build_graph(cleaned.events, ids, config, codes)
         clean_events = cleaned.events
-    prob, prob_info = edge_probabilities(graph, config, clean_events, codes)
+    prob, prob_info = edge_probabilities(graph, config, events=clean_events, codes=codes)
     baselines = {"degree": np.asarray(graph.graph.outdegree(), dtype=float),
-                 "pagerank": pagerank(graph, config.centrality.damping)}
+                 "pagerank": pagerank(graph, damping=config.centrality.damping)}
     result = run_propagators(graph, prob, config.propagators, k, baselines)
     result.info.pop("vertex", None)
     result.info.update({"input": source_info, "customers": graph.n_customers,

@@ -30,7 +30,7 @@ __all__ = ["k_hop_reach", "weight_probabilities", "learn_type_probabilities",
            "learned_probabilities", "Adjacency", "adjacency", "cascade", "simulate_spread"]
 
 
-def k_hop_reach(graph: InfluenceGraph, max_edges_exact: int = 50_000_000
+def k_hop_reach(graph: InfluenceGraph, *, max_edges_exact: int = 50_000_000
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Distinct customers reachable within 1 and 2 hops along influence flow.
 
@@ -223,7 +223,7 @@ def cascade(adj: Adjacency, run: np.ndarray, start: np.ndarray,
     return visited
 
 
-def simulate_spread(adj: Adjacency, seed_sets: list[np.ndarray], runs: int, seed: int = 0,
+def simulate_spread(adj: Adjacency, seed_sets: list[np.ndarray], runs: int, *, seed: int = 0,
                     batch_entries: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
     """Monte Carlo expected spread (activated customers, seeds included) of seed sets.
 

@@ -184,7 +184,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         reach_1 = scatter(got, "reach_1", n, fill=0)
         cen = config.centrality
         if handoff and sc.pagerank_on_driver:
-            pr = local_pagerank(graph, cen.damping)
+            pr = local_pagerank(graph, damping=cen.damping)
             pr_info = None
         else:
             ranks, pr_info = pagerank(
@@ -199,7 +199,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
             hub, authority = hits(graph)
             between = betweenness(graph, budget=cen.betweenness_budget,
                                   min_pivots=cen.betweenness_min_pivots,
-                                  seed=config.communities.seed, enabled=cen.betweenness)
+                                  seed=cen.seed, enabled=cen.betweenness)
             between_scores, between_info = between.scores, between.describe(n)
             hits_info = HITS_SECTION
         else:
@@ -249,7 +249,8 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         referrals = referral_columns(
             forest, ids, sent=invites, converted=conversions,
             value=scatter(source, "referral_value", n, fill=0.0) if clean.has_value else None)
-        cascades = cascades_table(forest, ids, clean.has_converted, clean.has_value)
+        cascades = cascades_table(forest, ids, has_converted=clean.has_converted,
+                                  has_value=clean.has_value)
         cycle = np.full(n, np.nan)
         if has_time and forest.referral_events:
             cycle = cycle_days(invites, scatter(source, "first_referral_ns", n,
@@ -275,7 +276,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         if handoff:
             membership = detect_communities(graph, resolution=cc.resolution, seed=cc.seed,
                                             iterations=cc.iterations, backend=cc.backend)
-            q = modularity(graph, membership, cc.resolution)
+            q = modularity(graph, membership, resolution=cc.resolution)
             roles = community_roles(graph, membership, hub_z=rc.hub_z,
                                     hub_participation=rc.hub_participation,
                                     connector_participation=rc.connector_participation,

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import logging
 
-import igraph as ig
 import numpy as np
 
-from ..reach.cascades import ReferralForest, forest_from_links
+from ..reach.cascades import ReferralForest, cut_links, cycle_cuts, forest_from_links
 from .frames import collect_arrow, iteration_checkpoint
 
 __all__ = ["referral_forest"]
@@ -161,26 +160,8 @@ def _cut_cycles(bound: np.ndarray, parent: np.ndarray, converted: np.ndarray,
     """Cut each cycle among ``bound`` at its last-made link (ties: into the largest id)."""
     index = {int(v): i for i, v in enumerate(bound)}
     local_parent = np.array([index[int(parent[v])] for v in bound], dtype=np.int64)
-    g = ig.Graph(n=len(bound), edges=np.column_stack([local_parent, np.arange(len(bound))]),
-                 directed=True)
-    membership = np.asarray(g.connected_components(mode="strong").membership)
-    sizes = np.bincount(membership)
-    on_cycle = np.flatnonzero(sizes[membership] > 1)
-    if not len(on_cycle):
-        return 0
-    comp = membership[on_cycle]
-    vertex = bound[on_cycle]
-    t = time[vertex] if time is not None else np.zeros(len(vertex))
-    o = np.lexsort((vertex, t, comp))
-    comp_s = comp[o]
-    last = np.flatnonzero(np.r_[comp_s[1:] != comp_s[:-1], True])
-    cut = vertex[o][last]
-    parent[cut] = -1
-    converted[cut] = False
-    value[cut] = 0.0
-    if time is not None:
-        time[cut] = _NAT
-    return len(cut)
+    cut = cycle_cuts(local_parent, np.arange(len(bound)), len(bound), bound, time)
+    return cut_links(cut, parent, converted, value, time)
 
 
 def _finish_bound(bound: np.ndarray, parent: np.ndarray, root: np.ndarray,

@@ -281,10 +281,8 @@ def check_executors(spark) -> dict[str, str]:
         error = executor_import_error(exc, spark)
         if error is not None:
             raise error from None
-        from .validate import _first_line
-
         raise ConfigError(f"the Spark executors could not run Python (python: "
-                          f"{_executor_python_name(spark)}): {_first_line(exc)}; check the "
+                          f"{_executor_python_name(spark)}): {first_line(exc)}; check the "
                           "executors' Python (PYSPARK_PYTHON, spark.pyspark.python); see "
                           "docs/scale-out.md") from None
     found = {"python": row["python"], "influence": row["influence"]}
@@ -314,3 +312,13 @@ def run_settings(spark, settings: dict[str, str | None]) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a Spark error worth showing (no JVM stack trace)."""
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("JVM stacktrace", "at ", "Traceback")):
+            return line[:300]
+    return type(exc).__name__

@@ -37,6 +37,7 @@ from ..validation import (
 )
 from . import _worker
 from .frames import frame_from_arrow
+from .session import first_line as _first_line
 
 __all__ = ["SparkEvents", "read_events", "clean_events", "customer_ids"]
 
@@ -97,15 +98,6 @@ def _is_local(path: str) -> bool:
 
 def _local_path(path: str) -> Path:
     return Path(path[len("file://"):] if path.startswith("file://") else path)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("JVM stacktrace", "at ", "Traceback")):
-            return line[:300]
-    return type(exc).__name__
 
 
 def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
