@@ -131,9 +131,15 @@ def analyze(events: str | Path | pd.DataFrame | Any, *,
     config = config.replace(window__since=since, window__until=until,
                             communities__seed=seed, communities__resolution=resolution)
     every, window = _snapshot_args(snapshots)
-    if every is not None and engine != "local":
-        raise ConfigError("snapshots run with the local engine only", key="snapshots",
-                          expected="engine='local'", got=engine)
+    if every is not None:
+        from .periods import parse_days
+
+        if engine != "local":
+            raise ConfigError("snapshots run with the local engine only", key="snapshots",
+                              expected="engine='local'", got=engine)
+        parse_days("--snapshots", every)  # a bad step fails now, not after the analysis
+        if window is not None:
+            parse_days("--snapshot-window", window)
     clock = StageClock(reporter)
     if engine == "spark":
         from .spark.engine import run_spark

@@ -408,7 +408,7 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     declared = config.types
     if any(t not in declared for t in kinds):
         counts = pd.Series(kinds[kind[kind >= 0]]).value_counts()
-        raise undeclared_types(counts, declared)
+        raise undeclared_types(counts.to_dict(), declared)
 
     # 0 = kept, i + 1 = dropped for DROP_REASONS[i] (the first reason that applies)
     reason = np.zeros(len(raw), dtype=np.int8)

@@ -152,3 +152,14 @@ def test_betweenness_has_its_own_seed():
     assert influence.AnalysisConfig().centrality.seed == 0
     with pytest.raises(ConfigError, match="centrality.seed"):
         influence.config_from_dict({"centrality": {"seed": -1}})
+
+
+def test_a_bad_snapshot_step_fails_before_the_analysis(events, monkeypatch):
+    import influence.local
+
+    def never(*args, **kwargs):
+        raise AssertionError("the analysis ran")
+
+    monkeypatch.setattr(influence.local, "run_local", never)
+    with pytest.raises(ConfigError, match="--snapshots"):
+        analyze(events, snapshots="every month")

@@ -6,12 +6,13 @@ Direction convention (see :mod:`influence.schema`): an edge ``u -> v`` means
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..graph import InfluenceGraph
 
@@ -60,6 +61,13 @@ def unit_scaled(weights: np.ndarray) -> np.ndarray:
     return np.where(scaled < np.finfo(np.float64).tiny, 0.0, scaled)
 
 
+@functools.cache
+def _openmp() -> ThreadpoolController:
+    """The process's thread pools, scanned once (each scan reads /proc/self/maps); igraph's
+    OpenMP is loaded with this module, before the first scan."""
+    return ThreadpoolController()
+
+
 def pagerank(graph: InfluenceGraph, *, damping: float = 0.85) -> np.ndarray:
     """Weighted PageRank of influence, run on the *reversed* influence graph.
 
@@ -99,7 +107,7 @@ def pagerank(graph: InfluenceGraph, *, damping: float = 0.85) -> np.ndarray:
     reversed_graph = graph.graph.copy()
     reversed_graph.reverse_edges()
     weights = unit_scaled(np.asarray(reversed_graph.es["weight"], dtype=np.float64))
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with _openmp().limit(limits=1, user_api="openmp"):
         scores = reversed_graph.pagerank(directed=True, damping=damping,
                                          weights=weights.tolist(), implementation="prpack")
     return np.asarray(scores, dtype=np.float64)
