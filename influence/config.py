@@ -1,79 +1,55 @@
 """Analysis configuration: one frozen dataclass per stage, validated at load.
 
-Each parameter is declared once, here, with its type, default and constraint.
+Each parameter is declared once, here, with :func:`~influence.params.param`:
+its type and constraint, default and doc together. From that declaration come
+the check (a :class:`~influence.errors.ConfigError` naming the dotted key, what
+was expected and what was got), the ``Parameters`` section of each class's
+docstring, the range of the command-line option bound to the key and the
+reference in ``docs/config.md`` (see :mod:`influence.params`). The ``[spark]``
+section is declared in :mod:`influence.spark.config`, beside its engine.
+
 The TOML file (``--config``) overrides the defaults, CLI flags override the
-file; :func:`load_config` rejects unknown keys and bad values with a
-:class:`~influence.errors.ConfigError` that names the key.
+file; :func:`load_config` rejects unknown keys and bad values.
 
 Example
 -------
 >>> cfg = config_from_dict({"communities": {"resolution": 0.5}})
 >>> cfg.communities.resolution
 0.5
+>>> config_from_dict({"communities": {"resolution": -1}})
+Traceback (most recent call last):
+...
+influence.errors.ConfigError: config key 'communities.resolution' must be a number > 0; got -1
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ConfigTypeError
-from .schema import (
-    BUILTIN_RULES,
-    BUILTIN_TYPES,
-    DATE_COLUMNS,
-    EVENT_COLUMNS,
-    FLOWS,
-    KNOWN_VALUES,
-    RULE_COLUMNS,
-    TEXT_COLUMNS,
-    EventType,
-)
+from .params import (Constraint, Exactly, Flag, Interval, OneOf, Param, Pattern, Relation,
+                     param, parameters, section)
+from .schema import (BUILTIN_RULES, BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS,
+                     KNOWN_VALUES, RULE_COLUMNS, TEXT_COLUMNS, EventType)
+from .spark.config import SparkConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TIMESTAMP_UNITS", "InputConfig", "WindowConfig", "CommunityConfig", "CentralityConfig",
-    "RoleConfig", "SegmentConfig",
-    "SegmentRule", "PrivacyConfig", "LifecycleConfig", "ReachConfig", "PropagatorConfig",
-    "SparkConfig", "AnalysisConfig", "load_config", "config_from_dict", "as_config",
+    "RoleConfig", "SegmentConfig", "SegmentRule", "PrivacyConfig", "LifecycleConfig",
+    "ReachConfig", "PropagatorConfig", "SparkConfig", "AnalysisConfig", "SECTIONS",
+    "load_config", "config_from_dict", "as_config", "parameter",
 ]
-
-
-def _check(condition: bool, key: str, expected: str, got: Any) -> None:
-    if not condition:
-        raise ConfigError(f"config key '{key}' must be {expected}; got {got!r}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _parse_date(key: str, value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = None
-    _check(stamp is not None and stamp is not pd.NaT, key,
-           "an ISO 8601 date like 2026-01-31", value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _is_date_only(value: Any) -> bool:
-    """True for a calendar date without a time of day (``2026-01-31``)."""
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-        return True
-    return isinstance(value, str) and len(value.strip()) <= 10
 
 
 #: The largest weight of an event type: with row weights up to 1e15, an event weighs at
@@ -83,158 +59,120 @@ MAX_TYPE_WEIGHT = 1e6
 #: Units of an epoch timestamp (a bare number), with nanoseconds per unit.
 TIMESTAMP_UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
+_POSITIVE = Interval(float, 0, None, closed="neither")   # a number > 0
+_OPEN_UNIT = Interval(float, 0, 1, closed="neither")     # a number in (0, 1)
+_COUNT = Interval(int, 0)                                # an integer >= 0
+_DAYS = Interval(int, 0, None, closed="neither")         # an integer > 0
 
-@dataclass(frozen=True)
+
+def _is_date_only(value: Any) -> bool:
+    """True for a calendar date without a time of day (``2026-01-31``)."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return True
+    return isinstance(value, str) and len(value.strip()) <= 10
+
+
+class Date(Constraint):
+    """An ISO 8601 date or date-time, kept as a UTC :class:`pandas.Timestamp`
+    (text without a zone is UTC). With ``end_of_day``, a date alone means the
+    last microsecond of that day."""
+
+    expected = "an ISO 8601 date like 2026-01-31"
+    type_name = "date"
+
+    def __init__(self, *, end_of_day: bool = False) -> None:
+        self.end_of_day = end_of_day
+
+    def convert(self, key: str, value: Any) -> pd.Timestamp:
+        import pandas as pd
+
+        stamp = pd.Timestamp(value)  # ValueError, TypeError: the usual message
+        if stamp is pd.NaT:
+            raise ValueError(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        if self.end_of_day and _is_date_only(value):
+            stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        return stamp
+
+    def accepts(self, value: Any) -> bool:
+        return getattr(value, "tzinfo", None) is not None
+
+
+@section("input")
 class InputConfig:
-    """How input values are read.
+    """How input values are read."""
 
-    Parameters
-    ----------
-    timestamp_unit : {"s", "ms", "us", "ns"}, default="s"
-        Unit of timestamps written as a bare number (epoch time): seconds,
-        milliseconds, microseconds or nanoseconds since 1970-01-01 UTC. ISO 8601
-        text is read as it is, whatever this says. ``--timestamp-unit`` on the
-        command line.
-    """
-
-    timestamp_unit: str = "s"
-
-    def __post_init__(self) -> None:
-        _check(self.timestamp_unit in TIMESTAMP_UNITS, "input.timestamp_unit",
-               f"one of {list(TIMESTAMP_UNITS)}", self.timestamp_unit)
+    timestamp_unit: str = param(
+        "s", OneOf(*TIMESTAMP_UNITS),
+        "Unit of timestamps written as a bare number (epoch time): seconds, milliseconds, "
+        "microseconds or nanoseconds since 1970-01-01 UTC. ISO 8601 text is read as it "
+        "is, whatever this says.")
 
 
-@dataclass(frozen=True)
+@section("window", relations=(Relation("since", "<=", "until", words="on or before"),))
 class WindowConfig:
-    """Which events count, and how old ones fade.
+    """Which events count, and how old ones fade."""
 
-    Parameters
-    ----------
-    since, until : pandas.Timestamp or None, default=None
-        Keep events with ``since <= timestamp <= until`` (UTC; a date alone means
-        midnight at its start for ``since`` and the end of that day for ``until``).
-        Events outside are counted in the manifest as ``outside_window``.
-    half_life_days : float or None, default=None
-        If set, an event's weight is multiplied by ``0.5 ** (age_days / half_life_days)``,
-        its age measured to the analysis end date. > 0.
-    """
-
-    since: pd.Timestamp | None = None
-    until: pd.Timestamp | None = None
-    half_life_days: float | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "since", _parse_date("window.since", self.since))
-        until = _parse_date("window.until", self.until)
-        if until is not None and _is_date_only(self.until):
-            until = until + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-        object.__setattr__(self, "until", until)
-        if self.since is not None and self.until is not None:
-            _check(self.since <= self.until, "window.since", "on or before window.until",
-                   str(self.since.date()))
-        if self.half_life_days is not None:
-            _check(_is_number(self.half_life_days) and self.half_life_days > 0,
-                   "window.half_life_days", "a number > 0", self.half_life_days)
+    since: pd.Timestamp | None = param(
+        None, Date(), "Keep events at or after this instant (UTC; a date alone means "
+        "midnight at its start). Events outside the window are counted in the manifest "
+        "as ``outside_window``.", optional=True)
+    until: pd.Timestamp | None = param(
+        None, Date(end_of_day=True), "Keep events at or before this instant (UTC; a date "
+        "alone means the end of that day).", optional=True)
+    half_life_days: float | None = param(
+        None, _POSITIVE, "If set, an event's weight is multiplied by ``0.5 ** (age_days / "
+        "half_life_days)``, its age measured to the analysis end date.", optional=True)
 
 
-@dataclass(frozen=True)
+@section("communities")
 class CommunityConfig:
-    """Leiden community detection (modularity objective).
+    """Leiden community detection (modularity objective)."""
 
-    Parameters
-    ----------
-    resolution : float, default=1.0
-        Modularity resolution gamma; larger gives more, smaller communities. > 0.
-    seed : int, default=0
-        Seed of the Leiden run. >= 0.
-    backend : {"igraph", "leidenalg"}, default="igraph"
-        Which Leiden implementation runs: igraph's built-in ``community_leiden``
-        (fast) or the ``leidenalg`` package (the reference implementation).
-    stability_runs : int, default=0
-        Extra Leiden runs (seeds ``seed + 1 ... seed + stability_runs``) used to
-        compute ``community_confidence``; 0 turns it off. >= 0.
-    iterations : int, default=2
-        Leiden iterations (each one a full pass of moving, refining and
-        aggregating); -1 iterates until the partition is stable. Two is the
-        reference implementation's default: on generated data with 100k
-        customers, 2 and -1 reach the same modularity to 4 decimals, and -1 costs
-        2x the time there and 10x at 1M customers. >= 1 or -1.
-    parallel : bool, default=True
-        On Linux, for graphs of at least 100,000 edges, run Leiden (and the
-        stability runs) in a forked process while centrality, activity,
-        referrals and reach run in the main one: the results are identical,
-        the wall time shorter on 2 or more cores. ``false`` runs everything in
-        one process.
-    """
-
-    resolution: float = 1.0
-    seed: int = 0
-    backend: str = "igraph"
-    stability_runs: int = 0
-    iterations: int = 2
-    parallel: bool = True
-
-    def __post_init__(self) -> None:
-        _check(isinstance(self.iterations, int) and not isinstance(self.iterations, bool)
-               and (self.iterations >= 1 or self.iterations == -1), "communities.iterations",
-               "an integer >= 1, or -1 (until stable)", self.iterations)
-        _check(isinstance(self.parallel, bool), "communities.parallel", "true or false",
-               self.parallel)
-        _check(isinstance(self.stability_runs, int) and not isinstance(self.stability_runs, bool)
-               and self.stability_runs >= 0, "communities.stability_runs",
-               "an integer >= 0", self.stability_runs)
-        _check(self.backend in ("igraph", "leidenalg"), "communities.backend",
-               "'igraph' or 'leidenalg'", self.backend)
-        _check(_is_number(self.resolution) and self.resolution > 0,
-               "communities.resolution", "a number > 0", self.resolution)
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
-               "communities.seed", "an integer >= 0", self.seed)
+    resolution: float = param(
+        1.0, _POSITIVE, "Modularity resolution gamma; larger gives more, smaller "
+        "communities.")
+    seed: int = param(0, _COUNT, "Seed of the Leiden run.")
+    backend: str = param(
+        "igraph", OneOf("igraph", "leidenalg"),
+        "Which Leiden implementation runs: igraph's built-in ``community_leiden`` (fast) "
+        "or the ``leidenalg`` package (the reference implementation).")
+    stability_runs: int = param(
+        0, _COUNT, "Extra Leiden runs (seeds ``seed + 1 ... seed + stability_runs``) used "
+        "to compute ``community_confidence``; 0 turns it off.")
+    iterations: int = param(
+        2, Interval(int, 1) | Exactly(-1, "until stable"),
+        "Leiden iterations (each one a full pass of moving, refining and aggregating); -1 "
+        "iterates until the partition is stable. Two is the reference implementation's "
+        "default: on generated data with 100k customers, 2 and -1 reach the same "
+        "modularity to 4 decimals, and -1 costs 2x the time there and 10x at 1M "
+        "customers.")
+    parallel: bool = param(
+        True, Flag(), "On Linux, for graphs of at least 100,000 edges, run Leiden (and the "
+        "stability runs) in a forked process while centrality, activity, referrals and "
+        "reach run in the main one: the results are identical, the wall time shorter on 2 "
+        "or more cores. ``false`` runs everything in one process.")
 
 
-@dataclass(frozen=True)
+@section("centrality")
 class CentralityConfig:
-    """Centrality parameters.
+    """Centrality parameters."""
 
-    Parameters
-    ----------
-    damping : float, default=0.85
-        PageRank damping factor, in (0, 1).
-    betweenness : bool, default=True
-        Compute betweenness; ``false`` skips it (the column is then empty).
-    betweenness_budget : float, default=1e7
-        Betweenness work allowed, in edge visits: exact when customers x edges
-        is at most this, otherwise ``max(betweenness_min_pivots, budget //
-        edges)`` sampled source pivots (see
-        :func:`influence.metrics.betweenness`). > 0.
-    betweenness_min_pivots : int, default=8
-        Fewest pivots a sampled estimate uses. >= 1.
-    seed : int, default=0
-        Seed of the sampled betweenness pivots: its own (``--seed`` and
-        ``[communities] seed`` do not move it). >= 0.
-    """
-
-    damping: float = 0.85
-    betweenness: bool = True
-    betweenness_budget: float = 1e7
-    betweenness_min_pivots: int = 8
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check(_is_number(self.damping) and 0 < self.damping < 1,
-               "centrality.damping", "a number in (0, 1)", self.damping)
-        _check(isinstance(self.betweenness, bool), "centrality.betweenness", "true or false",
-               self.betweenness)
-        _check(_is_number(self.betweenness_budget) and self.betweenness_budget > 0,
-               "centrality.betweenness_budget", "a number > 0", self.betweenness_budget)
-        _check(isinstance(self.betweenness_min_pivots, int)
-               and not isinstance(self.betweenness_min_pivots, bool)
-               and self.betweenness_min_pivots >= 1, "centrality.betweenness_min_pivots",
-               "an integer >= 1", self.betweenness_min_pivots)
-        _check(_is_int(self.seed) and self.seed >= 0, "centrality.seed", "an integer >= 0",
-               self.seed)
+    damping: float = param(0.85, _OPEN_UNIT, "PageRank damping factor.")
+    betweenness: bool = param(
+        True, Flag(), "Compute betweenness; ``false`` skips it (the column is then empty).")
+    betweenness_budget: float = param(
+        1e7, _POSITIVE, "Betweenness work allowed, in edge visits: exact when customers x "
+        "edges is at most this, otherwise ``max(betweenness_min_pivots, budget // edges)`` "
+        "sampled source pivots (see :func:`influence.metrics.betweenness`).")
+    betweenness_min_pivots: int = param(
+        8, Interval(int, 1), "Fewest pivots a sampled estimate uses.")
+    seed: int = param(
+        0, _COUNT, "Seed of the sampled betweenness pivots: its own (``--seed`` and "
+        "``[communities] seed`` do not move it).")
 
 
-@dataclass(frozen=True)
+@section("roles", relations=(Relation("peripheral_z", "<", "hub_z"),))
 class RoleConfig:
     """Thresholds of ``community_role`` (Guimera-Amaral z-score / participation).
 
@@ -242,34 +180,20 @@ class RoleConfig:
     community; ``P`` (participation coefficient) is how evenly their strength
     spreads over communities (0: all in their own). See
     :func:`influence.communities.community_roles`.
-
-    Parameters
-    ----------
-    hub_z : float, default=2.5
-        ``z >= hub_z`` makes a community hub (Guimera and Amaral's cut).
-    hub_participation : float, default=0.30
-        A hub with ``P < hub_participation`` is a ``local_leader``; above, a
-        ``connector``. In [0, 1].
-    connector_participation : float, default=0.62
-        A non-hub with ``P >= connector_participation`` is a ``connector``. In [0, 1].
-    peripheral_z : float, default=-0.5
-        A non-hub, non-connector with ``z < peripheral_z`` is ``peripheral``,
-        else ``member``. Must be < ``hub_z``.
     """
 
-    hub_z: float = 2.5
-    hub_participation: float = 0.30
-    connector_participation: float = 0.62
-    peripheral_z: float = -0.5
-
-    def __post_init__(self) -> None:
-        _check(_is_number(self.hub_z), "roles.hub_z", "a number", self.hub_z)
-        for key in ("hub_participation", "connector_participation"):
-            value = getattr(self, key)
-            _check(_is_number(value) and 0 <= value <= 1, f"roles.{key}",
-                   "a number in [0, 1]", value)
-        _check(_is_number(self.peripheral_z) and self.peripheral_z < self.hub_z,
-               "roles.peripheral_z", "a number < roles.hub_z", self.peripheral_z)
+    hub_z: float = param(
+        2.5, Interval(float), "``z >= hub_z`` makes a community hub (Guimera and Amaral's "
+        "cut).")
+    hub_participation: float = param(
+        0.30, Interval(float, 0, 1), "A hub with ``P < hub_participation`` is a "
+        "``local_leader``; above, a ``connector``.")
+    connector_participation: float = param(
+        0.62, Interval(float, 0, 1), "A non-hub with ``P >= connector_participation`` is a "
+        "``connector``.")
+    peripheral_z: float = param(
+        -0.5, Interval(float), "A non-hub, non-connector with ``z < peripheral_z`` is "
+        "``peripheral``, else ``member``.")
 
 
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -287,7 +211,8 @@ def check_condition(text: Any, key: str, rule: str):
     """
     from .conditions import Column, ConditionSyntaxError, Literal, parse_condition
 
-    _check(isinstance(text, str) and text.strip() != "", key, "a condition (text)", text)
+    if not (isinstance(text, str) and text.strip() != ""):
+        raise ConfigError.invalid(key, "a condition (text)", text)
     try:
         condition = parse_condition(text)
     except ConditionSyntaxError as exc:
@@ -327,6 +252,9 @@ def check_condition(text: Any, key: str, rule: str):
     return condition
 
 
+_NAME_TEXT = "lower case letters, digits and '_' (a letter first)"
+
+
 @dataclass(frozen=True)
 class SegmentRule:
     """One named segment rule: who is in ``segment``.
@@ -349,341 +277,207 @@ class SegmentRule:
     segment: str | None = None
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.name, str) and _RULE_NAME.match(self.name) is not None,
-               "segments.rules.name", "lower case letters, digits and '_' (a letter first)",
-               self.name)
-        key = f"segments.rules[{self.name}].when"
-        check_condition(self.when, key, self.name)
+        if not (isinstance(self.name, str) and _RULE_NAME.match(self.name)):
+            raise ConfigError.invalid("segments.rules.name", _NAME_TEXT, self.name)
+        check_condition(self.when, f"segments.rules[{self.name}].when", self.name)
         if self.segment is None:
             object.__setattr__(self, "segment", self.name)
-        _check(isinstance(self.segment, str) and _RULE_NAME.match(self.segment) is not None,
-               f"segments.rules[{self.name}].segment",
-               "lower case letters, digits and '_' (a letter first)", self.segment)
+        if not (isinstance(self.segment, str) and _RULE_NAME.match(self.segment)):
+            raise ConfigError.invalid(f"segments.rules[{self.name}].segment", _NAME_TEXT,
+                                      self.segment)
 
 
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+class _Rules(Constraint):
+    """``[[segments.rules]]``: an array of tables, each made a :class:`SegmentRule`."""
 
+    expected = "an array of tables ([[segments.rules]])"
+    type_name = "tuple of SegmentRule"
 
-@dataclass(frozen=True)
-class SegmentConfig:
-    """Tiers, the built-in segment rules' thresholds, and custom rules.
-
-    Parameters
-    ----------
-    high_share : float, default=0.10
-        Share of customers (by rank) in the ``high`` tier of each axis. In (0, 1).
-    mid_share : float, default=0.40
-        Share of customers in the ``mid`` tier, below ``high``. ``high_share +
-        mid_share`` must be <= 1.
-    dormant_days : int, default=60
-        A customer with no event sent in the last ``dormant_days`` days before the
-        analysis end date is inactive (only with timestamps). > 0.
-    dormant_min_events : int, default=3
-        A low-influence inactive customer is a dormant advocate only with at least
-        this many events sent. > 0.
-    new_days : int, default=30
-        A customer first active at most this many days before the end date is new
-        (rising stars, newcomers). > 0.
-    rules : tuple of SegmentRule, default=()
-        Custom rules (``[[segments.rules]]``). A rule named like a built-in one
-        replaces its condition in place; other rules go before the built-in ones,
-        in the order written.
-    order : tuple of str, default=()
-        Rule names in the priority wanted; listed rules go first, in this order,
-        the rest follow in their default order.
-    disable : tuple of str, default=()
-        Rule names to leave out.
-    default : str, default="passive_audience"
-        Segment of customers no rule matches.
-    """
-
-    high_share: float = 0.10
-    mid_share: float = 0.40
-    dormant_days: int = 60
-    dormant_min_events: int = 3
-    new_days: int = 30
-    rules: tuple = ()
-    order: tuple = ()
-    disable: tuple = ()
-    default: str = "passive_audience"
-
-    def __post_init__(self) -> None:
-        _check(_is_number(self.high_share) and 0 < self.high_share < 1,
-               "segments.high_share", "a number in (0, 1)", self.high_share)
-        _check(_is_number(self.mid_share) and 0 <= self.mid_share < 1
-               and self.high_share + self.mid_share <= 1,
-               "segments.mid_share", "a number >= 0 with high_share + mid_share <= 1",
-               self.mid_share)
-        for key in ("dormant_days", "dormant_min_events", "new_days"):
-            _check(_positive_int(getattr(self, key)), f"segments.{key}", "an integer > 0",
-                   getattr(self, key))
-        _check(isinstance(self.rules, (list, tuple)), "segments.rules",
-               "an array of tables ([[segments.rules]])", self.rules)
+    def convert(self, key: str, value: Any) -> tuple[SegmentRule, ...]:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(value)
         rules = []
-        for i, rule in enumerate(self.rules):
+        for i, rule in enumerate(value):
             if isinstance(rule, dict):
                 unknown = sorted(set(rule) - {"name", "when", "segment"})
                 if unknown:
-                    raise ConfigError(f"unknown config key 'segments.rules[{i}].{unknown[0]}'; "
-                                      "known keys: ['name', 'segment', 'when']")
-                for key in ("name", "when"):
-                    _check(key in rule, f"segments.rules[{i}].{key}", "set", None)
+                    raise ConfigError(f"unknown config key '{key}[{i}].{unknown[0]}'; "
+                                      "known keys: ['name', 'segment', 'when']",
+                                      key=f"{key}[{i}].{unknown[0]}")
+                for part in ("name", "when"):
+                    if part not in rule:
+                        raise ConfigError.invalid(f"{key}[{i}].{part}", "set")
                 rule = SegmentRule(**rule)
-            _check(isinstance(rule, SegmentRule), f"segments.rules[{i}]", "a SegmentRule",
-                   rule)
+            if not isinstance(rule, SegmentRule):
+                raise ConfigError.invalid(f"{key}[{i}]", "a SegmentRule", rule)
             rules.append(rule)
         names = [r.name for r in rules]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        _check(not dup, "segments.rules", "rules with distinct names", dup)
-        object.__setattr__(self, "rules", tuple(rules))
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError.invalid(key, "rules with distinct names", repeated)
+        return tuple(rules)
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, tuple)
+
+
+class _RuleNames(Constraint):
+    """An array of rule names (which must name rules: ``SegmentConfig._check``)."""
+
+    expected = "an array of rule names"
+    type_name = "tuple of str"
+
+    def convert(self, key: str, value: Any) -> tuple[str, ...]:
+        if not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+            raise TypeError(value)
+        return tuple(value)
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, tuple)
+
+
+@section("segments", relations=(
+    Relation("mid_share", "<=", "1 - high_share", value=lambda c: 1 - c.high_share,
+             test=lambda c: c.high_share + c.mid_share <= 1),))
+class SegmentConfig:
+    """Tiers, the built-in segment rules' thresholds, and custom rules."""
+
+    high_share: float = param(
+        0.10, _OPEN_UNIT, "Share of customers (by rank) in the ``high`` tier of each axis.")
+    mid_share: float = param(
+        0.40, Interval(float, 0, 1, closed="left"),
+        "Share of customers in the ``mid`` tier, below ``high``.")
+    dormant_days: int = param(
+        60, _DAYS, "A customer with no event sent in the last ``dormant_days`` days before "
+        "the analysis end date is inactive (only with timestamps).")
+    dormant_min_events: int = param(
+        3, _DAYS, "A low-influence inactive customer is a dormant advocate only with at "
+        "least this many events sent.")
+    new_days: int = param(
+        30, _DAYS, "A customer first active at most this many days before the end date is "
+        "new (rising stars, newcomers).")
+    rules: tuple = param(
+        (), _Rules(), "Custom rules (``[[segments.rules]]``, each with ``name``, ``when`` "
+        "and optionally ``segment``). A rule named like a built-in one replaces its "
+        "condition in place; other rules go before the built-in ones, in the order "
+        "written.")
+    order: tuple = param(
+        (), _RuleNames(), "Rule names in the priority wanted; listed rules go first, in "
+        "this order, the rest follow in their default order.")
+    disable: tuple = param((), _RuleNames(), "Rule names to leave out.")
+    default: str = param(
+        "passive_audience", Pattern(_RULE_NAME.pattern, _NAME_TEXT),
+        "Segment of customers no rule matches.")
+
+    def _check(self) -> None:
         builtin = [rule[0] for rule in BUILTIN_RULES]
-        known = builtin + [n for n in names if n not in builtin]
+        known = builtin + [r.name for r in self.rules if r.name not in builtin]
         for key in ("order", "disable"):
-            value = getattr(self, key)
-            _check(isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
-                   f"segments.{key}", "an array of rule names", value)
-            for name in value:
+            for name in getattr(self, key):
                 if name not in known:
                     raise ConfigError(f"config key 'segments.{key}' names no rule {name!r}; "
-                                      f"rules are {known}")
-            object.__setattr__(self, key, tuple(value))
-        _check(isinstance(self.default, str) and _RULE_NAME.match(self.default) is not None,
-               "segments.default", "lower case letters, digits and '_'", self.default)
+                                      f"rules are {known}", key=f"segments.{key}",
+                                      expected=f"an array of the rule names {known}",
+                                      got=getattr(self, key))
 
 
-@dataclass(frozen=True)
+@section("privacy")
 class PrivacyConfig:
-    """What is held back in outputs meant to be shared.
+    """What is held back in outputs meant to be shared."""
 
-    Parameters
-    ----------
-    min_segment_size : int, default=10
-        Segments with fewer customers are suppressed in ``segments.csv`` (their
-        metrics left empty, ``suppressed`` true), ``kfactor.csv`` (row left
-        out), ``communities.csv`` (``share_<segment>`` empty) and
-        ``report.html`` (figures, example reason, scatter points), and dropped
-        from ``influence top --pseudonymize`` (docs/segments.md, Privacy).
-        >= 1 (1 suppresses nothing).
-    """
-
-    min_segment_size: int = 10
-
-    def __post_init__(self) -> None:
-        _check(_positive_int(self.min_segment_size), "privacy.min_segment_size",
-               "an integer >= 1", self.min_segment_size)
+    min_segment_size: int = param(
+        10, Interval(int, 1), "Segments with fewer customers are suppressed in "
+        "``segments.csv`` (their metrics left empty, ``suppressed`` true), ``kfactor.csv`` "
+        "(row left out), ``communities.csv`` (``share_<segment>`` empty) and "
+        "``report.html`` (figures, example reason, scatter points), and dropped from "
+        "``influence top --pseudonymize`` (docs/segments.md, Privacy). 1 suppresses "
+        "nothing.")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
+@section("lifecycle", relations=(Relation("churned_days", ">", "dormant_days"),))
 class LifecycleConfig:
     """Windows of the lifecycle stages (see ``docs/reach.md``), in days before the
-    analysis end date. Only used with timestamps.
+    analysis end date. Only used with timestamps."""
 
-    Parameters
-    ----------
-    new_days : int, default=30
-        A customer whose first event sent is fewer than ``new_days`` whole days
-        before the end date is ``new``. > 0.
-    recent_days : int, default=30
-        Length of the two windows compared to call a customer ``declining``:
-        the recent one ``(end - recent_days, end]`` and the one before it. > 0.
-    decline_ratio : float, default=0.5
-        ``declining`` when events sent in the recent window < ``decline_ratio`` x
-        events sent in the window before it. In (0, 1].
-    dormant_days : int, default=60
-        ``dormant`` when the last event sent is more than ``dormant_days`` whole
-        days before the end date. > 0.
-    churned_days : int, default=180
-        ``churned`` when the last event sent is more than ``churned_days`` whole
-        days before the end date. > ``dormant_days``.
-    """
-
-    new_days: int = 30
-    recent_days: int = 30
-    decline_ratio: float = 0.5
-    dormant_days: int = 60
-    churned_days: int = 180
-
-    def __post_init__(self) -> None:
-        for key in ("new_days", "recent_days", "dormant_days", "churned_days"):
-            value = getattr(self, key)
-            _check(_is_int(value) and value > 0, f"lifecycle.{key}", "an integer > 0", value)
-        _check(_is_number(self.decline_ratio) and 0 < self.decline_ratio <= 1,
-               "lifecycle.decline_ratio", "a number in (0, 1]", self.decline_ratio)
-        _check(self.churned_days > self.dormant_days, "lifecycle.churned_days",
-               f"greater than lifecycle.dormant_days ({self.dormant_days})", self.churned_days)
+    new_days: int = param(
+        30, _DAYS, "A customer whose first event sent is fewer than ``new_days`` whole days "
+        "before the end date is ``new``.")
+    recent_days: int = param(
+        30, _DAYS, "Length of the two windows compared to call a customer ``declining``: "
+        "the recent one ``(end - recent_days, end]`` and the one before it.")
+    decline_ratio: float = param(
+        0.5, Interval(float, 0, 1, closed="right"), "``declining`` when events sent in the "
+        "recent window < ``decline_ratio`` x events sent in the window before it.")
+    dormant_days: int = param(
+        60, _DAYS, "``dormant`` when the last event sent is more than ``dormant_days`` whole "
+        "days before the end date.")
+    churned_days: int = param(
+        180, _DAYS, "``churned`` when the last event sent is more than ``churned_days`` "
+        "whole days before the end date.")
 
 
-@dataclass(frozen=True)
+@section("reach")
 class ReachConfig:
-    """k-hop reach.
+    """k-hop reach."""
 
-    Parameters
-    ----------
-    max_edges_exact : int, default=50_000_000
-        ``reach_2`` is computed exactly (igraph ``neighborhood_size``) when the
-        graph has at most this many edges; above it ``reach_2`` is left empty
-        (NaN) and the manifest says so. >= 0.
-    """
-
-    max_edges_exact: int = 50_000_000
-
-    def __post_init__(self) -> None:
-        _check(_is_int(self.max_edges_exact) and self.max_edges_exact >= 0,
-               "reach.max_edges_exact", "an integer >= 0", self.max_edges_exact)
+    max_edges_exact: int = param(
+        50_000_000, _COUNT, "``reach_2`` is computed exactly (igraph ``neighborhood_size``) "
+        "when the graph has at most this many edges; above it ``reach_2`` is left empty "
+        "(NaN) and the manifest says so.")
 
 
-@dataclass(frozen=True)
+@section("propagators")
 class PropagatorConfig:
-    """Independent cascade model and key-propagator (IMM) selection.
+    """Independent cascade model and key-propagator (IMM) selection."""
 
-    Parameters
-    ----------
-    k : int, default=50
-        Size of the seed set written as ``propagator_rank``; 0 skips the
-        selection (and ``expected_spread``). >= 0.
-    epsilon : float, default=0.5
-        IMM approximation slack: the seed set's expected spread is at least
-        ``(1 - 1/e - epsilon)`` x the optimum with probability ``1 - 1/n``. In (0, 1).
-    p0 : float, default=0.02
-        Activation probability of one unit of edge weight: an edge of weight
-        ``w`` fires with ``p = 1 - (1 - p0) ** w``. In (0, 1). The default keeps
-        diffusion subcritical on typical data (see ``docs/reach.md``).
-    probabilities : {"weight", "learned"}, default="weight"
-        ``weight``: the ``p0`` rule above. ``learned``: per-type probabilities
-        estimated from history (needs timestamps; see ``docs/reach.md``).
-    horizon_days : float, default=7.0
-        For ``learned``: an event counts as a success when its influenced
-        customer passes something on (sends a forward-flow event) within this
-        many days. > 0.
-    seed : int, default=0
-        Seed of the RR-set sampling and of the Monte Carlo simulations. >= 0.
-    simulations : int, default=100
-        Monte Carlo runs per seed set for ``expected_spread`` and the baseline
-        comparison. > 0.
-    candidates : int, default=1000
-        ``expected_spread`` is simulated for the top ``candidates`` customers by
-        influence rank and the seed set (NaN for the others). >= 0.
-    """
-
-    k: int = 50
-    epsilon: float = 0.5
-    p0: float = 0.02
-    probabilities: str = "weight"
-    horizon_days: float = 7.0
-    seed: int = 0
-    simulations: int = 100
-    candidates: int = 1000
-
-    def __post_init__(self) -> None:
-        _check(_is_int(self.k) and self.k >= 0, "propagators.k", "an integer >= 0", self.k)
-        _check(_is_number(self.epsilon) and 0 < self.epsilon < 1, "propagators.epsilon",
-               "a number in (0, 1)", self.epsilon)
-        _check(_is_number(self.p0) and 0 < self.p0 < 1, "propagators.p0",
-               "a number in (0, 1)", self.p0)
-        _check(self.probabilities in ("weight", "learned"), "propagators.probabilities",
-               "'weight' or 'learned'", self.probabilities)
-        _check(_is_number(self.horizon_days) and self.horizon_days > 0,
-               "propagators.horizon_days", "a number > 0", self.horizon_days)
-        _check(_is_int(self.seed) and self.seed >= 0, "propagators.seed", "an integer >= 0",
-               self.seed)
-        _check(_is_int(self.simulations) and self.simulations > 0,
-               "propagators.simulations", "an integer > 0", self.simulations)
-        _check(_is_int(self.candidates) and self.candidates >= 0, "propagators.candidates",
-               "an integer >= 0", self.candidates)
-
-
-@dataclass(frozen=True)
-class SparkConfig:
-    """The Spark engine (``influence analyze --engine spark``, :mod:`influence.spark`).
-
-    Read only by the Spark engine; the local engine ignores it. See
-    ``docs/scale-out.md``.
-
-    Parameters
-    ----------
-    master : str or None, default=None
-        Spark master URL for a session the engine starts itself (``local[*]``
-        when not set; ``--spark-master`` overrides it). Ignored when a
-        SparkSession is already running or given.
-    driver_memory : str or None, default=None
-        ``spark.driver.memory`` of a session the engine starts (e.g. ``"6g"``).
-    shuffle_partitions : int or None, default=None
-        ``spark.sql.shuffle.partitions`` for the run. ``None``: a session that
-        sets it (not Spark's default 200) keeps its own; otherwise 4 per core
-        of the cluster (``4 * defaultParallelism``, 8 in ``local[2]``). The
-        effective number is in ``manifest["engine"]["shuffle_partitions"]``. >= 1.
-    driver_edges_max : int, default=50_000_000
-        The whole-graph algorithms (communities, roles, coreness, betweenness,
-        HITS, key propagators) run on the driver, with the local engine, when
-        the aggregated influence graph has at most this many edges; above it,
-        communities come from label propagation on the executors and the
-        metrics that need the whole graph in one place are left empty. >= 0.
-    checkpoint_dir : str or None, default=None
-        Reliable checkpoint folder (a path every executor can reach: HDFS, S3,
-        DBFS, ...). ``None`` uses local checkpoints (executor storage), which
-        are fine in local mode and on clusters without executor loss.
-    checkpoint_every : int, default=5
-        Iterative stages (PageRank, referral forest, label propagation) cut their
-        lineage with a local checkpoint every iteration, and write a reliable
-        checkpoint to ``checkpoint_dir`` (when set) every this many. >= 1.
-    pagerank_on_driver : bool, default=True
-        When the graph is handed to the driver, PageRank is the local engine's
-        (igraph PRPACK on the handed-off graph: the local numbers exactly, and
-        far cheaper than distributed iterations there); ``false`` runs the
-        distributed power iteration at any size. Above ``driver_edges_max`` it
-        always runs on the executors.
-    pagerank_iterations : int, default=100
-        Most power iterations of the distributed PageRank. >= 1.
-    pagerank_tolerance : float, default=1e-9
-        The distributed PageRank stops when the L1 change of the score vector is
-        below this. > 0.
-    reach_rsd : float, default=0.05
-        Relative standard deviation of the HyperLogLog++ sketches that
-        estimate ``reach_2`` (``approx_count_distinct``). In [0.005, 0.39].
-    label_propagation_iterations : int, default=20
-        Most rounds of label propagation above ``driver_edges_max``. >= 1.
-    """
-
-    master: str | None = None
-    driver_memory: str | None = None
-    shuffle_partitions: int | None = None
-    driver_edges_max: int = 50_000_000
-    checkpoint_dir: str | None = None
-    checkpoint_every: int = 5
-    pagerank_on_driver: bool = True
-    pagerank_iterations: int = 100
-    pagerank_tolerance: float = 1e-9
-    reach_rsd: float = 0.05
-    label_propagation_iterations: int = 20
-
-    def __post_init__(self) -> None:
-        for key in ("master", "driver_memory", "checkpoint_dir"):
-            value = getattr(self, key)
-            _check(value is None or (isinstance(value, str) and value.strip() != ""),
-                   f"spark.{key}", "a non-empty string", value)
-        _check(self.shuffle_partitions is None
-               or (_is_int(self.shuffle_partitions) and self.shuffle_partitions >= 1),
-               "spark.shuffle_partitions", "an integer >= 1", self.shuffle_partitions)
-        _check(_is_int(self.driver_edges_max) and self.driver_edges_max >= 0,
-               "spark.driver_edges_max", "an integer >= 0", self.driver_edges_max)
-        for key in ("checkpoint_every", "pagerank_iterations", "label_propagation_iterations"):
-            value = getattr(self, key)
-            _check(_is_int(value) and value >= 1, f"spark.{key}", "an integer >= 1", value)
-        _check(isinstance(self.pagerank_on_driver, bool), "spark.pagerank_on_driver",
-               "true or false", self.pagerank_on_driver)
-        _check(_is_number(self.pagerank_tolerance) and self.pagerank_tolerance > 0,
-               "spark.pagerank_tolerance", "a number > 0", self.pagerank_tolerance)
-        _check(_is_number(self.reach_rsd) and 0.005 <= self.reach_rsd <= 0.39,
-               "spark.reach_rsd", "a number in [0.005, 0.39]", self.reach_rsd)
+    k: int = param(
+        50, _COUNT, "Size of the seed set written as ``propagator_rank``; 0 skips the "
+        "selection (and ``expected_spread``).")
+    epsilon: float = param(
+        0.5, _OPEN_UNIT, "IMM approximation slack: the seed set's expected spread is at "
+        "least ``(1 - 1/e - epsilon)`` x the optimum with probability ``1 - 1/n``.")
+    p0: float = param(
+        0.02, _OPEN_UNIT, "Activation probability of one unit of edge weight: an edge of "
+        "weight ``w`` fires with ``p = 1 - (1 - p0) ** w``. The default keeps diffusion "
+        "subcritical on typical data (see ``docs/reach.md``).")
+    probabilities: str = param(
+        "weight", OneOf("weight", "learned"), "``weight``: the ``p0`` rule above. "
+        "``learned``: per-type probabilities estimated from history (needs timestamps; "
+        "see ``docs/reach.md``).")
+    horizon_days: float = param(
+        7.0, _POSITIVE, "For ``learned``: an event counts as a success when its influenced "
+        "customer passes something on (sends a forward-flow event) within this many days.")
+    seed: int = param(0, _COUNT, "Seed of the RR-set sampling and of the Monte Carlo "
+                      "simulations.")
+    simulations: int = param(
+        100, _DAYS, "Monte Carlo runs per seed set for ``expected_spread`` and the "
+        "baseline comparison.")
+    candidates: int = param(
+        1000, _COUNT, "``expected_spread`` is simulated for the top ``candidates`` "
+        "customers by influence rank and the seed set (NaN for the others).")
 
 
 def _default_types() -> dict[str, EventType]:
     return dict(BUILTIN_TYPES)
+
+
+#: The sections of a config file, by name, in the order of :class:`AnalysisConfig`
+#: (and of the manifest's ``config``). Each is a :func:`~influence.params.section`.
+SECTIONS: dict[str, type] = {cls.__config_section__: cls for cls in (
+    InputConfig, WindowConfig, CommunityConfig, CentralityConfig, RoleConfig, SegmentConfig,
+    PrivacyConfig, LifecycleConfig, ReachConfig, PropagatorConfig, SparkConfig)}
+
+
+def _check_type(name: str, spec: Any) -> None:
+    if not isinstance(spec, EventType):
+        raise ConfigError.invalid(f"types.{name}", "an EventType", spec)
+    if spec.flow not in FLOWS:
+        raise ConfigError.invalid(f"types.{name}.flow", f"one of {list(FLOWS)}", spec.flow)
+    if not _TYPE_WEIGHT.accepts(spec.weight):
+        raise ConfigError.invalid(f"types.{name}.weight", _TYPE_WEIGHT.expected, spec.weight)
+
+
+_TYPE_WEIGHT = Interval(float, 0, MAX_TYPE_WEIGHT, closed="right")
 
 
 @dataclass(frozen=True)
@@ -708,7 +502,7 @@ class AnalysisConfig:
     reach : ReachConfig
     propagators : PropagatorConfig
     spark : SparkConfig
-        Only read by the Spark engine.
+        Only read by the Spark engine (:mod:`influence.spark.config`).
     """
 
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -727,15 +521,15 @@ class AnalysisConfig:
 
     def __post_init__(self) -> None:
         for canonical, name in self.columns.items():
-            _check(canonical in EVENT_COLUMNS, f"columns.{canonical}",
-                   f"one of the canonical columns {list(EVENT_COLUMNS)}", canonical)
-            _check(isinstance(name, str) and name != "", f"columns.{canonical}",
-                   "a non-empty column name", name)
+            if canonical not in EVENT_COLUMNS:
+                raise ConfigError.invalid(
+                    f"columns.{canonical}", f"one of the canonical columns "
+                    f"{list(EVENT_COLUMNS)}", canonical)
+            if not (isinstance(name, str) and name != ""):
+                raise ConfigError.invalid(f"columns.{canonical}", "a non-empty column name",
+                                          name)
         for name, spec in self.types.items():
-            _check(isinstance(spec, EventType), f"types.{name}", "an EventType", spec)
-            _check(spec.flow in FLOWS, f"types.{name}.flow", f"one of {list(FLOWS)}", spec.flow)
-            _check(_is_number(spec.weight) and 0 < spec.weight <= MAX_TYPE_WEIGHT,
-                   f"types.{name}.weight", f"a number in (0, {MAX_TYPE_WEIGHT:g}]", spec.weight)
+            _check_type(name, spec)
 
     def replace(self, **changes: Any) -> AnalysisConfig:
         """Return a copy with top-level fields or ``section__key`` values changed.
@@ -749,15 +543,12 @@ class AnalysisConfig:
             if value is None:
                 continue
             if "__" in key:
-                section, sub = key.split("__", 1)
-                sections.setdefault(section, {})[sub] = value
+                name, sub = key.split("__", 1)
+                sections.setdefault(name, {})[sub] = value
             else:
                 top[key] = value
-        for section, values in sections.items():
-            current = getattr(self, section)
-            fields = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
-            fields.update(values)
-            top[section] = type(current)(**fields)
+        for name, values in sections.items():
+            top[name] = dataclasses.replace(getattr(self, name), **values)
         return dataclasses.replace(self, **top)
 
     def to_dict(self) -> dict[str, Any]:
@@ -767,15 +558,15 @@ class AnalysisConfig:
             "types": {name: {"flow": t.flow, "weight": float(t.weight)}
                       for name, t in sorted(self.types.items())},
         }
-        for section in _SECTIONS:
-            value = getattr(self, section)
-            out[section] = {f.name: _plain(getattr(value, f.name))
-                            for f in dataclasses.fields(value)}
+        for name in SECTIONS:
+            value = getattr(self, name)
+            out[name] = {f.name: _plain(getattr(value, f.name))
+                         for f in dataclasses.fields(value)}
         return out
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
+    if hasattr(value, "isoformat") and hasattr(value, "tz_convert"):  # pandas.Timestamp
         return value.isoformat()
     if isinstance(value, SegmentRule):
         return {"name": value.name, "when": value.when, "segment": value.segment}
@@ -784,28 +575,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_SECTIONS = {
-    "input": InputConfig,
-    "window": WindowConfig,
-    "communities": CommunityConfig,
-    "centrality": CentralityConfig,
-    "roles": RoleConfig,
-    "segments": SegmentConfig,
-    "privacy": PrivacyConfig,
-    "lifecycle": LifecycleConfig,
-    "reach": ReachConfig,
-    "propagators": PropagatorConfig,
-    "spark": SparkConfig,
-}
+def parameter(key: str) -> Param:
+    """The declaration of the dotted config key ``key`` (``"communities.seed"``).
+
+    Raises
+    ------
+    KeyError
+        If no section declares ``key``.
+
+    Examples
+    --------
+    >>> parameter("communities.resolution").constraint.expected
+    'a number > 0'
+    """
+    name, _, sub = key.partition(".")
+    cls = SECTIONS.get(name)
+    for declared in parameters(cls) if cls is not None else ():
+        if declared.name == sub:
+            return declared
+    raise KeyError(key)
 
 
 def _section(name: str, cls: type, values: Any) -> Any:
-    _check(isinstance(values, dict), name, "a table", values)
+    if not isinstance(values, dict):
+        raise ConfigError.invalid(name, "a table", values)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
             raise ConfigError(
-                f"unknown config key '{name}.{key}'; known keys in [{name}]: {sorted(known)}")
+                f"unknown config key '{name}.{key}'; known keys in [{name}]: {sorted(known)}",
+                key=f"{name}.{key}")
     return cls(**values)
 
 
@@ -818,40 +617,50 @@ def config_from_dict(values: Mapping[str, Any]) -> AnalysisConfig:
         On an unknown key or a value of the wrong type or range; the message
         names the key.
     """
-    known = {"columns", "types", *_SECTIONS}
+    known = {"columns", "types", *SECTIONS}
     for key in values:
         if key not in known:
-            raise ConfigError(f"unknown config key '{key}'; known sections: {sorted(known)}")
+            raise ConfigError(f"unknown config key '{key}'; known sections: {sorted(known)}",
+                              key=str(key))
     kwargs: dict[str, Any] = {}
     if "columns" in values:
         columns = values["columns"]
-        _check(isinstance(columns, dict), "columns", "a table", columns)
+        if not isinstance(columns, dict):
+            raise ConfigError.invalid("columns", "a table", columns)
         kwargs["columns"] = {str(k): v for k, v in columns.items()}
     if "types" in values:
-        declared = values["types"]
-        _check(isinstance(declared, dict), "types", "a table", declared)
-        types = dict(BUILTIN_TYPES)
-        for name, spec in declared.items():
-            _check(isinstance(spec, dict), f"types.{name}", "a table with flow and weight", spec)
-            for key in spec:
-                if key not in ("flow", "weight"):
-                    raise ConfigError(f"unknown config key 'types.{name}.{key}'; "
-                                      "known keys: ['flow', 'weight']")
-            base = BUILTIN_TYPES.get(name)
-            if base is None:
-                for key in ("flow", "weight"):
-                    _check(key in spec, f"types.{name}.{key}", "set for a new type", None)
-            flow = spec.get("flow", base.flow if base else None)
-            weight = spec.get("weight", base.weight if base else None)
-            _check(flow in FLOWS, f"types.{name}.flow", f"one of {list(FLOWS)}", flow)
-            _check(_is_number(weight) and 0 < weight <= MAX_TYPE_WEIGHT, f"types.{name}.weight",
-                   f"a number in (0, {MAX_TYPE_WEIGHT:g}]", weight)
-            types[str(name)] = EventType(flow=flow, weight=float(weight))
-        kwargs["types"] = types
-    for name, cls in _SECTIONS.items():
+        kwargs["types"] = _types(values["types"])
+    for name, cls in SECTIONS.items():
         if name in values:
             kwargs[name] = _section(name, cls, values[name])
     return AnalysisConfig(**kwargs)
+
+
+def _types(declared: Any) -> dict[str, EventType]:
+    """``[types.NAME]`` tables over the built-in types."""
+    if not isinstance(declared, dict):
+        raise ConfigError.invalid("types", "a table", declared)
+    types = dict(BUILTIN_TYPES)
+    for name, spec in declared.items():
+        if not isinstance(spec, dict):
+            raise ConfigError.invalid(f"types.{name}", "a table with flow and weight", spec)
+        for key in spec:
+            if key not in ("flow", "weight"):
+                raise ConfigError(f"unknown config key 'types.{name}.{key}'; "
+                                  "known keys: ['flow', 'weight']", key=f"types.{name}.{key}")
+        base = BUILTIN_TYPES.get(name)
+        if base is None:
+            for key in ("flow", "weight"):
+                if key not in spec:
+                    raise ConfigError.invalid(f"types.{name}.{key}", "set for a new type", None)
+        flow = spec.get("flow", base.flow if base else None)
+        weight = spec.get("weight", base.weight if base else None)
+        if flow not in FLOWS:
+            raise ConfigError.invalid(f"types.{name}.flow", f"one of {list(FLOWS)}", flow)
+        if not _TYPE_WEIGHT.accepts(weight):
+            raise ConfigError.invalid(f"types.{name}.weight", _TYPE_WEIGHT.expected, weight)
+        types[str(name)] = EventType(flow=flow, weight=float(weight))
+    return types
 
 
 def load_config(path: str | Path | None) -> AnalysisConfig:
@@ -881,7 +690,7 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
     return config_from_dict(values)
 
 
-def as_config(config: AnalysisConfig | str | Path | Mapping[str, Any] | None, *,
+def as_config(config: "AnalysisConfig | str | Path | Mapping[str, Any] | None", *,
               parameter: str = "config") -> AnalysisConfig:
     """The :class:`AnalysisConfig` a public function's ``config=`` argument stands for.
 
