@@ -388,11 +388,11 @@ def test_progress_shows_stage_names_on_a_terminal():
 
     from rich.console import Console
 
-    from influence.cli import _RichReporter
+    from influence.cli.output import RichReporter
     from influence.progress import StageClock
 
     buffer = io.StringIO()
-    reporter = _RichReporter(Console(file=buffer, force_terminal=True, width=80))
+    reporter = RichReporter(Console(file=buffer, force_terminal=True, width=80))
     clock = StageClock(reporter)
     for stage in ("read", "graph"):
         with clock.stage(stage):

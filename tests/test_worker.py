@@ -105,7 +105,7 @@ _ANALYZE = """
         return inner(*args)
 
     analysis._background = worker
-    main(sys.argv[2:])
+    sys.exit(main(sys.argv[2:]))
 """
 
 

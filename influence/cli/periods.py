@@ -1,0 +1,193 @@
+"""Commands over two periods: ``compare`` and ``backtest``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from .app import cli
+from .options import (config_option, configured, core_input_options, options_given,
+                      traceback_option, with_options)
+from .output import recover, save_errors, setup_logging
+
+_WINDOWS = ("old", "new")
+
+
+@cli.command()
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path(), required=False)
+@click.option("--split", metavar="DATE",
+              help="With one events file: OLD period is before DATE, NEW period on or "
+                   "after it.")
+@config_option("--old-since", key="window.since", scope="old", metavar="DATE",
+               help="Window of OLD when it is an events file.")
+@config_option("--old-until", key="window.until", scope="old", metavar="DATE",
+               help="(a date alone covers that whole day)")
+@config_option("--new-since", key="window.since", scope="new", metavar="DATE",
+               help="Window of NEW when it is an events file.")
+@config_option("--new-until", key="window.until", scope="new", metavar="DATE")
+@core_input_options
+@config_option("--seed", key="communities.seed", help="Seed for community detection.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.3,
+              show_default=True, help="Jaccard index at which two communities are matched.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many customers of each list to print.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write migration.csv, customer_changes.csv, community_matches.csv "
+                   "here.")
+@traceback_option
+def compare(old, new, split, config_path, mapping, input_format, threshold, n, fmt, out_dir):
+    """Compare two periods: segment migration, rising stars, dormant advocates, new
+    propagators, lost champions, and how communities continued, merged, split, were born
+    or died.
+
+    OLD and NEW are results folders (read as saved, no recomputation) or events files
+    (analysed in memory, each with its own window). With --split, give one events file.
+
+    \b
+    Examples:
+      influence compare results-march/ results-april/
+      influence compare events.csv events.csv --old-until 2026-03-31 --new-since 2026-04-01
+      influence compare events.csv --split 2026-04-01 --out changes/
+      influence compare events.csv --split 2026-04-01 --format json
+    """
+    from ..compare import CHANGE_LISTS, compare as run_compare
+
+    setup_logging(True)
+    windows = {label: options_given(label) for label in _WINDOWS}
+    if split is not None:
+        if new is not None:
+            raise click.UsageError("--split takes one events file (OLD); got two arguments")
+        if any(windows.values()):
+            raise click.UsageError("--split sets both windows; do not combine it with "
+                                   "--old-since/--old-until/--new-since/--new-until")
+        new = old
+        windows = _split_windows(split)
+    elif new is None:
+        raise click.UsageError("missing argument 'NEW' (or give --split DATE with one "
+                               "events file)")
+    config = configured(config_path, mapping)
+    cache = {}
+    before = _period(old, "old", config, input_format, windows["old"], cache)
+    after = _period(new, "new", config, input_format, windows["new"], cache)
+    result = run_compare(before, after, threshold=threshold)
+    if out_dir is not None:
+        with save_errors(out_dir):
+            result.save(out_dir)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(n), indent=2, ensure_ascii=False))
+        return
+    s = result.summary
+    click.echo(f"customers: {s['customers_old']} old, {s['customers_new']} new, "
+               f"{s['customers_both']} in both")
+    click.echo("\nsegment migration (rows: old segment, columns: new segment; customers)")
+    click.echo(result.migration_matrix().to_string())
+    columns = ["customer_id", "old_segment", "new_segment", "old_influence_score",
+               "new_influence_score", "influence_change"]
+    for name in CHANGE_LISTS:
+        table = result.changes(name, n)
+        click.echo(f"\n{name.replace('_', ' ')}s: {s['lists'][name]} customers"
+                   + (f" (first {len(table)})" if len(table) else ""))
+        if len(table):
+            click.echo(table[columns].to_string(index=False))
+    events = ", ".join(f"{k} {v}" for k, v in s["community_events"].items())
+    click.echo(f"\ncommunities (Jaccard >= {threshold:g}): {events}")
+
+
+def _split_windows(split: str) -> dict[str, dict]:
+    """The two windows ``--split DATE`` stands for: before the instant, and from it on."""
+    import pandas as pd
+
+    from ..periods import parse_instant
+
+    stamp = parse_instant("--split", split)
+    return {"old": {"window.until": ("--split", stamp - pd.Timedelta(nanoseconds=1))},
+            "new": {"window.since": ("--split", stamp)}}
+
+
+def _period(source, label, config, input_format, window, cache):
+    """One period of ``compare``: a results folder, or an events file with a window."""
+    from .. import analysis
+
+    path = Path(source)
+    recover(path)
+    if path.is_dir():
+        if window:
+            raise click.UsageError(f"{label} is a results folder ({source}); window options "
+                                   f"--{label}-since/--{label}-until/--split need an "
+                                   "events file")
+        return analysis.Analysis.load(path)
+    if not path.exists():
+        raise InputError(f"{label} {source!r} does not exist; expected a results folder "
+                         "(from 'influence analyze') or an events file")
+    key = (str(path.resolve()), input_format)
+    if key not in cache:
+        from ..io import read_events
+
+        cache[key] = read_events(path, columns=config.columns, input_format=input_format)[0]
+    windowed = with_options(config.replace(columns={}), label, window)
+    return analysis.analyze(cache[key], config=windowed)
+
+
+@cli.command()
+@click.argument("events", type=click.Path(dir_okay=False))
+@click.option("--split", metavar="DATE", required=True,
+              help="Score on events before DATE, judge on events from DATE on.")
+@click.option("--horizon", default="30d", show_default=True, metavar="DAYS",
+              help="Length of the judging period: 30d, 30, 4w, or 'all'.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Customers each score picks.")
+@core_input_options
+@config_option("--since", key="window.since", metavar="DATE",
+               help="Score only on events on or after DATE.")
+@config_option("--seed", key="communities.seed", help="Seed for community detection.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write backtest.json and backtest_customers.csv here.")
+@traceback_option
+def backtest(events, split, horizon, k, config_path, mapping, input_format, as_json, out_dir):
+    """Judge the scores: compute them on events before --split, and measure how well
+    each one's top K picks the customers whose content and referrals moved the most
+    people in the --horizon after it (precision@K, lift, Spearman). See
+    docs/backtest.md for the exact target.
+
+    \b
+    Examples:
+      influence backtest events.csv --split 2026-04-01
+      influence backtest events.csv --split 2026-04-01 --horizon 60d -k 200 --json
+      influence backtest mo.csv --config mo.toml --split 2012-12-31 --out bt/
+    """
+    from ..backtest import backtest as run
+
+    setup_logging(True)
+    config = configured(config_path, mapping)
+    result = run(events, split, horizon=None if horizon.strip().lower() == "all" else horizon,
+                 k=k, config=config, input_format=input_format)
+    if out_dir is not None:
+        with save_errors(out_dir):
+            result.save(out_dir)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    s = result.summary
+    horizon_text = "all later events" if s["horizon_days"] is None else \
+        f"{s['horizon_days']} days, until {s['judging_until']}"
+    click.echo(f"split {s['split']}; judged on {horizon_text}")
+    click.echo(f"events: {s['events_before']} before, {s['events_after']} in the horizon; "
+               f"judged customers {s['judged_customers']}, relevant (spread >= "
+               f"{s['relevant_spread_cut']}) {s['relevant_customers']}; new customers "
+               f"after the split {s['new_customers_after_split']} (spread "
+               f"{s['spread_by_new_customers']} of {s['spread_total']}, not judged)")
+    # each row's precision is over its own picks (column k): the propagator seed set
+    # can hold fewer judged customers than k
+    table = result.scores.rename(columns={"precision_at_k": "precision"})
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    short = [f"{row.score} {row.k}" for row in table.itertuples() if row.k < s["k"]]
+    if short:
+        click.echo(f"k: picks each score made (of {s['k']}); fewer for {', '.join(short)}: "
+                   "its precision, lift and captured spread are over those picks")

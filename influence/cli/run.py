@@ -1,0 +1,116 @@
+"""``influence analyze``: the main job, events in, a results folder out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from .app import cli
+from .options import (config_option, configured, input_options, privacy_options,
+                      pseudonym_key, quiet_warnings, traceback_option)
+from .output import reporter, save_errors, setup_logging
+
+
+@cli.command()
+@click.argument("events", type=click.Path())
+@click.option("--customers", "customers_path", type=click.Path(dir_okay=False),
+              help="Customers table: customer_id plus attributes. Every customer listed "
+                   "appears in the output.")
+@input_options
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local",
+              show_default=True,
+              help="Where the analysis runs: this machine, or Apache Spark (needs "
+                   "pip install 'influence[spark]' and Java 17; see docs/scale-out.md).")
+@config_option("--spark-master", key="spark.master", metavar="URL", expose_value=True,
+               help="Spark master for --engine spark (default: [spark] master of the "
+                    "config, else local[*]); ignored inside spark-submit.")
+@click.option("--out", "out_dir", default="influence-out", show_default=True,
+              type=click.Path(file_okay=False), help="Results folder.")
+@config_option("--seed", key="communities.seed", help="Seed for community detection.")
+@config_option("--resolution", key="communities.resolution",
+               help="Leiden modularity resolution (larger: smaller communities).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="Format of the result tables.")
+@click.option("--snapshots", "snapshot_every", metavar="DAYS",
+              help="Also write snapshots: segment sizes over rolling windows ending every "
+                   "DAYS (30d, 30, 4w). One extra analysis per snapshot.")
+@click.option("--snapshot-window", metavar="DAYS",
+              help="Length of each snapshot's window (default: the --snapshots step).")
+@click.option("--report/--no-report", "with_report", default=True, show_default=True,
+              help="Write report.html (the analyst's report) into --out.")
+@click.option("--graph-format", type=click.Choice(["gexf", "graphml"]),
+              help="Also write the influence graph as graph.gexf or graph.graphml (Gephi).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
+@privacy_options
+@traceback_option
+@quiet_warnings
+def analyze(events, customers_path, config_path, mapping, input_format, engine, spark_master,
+            out_dir, fmt, snapshot_every, snapshot_window, with_report, graph_format, quiet,
+            pseudonymize, key_file):
+    """Analyze EVENTS and write customers, communities, segments, edges, manifest.json and
+    report.html to --out.
+
+    \b
+    Examples:
+      influence analyze events.csv
+      influence analyze events.parquet --out results/ --format parquet --seed 7
+      influence analyze events.csv --graph-format gexf --no-report
+      influence analyze log.csv --map source=user_id --map target=friend_id \\
+          --since 2026-01-01 --until 2026-03-31 --customers customers.csv
+      influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
+      influence analyze events/ --engine spark --spark-master spark://host:7077
+    """
+    from .. import analysis
+    from .. import folder as results_folder
+
+    setup_logging(quiet)
+    if engine == "local" and Path(events).is_dir():
+        raise click.BadParameter(f"File {events!r} is a directory.", param_hint="'EVENTS'")
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master needs --engine spark")
+    if engine == "spark" and snapshot_every is not None:
+        raise click.UsageError("--snapshots runs with --engine local only")
+    if snapshot_window is not None and snapshot_every is None:
+        raise click.UsageError("--snapshot-window needs --snapshots")
+    key = pseudonym_key(pseudonymize, key_file)
+    config = configured(config_path, mapping)
+    if snapshot_every is not None:
+        from ..periods import parse_days
+
+        parse_days("--snapshots", snapshot_every)
+        if snapshot_window is not None:
+            parse_days("--snapshot-window", snapshot_window)
+    # before the analysis, not after it: a second run into the same folder, or a
+    # folder holding other files, fails now rather than minutes later
+    with results_folder.locked(out_dir) as target:
+        results_folder.prepare(target)
+        progress = reporter(quiet)
+        try:
+            snapshots = (None if snapshot_every is None else
+                         {"every": snapshot_every, "window": snapshot_window})
+            result = analysis.analyze(events, customers=customers_path, config=config,
+                                      input_format=input_format, engine=engine,
+                                      snapshots=snapshots, pseudonymize_key=key,
+                                      reporter=progress)
+            stage = "save + report" if with_report else "save"
+            progress.start(stage)
+            began = time.perf_counter()
+            with save_errors(out_dir, "; the folder was left as it was"):
+                folder = result.save(out_dir, fmt, report=with_report,
+                                     graph_format=graph_format)
+            progress.done(stage, time.perf_counter() - began)
+        finally:
+            progress.close()
+    if not quiet:
+        click.echo(_summary(result.manifest), err=True)
+    click.echo(str(folder))
+
+
+def _summary(m: dict) -> str:
+    """The one-line summary on stderr."""
+    dropped = sum(m["dropped"].values())
+    return (f"influence: {m['rows_used']} of {m['rows_read']} rows used ({dropped} dropped); "
+            f"{m['customers']} customers, {m['edges']} edges, {m['communities']['count']} "
+            f"communities (modularity {m['communities']['modularity']:.3f})")
