@@ -86,6 +86,8 @@ class Date(Constraint):
     def convert(self, key: str, value: Any) -> pd.Timestamp:
         import pandas as pd
 
+        if not isinstance(value, (str, datetime.date)):  # not 3 (ns after 1970)
+            raise TypeError(value)
         stamp = pd.Timestamp(value)  # ValueError, TypeError: the usual message
         if stamp is pd.NaT:
             raise ValueError(value)

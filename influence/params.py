@@ -469,4 +469,6 @@ def default_text(p: Param, *, toml: bool = False) -> str:
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(default_text(dataclasses.replace(p, default=v), toml=True)
                                for v in value) + "]"
+    if isinstance(value, float) and abs(value) >= 1e6:
+        return f"{value:g}"  # 1e+07, not 10000000.0
     return repr(value)
