@@ -692,7 +692,7 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
     return config_from_dict(values)
 
 
-def as_config(config: "AnalysisConfig | str | Path | Mapping[str, Any] | None", *,
+def as_config(config: AnalysisConfig | str | Path | Mapping[str, Any] | None, *,
               parameter: str = "config") -> AnalysisConfig:
     """The :class:`AnalysisConfig` a public function's ``config=`` argument stands for.
 

@@ -43,7 +43,8 @@ import dataclasses
 import math
 import re
 import types
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .errors import ConfigError
 

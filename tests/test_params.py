@@ -156,7 +156,7 @@ def test_config_reference_is_up_to_date():
 
 def test_config_reference_names_every_key_and_option():
     text = config_reference()
-    for name, p in DECLARED:
+    for _, p in DECLARED:
         assert f"| `{p.name}` |" in text
     assert "`--resolution` (analyze)" in text and "`--old-since` (compare)" in text
 
