@@ -40,8 +40,8 @@ def parse_instant(name: str, value: Any) -> pd.Timestamp:
     except (ValueError, TypeError):
         stamp = None
     if stamp is None or stamp is pd.NaT:
-        raise ConfigError(f"option '{name}' must be an ISO 8601 date like 2026-01-31; "
-                          f"got {value!r}")
+        raise ConfigError.invalid(name, "an ISO 8601 date like 2026-01-31", value,
+                                  subject=f"option '{name}'")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
@@ -71,6 +71,7 @@ def parse_days(name: str, value: Any) -> int:
         else:
             days = 0
     if days <= 0:
-        raise ConfigError(f"option '{name}' must be a positive number of days like 30d "
-                          f"(or weeks like 4w); got {value!r}")
+        raise ConfigError.invalid(name, "a positive number of days like 30d (or weeks like "
+                                  "4w)", value, subject=f"option '{name}'")
     return days
+
