@@ -35,10 +35,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ConfigTypeError
-from .params import (Constraint, Exactly, Flag, Interval, OneOf, Param, Pattern, Relation,
-                     param, parameters, section)
-from .schema import (BUILTIN_RULES, BUILTIN_TYPES, DATE_COLUMNS, EVENT_COLUMNS, FLOWS,
-                     KNOWN_VALUES, RULE_COLUMNS, TEXT_COLUMNS, EventType)
+from .params import (
+    Constraint,
+    Exactly,
+    Flag,
+    Interval,
+    OneOf,
+    Param,
+    Pattern,
+    Relation,
+    param,
+    parameters,
+    section,
+)
+from .schema import (
+    BUILTIN_RULES,
+    BUILTIN_TYPES,
+    DATE_COLUMNS,
+    EVENT_COLUMNS,
+    FLOWS,
+    KNOWN_VALUES,
+    RULE_COLUMNS,
+    TEXT_COLUMNS,
+    EventType,
+)
 from .spark.config import SparkConfig
 
 if TYPE_CHECKING:
@@ -169,9 +189,6 @@ class CentralityConfig:
         "sampled source pivots (see :func:`influence.metrics.betweenness`).")
     betweenness_min_pivots: int = param(
         8, Interval(int, 1), "Fewest pivots a sampled estimate uses.")
-    seed: int = param(
-        0, _COUNT, "Seed of the sampled betweenness pivots: its own (``--seed`` and "
-        "``[communities] seed`` do not move it).")
 
 
 @section("roles", relations=(Relation("peripheral_z", "<", "hub_z"),))
@@ -372,6 +389,8 @@ class SegmentConfig:
         "Segment of customers no rule matches.")
 
     def _check(self) -> None:
+        from .segments import BUILTIN_RULES  # noqa: PLC0415 (segments imports this module)
+
         builtin = [rule[0] for rule in BUILTIN_RULES]
         known = builtin + [r.name for r in self.rules if r.name not in builtin]
         for key in ("order", "disable"):

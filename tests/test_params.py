@@ -15,8 +15,17 @@ from influence.cli.options import ConfigOption
 from influence.cli.reference import config_reference
 from influence.config import SECTIONS, AnalysisConfig, config_from_dict, parameter
 from influence.errors import ConfigError
-from influence.params import (AnyOf, Exactly, Flag, Interval, OneOf, Pattern, Text,
-                              parameters, relations_of)
+from influence.params import (
+    AnyOf,
+    Exactly,
+    Flag,
+    Interval,
+    OneOf,
+    Pattern,
+    Text,
+    parameters,
+    relations_of,
+)
 
 DECLARED = [(name, p) for name, cls in SECTIONS.items() for p in parameters(cls)]
 

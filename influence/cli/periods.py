@@ -9,8 +9,14 @@ import click
 
 from ..errors import InputError
 from .app import cli
-from .options import (config_option, configured, core_input_options, options_given,
-                      traceback_option, with_options)
+from .options import (
+    config_option,
+    configured,
+    core_input_options,
+    options_given,
+    traceback_option,
+    with_options,
+)
 from .output import recover, save_errors, setup_logging
 
 _WINDOWS = ("old", "new")
@@ -56,7 +62,8 @@ def compare(old, new, split, config_path, mapping, input_format, threshold, n, f
       influence compare events.csv --split 2026-04-01 --out changes/
       influence compare events.csv --split 2026-04-01 --format json
     """
-    from ..compare import CHANGE_LISTS, compare as run_compare
+    from ..compare import CHANGE_LISTS
+    from ..compare import compare as run_compare
 
     setup_logging(True)
     windows = {label: options_given(label) for label in _WINDOWS}

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import (configured, input_options, privacy_options, pseudonym_key,
-                      traceback_option)
+from .options import configured, input_options, privacy_options, pseudonym_key, traceback_option
 from .output import recover, render, setup_logging, write_beside, write_list
 
 

@@ -8,8 +8,15 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import (config_option, configured, input_options, privacy_options,
-                      pseudonym_key, quiet_warnings, traceback_option)
+from .options import (
+    config_option,
+    configured,
+    input_options,
+    privacy_options,
+    pseudonym_key,
+    quiet_warnings,
+    traceback_option,
+)
 from .output import reporter, save_errors, setup_logging
 
 
