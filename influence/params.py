@@ -49,7 +49,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = ["Constraint", "Interval", "OneOf", "Flag", "Text", "Pattern", "Exactly", "AnyOf",
-           "Param", "Relation", "param", "section", "is_section", "parameters", "relations_of",
+           "Param", "Relation", "param", "section", "parameters", "relations_of",
            "describe", "default_text"]
 
 _SECTION = "__config_section__"
@@ -419,11 +419,6 @@ def section(name: str, *, relations: tuple[Relation, ...] = ()) -> Callable[[typ
         return cls
 
     return decorate
-
-
-def is_section(obj: Any) -> bool:
-    """Whether ``obj`` is a :func:`section` class or instance."""
-    return hasattr(obj, _SECTION)
 
 
 def parameters(cls: Any) -> Iterator[Param]:
