@@ -189,6 +189,9 @@ class CentralityConfig:
         "sampled source pivots (see :func:`influence.metrics.betweenness`).")
     betweenness_min_pivots: int = param(
         8, Interval(int, 1), "Fewest pivots a sampled estimate uses.")
+    seed: int = param(
+        0, _COUNT, "Seed of the sampled betweenness pivots: its own (``--seed`` and "
+        "``[communities] seed`` do not move it).")
 
 
 @section("roles", relations=(Relation("peripheral_z", "<", "hub_z"),))
@@ -389,8 +392,6 @@ class SegmentConfig:
         "Segment of customers no rule matches.")
 
     def _check(self) -> None:
-        from .segments import BUILTIN_RULES  # noqa: PLC0415 (segments imports this module)
-
         builtin = [rule[0] for rule in BUILTIN_RULES]
         known = builtin + [r.name for r in self.rules if r.name not in builtin]
         for key in ("order", "disable"):
