@@ -21,8 +21,10 @@ Customers-table attributes come last, as they were given.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Column", "CUSTOMERS", "COMPUTED", "CUSTOMER_COLUMNS", "SEGMENT_COLUMNS",
            "COMPUTED_COLUMNS", "TABLES", "customer_order", "is_computed", "restore_dtypes",
@@ -207,6 +209,8 @@ def restore_dtypes(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     nullable integers and UTC datetimes. Columns not declared (attributes,
     ``sent_<type>``, ``share_<segment>``) are left as read.
     """
+    import pandas as pd  # here: the config and the command line read this module
+
     declared = ({c.name: c.dtype for c in CUSTOMERS + COMPUTED} if table == "customers"
                 else TABLES.get(table, {}))
     prefixed = _PREFIXED.get(table, {})
