@@ -137,9 +137,9 @@ def analyze(events: str | Path | pd.DataFrame | Any, *,
         if engine != "local":
             raise ConfigError("snapshots run with the local engine only", key="snapshots",
                               expected="engine='local'", got=engine)
-        parse_days("--snapshots", every)  # a bad step fails now, not after the analysis
+        parse_days("snapshots", every)  # a bad step fails now, not after the analysis
         if window is not None:
-            parse_days("--snapshot-window", window)
+            parse_days("snapshots.window", window)
     clock = StageClock(reporter)
     if engine == "spark":
         from .spark.engine import run_spark
@@ -185,7 +185,7 @@ def _add_snapshots(result: Analysis, events, *, every, window, config, customers
 
     period = result.manifest["window"]
     if period["end_date"] is None:
-        raise InputError("--snapshots needs timestamps, but the events have none; map a "
+        raise InputError("snapshots need timestamps, but the events have none; map a "
                          "column with --map timestamp=COLUMN", key="snapshots",
                          expected="events with timestamps", got="no timestamp column",
                          hint="map a column with --map timestamp=COLUMN")

@@ -291,9 +291,9 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
     """
     from .analysis import analyze
 
-    split = parse_instant("--split", split) if not isinstance(split, pd.Timestamp) else (
+    split = parse_instant("split", split) if not isinstance(split, pd.Timestamp) else (
         split.tz_localize("UTC") if split.tzinfo is None else split.tz_convert("UTC"))
-    horizon_days = None if horizon is None else parse_days("--horizon", horizon)
+    horizon_days = None if horizon is None else parse_days("horizon", horizon)
     ks = [k] if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else list(k)
     if not ks or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
                          and x >= 1 for x in ks):

@@ -79,8 +79,8 @@ def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
     from .validation import clean_events
 
     config = as_config(config)
-    every_days = parse_days("--snapshots", every)
-    window_days = every_days if window is None else parse_days("--snapshot-window", window)
+    every_days = parse_days("every", every)
+    window_days = every_days if window is None else parse_days("window", window)
     clock = time.perf_counter()
     raw, _ = read_events(events, columns=config.columns, input_format=input_format)
     base = config.replace(columns={})

@@ -117,11 +117,79 @@ def test_python_dash_m_exits_with_the_status(tmp_path):
 def test_help_loads_no_analysis_library():
     """``influence --help`` and a command's --help import neither pandas, matplotlib nor
     igraph (each command imports what it computes with when it runs)."""
-    code = ("import sys\nfrom influence.cli import main\n"
-            "assert main(['--help']) == 0 and main(['analyze', '--help']) == 0\n"
+    code = ("import sys\nfrom influence.cli import cli, main\n"
+            "assert main(['--help']) == 0\n"
+            "assert all(main([name, '--help']) == 0 for name in cli.commands)\n"
             "heavy = ('pandas', 'numpy', 'matplotlib', 'igraph', 'pyarrow', 'rich')\n"
             "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stderr.strip() == "[]"
+
+
+def test_api_errors_name_the_argument_and_the_cli_names_its_option(capsys, events):
+    """The API's error is about its argument (key ``horizon``); the command line renders
+    the same fields under the option that set it, with no text replaced."""
+    from influence.backtest import backtest
+    from influence.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        backtest(str(events), "2026-01-02", horizon="soon")
+    assert (caught.value.key, caught.value.got) == ("horizon", "soon")
+    assert str(caught.value).startswith("argument 'horizon' must be a positive number")
+    status, _, err = _run(capsys, "backtest", events, "--split", "2026-01-02",
+                          "--horizon", "soon")
+    assert status == ExitStatus.CONFIG
+    assert err == ("influence: error: option '--horizon' must be a positive number of days "
+                   "like 30d (or weeks like 4w); got 'soon'\n")
+    status, _, err = _run(capsys, "analyze", events, "--snapshots", "monthly")
+    assert status == ExitStatus.CONFIG
+    assert err.startswith("influence: error: option '--snapshots' must be a positive")
+
+
+def test_analyze_hands_engine_snapshots_and_key_to_the_api(capsys, events, tmp_path,
+                                                          monkeypatch):
+    """``analyze`` computes nothing itself: the engine, the snapshots and the pseudonym
+    key go to ``influence.analyze``, which returns the result the CLI saves."""
+    import influence.analysis
+
+    real, calls = influence.analysis.analyze, []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(influence.analysis, "analyze", spy)
+    key = tmp_path / "k.key"
+    key.write_bytes(b"0123456789abcdef0123")
+    status, out, _ = _run(capsys, "analyze", events, "--out", tmp_path / "r", "-q",
+                          "--no-report", "--snapshots", "2d", "--snapshot-window", "3d",
+                          "--pseudonymize", "--key-file", key)
+    assert status == ExitStatus.OK, out
+    [kwargs] = calls
+    assert kwargs["engine"] == "local"
+    assert kwargs["snapshots"] == {"every": "2d", "window": "3d"}
+    assert kwargs["pseudonymize_key"] == b"0123456789abcdef0123"
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["snapshots"]["every_days"] == 2
+    assert manifest["snapshots"]["window_days"] == 3
+
+
+def test_validate_renders_the_report_of_validate_events(capsys, events, monkeypatch):
+    """``validate`` keeps no accounting of its own: it prints what validate_events says."""
+    import influence.validation
+
+    real, reports = influence.validation.validate_events, []
+
+    def spy(*args, **kwargs):
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(influence.validation, "validate_events", spy)
+    status, out, _ = _run(capsys, "validate", events, "--json")
+    assert status == ExitStatus.OK
+    [report] = reports
+    assert json.loads(out) == report.to_dict()
+    status, out, _ = _run(capsys, "validate", events)
+    assert status == ExitStatus.OK and f"rows used  {report.accounting.rows_used}\n" in out

@@ -161,5 +161,5 @@ def test_a_bad_snapshot_step_fails_before_the_analysis(events, monkeypatch):
         raise AssertionError("the analysis ran")
 
     monkeypatch.setattr(influence.local, "run_local", never)
-    with pytest.raises(ConfigError, match="--snapshots"):
+    with pytest.raises(ConfigError, match="argument .snapshots. must be a positive number"):
         analyze(events, snapshots="every month")

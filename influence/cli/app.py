@@ -24,9 +24,9 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import ExitStatus, InfluenceError
+from ..errors import ConfigError, ExitStatus, InfluenceError
 
-__all__ = ["ExitStatus", "Settings", "cli", "execute", "main"]
+__all__ = ["ExitStatus", "Settings", "cli", "execute", "main", "render_error"]
 
 ISSUES_URL = "https://github.com/influence-dev/influence/issues"
 
@@ -44,9 +44,33 @@ class Settings:
     traceback : bool
         ``--traceback``: let an error propagate with its traceback instead of
         ending as one line.
+    options : dict of str to str
+        The API arguments set by an option in this run, by the key an error
+        about them carries (``"horizon"``), with the option's name
+        (``"--horizon"``): an error about that key names the option
+        (:func:`render_error`).
     """
 
     traceback: bool = False
+    options: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def render_error(error: InfluenceError, options: dict[str, str]) -> str:
+    """The one line of ``error``, from its fields: a :class:`ConfigError` about a
+    value an option set names the option (``option '--horizon' must be ...``),
+    any other error is its message.
+
+    >>> from influence.errors import ConfigError
+    >>> error = ConfigError.invalid("horizon", "a positive number of days", "soon")
+    >>> render_error(error, {"horizon": "--horizon"})
+    "option '--horizon' must be a positive number of days; got 'soon'"
+    >>> render_error(error, {})
+    "config key 'horizon' must be a positive number of days; got 'soon'"
+    """
+    name = options.get(error.key) if error.key is not None else None
+    if name is None or error.expected is None or not isinstance(error, ConfigError):
+        return str(error)
+    return error.describe(f"option '{name}'")
 
 
 def fail(message: str) -> None:
@@ -171,7 +195,7 @@ def execute(group: click.Group, args: Sequence[str] | None = None, *,
     except InfluenceError as exc:
         if settings.traceback:
             raise
-        fail(str(exc))
+        fail(render_error(exc, settings.options))
         return exc.exit_code
     except Exception as exc:  # a bug: say so, and where to report it
         if settings.traceback:

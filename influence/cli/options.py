@@ -6,6 +6,11 @@ when given, and is named in an error about that key: ``--since someday`` is
 ``option '--since' must be an ISO 8601 date ...``, the same key in a config
 file ``config key 'window.since' must be ...``. So the mapping between options
 and config keys lives here, in the option declarations, and nowhere else.
+
+An option that passes a value to an API argument (:func:`argument_option`:
+``--horizon`` -> ``backtest(horizon=)``) is bound the same way to the key the
+API's errors about that argument carry (``"horizon"``), and
+:func:`~influence.cli.app.render_error` names the option in them.
 """
 
 from __future__ import annotations
@@ -20,11 +25,45 @@ from ..config import parameter
 from ..errors import ConfigError
 from .app import Settings
 
-__all__ = ["ConfigOption", "config_option", "configured", "with_options", "options_given",
-           "traceback_option", "core_input_options", "input_options", "privacy_options",
-           "pseudonym_key", "quiet_warnings"]
+__all__ = ["ArgumentOption", "argument_option", "ConfigOption", "config_option", "configured",
+           "with_options", "options_given", "traceback_option", "core_input_options",
+           "input_options", "privacy_options", "pseudonym_key", "quiet_warnings"]
 
 _GIVEN = "influence.config_options"
+
+
+class ArgumentOption(click.Option):
+    """A click option whose value goes to an API argument; errors about it name the option.
+
+    Parameters
+    ----------
+    param_decls : list of str
+        As for :class:`click.Option`.
+    key : str
+        The ``key`` of the API's errors about the argument (``"horizon"``,
+        ``"snapshots.window"``).
+    """
+
+    def __init__(self, param_decls: list[str], *, key: str, **attrs: Any) -> None:
+        super().__init__(param_decls, **attrs)
+        self.argument_key = key
+
+    @property
+    def display_name(self) -> str:
+        """The name an error uses: the first long form (``--horizon``)."""
+        return next((o for o in self.opts if o.startswith("--")), self.opts[0])
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        value = super().process_value(ctx, value)
+        settings = ctx.find_object(Settings)
+        if value is not None and settings is not None:
+            settings.options[self.argument_key] = self.display_name
+        return value
+
+
+def argument_option(*param_decls: str, key: str, **attrs: Any):
+    """A decorator adding an :class:`ArgumentOption` bound to the API error key ``key``."""
+    return click.option(*param_decls, cls=ArgumentOption, key=key, **attrs)
 
 
 class ConfigOption(click.Option):

@@ -10,6 +10,7 @@ import click
 from ..errors import InputError
 from .app import cli
 from .options import (
+    argument_option,
     config_option,
     configured,
     core_input_options,
@@ -25,9 +26,9 @@ _WINDOWS = ("old", "new")
 @cli.command()
 @click.argument("old", type=click.Path())
 @click.argument("new", type=click.Path(), required=False)
-@click.option("--split", metavar="DATE",
-              help="With one events file: OLD period is before DATE, NEW period on or "
-                   "after it.")
+@argument_option("--split", key="split", metavar="DATE",
+                 help="With one events file: OLD period is before DATE, NEW period on "
+                      "or after it.")
 @config_option("--old-since", key="window.since", scope="old", metavar="DATE",
                help="Window of OLD when it is an events file.")
 @config_option("--old-until", key="window.until", scope="old", metavar="DATE",
@@ -112,7 +113,7 @@ def _split_windows(split: str) -> dict[str, dict]:
 
     from ..periods import parse_instant
 
-    stamp = parse_instant("--split", split)
+    stamp = parse_instant("split", split)
     return {"old": {"window.until": ("--split", stamp - pd.Timedelta(nanoseconds=1))},
             "new": {"window.since": ("--split", stamp)}}
 
@@ -143,10 +144,10 @@ def _period(source, label, config, input_format, window, cache):
 
 @cli.command()
 @click.argument("events", type=click.Path(dir_okay=False))
-@click.option("--split", metavar="DATE", required=True,
-              help="Score on events before DATE, judge on events from DATE on.")
-@click.option("--horizon", default="30d", show_default=True, metavar="DAYS",
-              help="Length of the judging period: 30d, 30, 4w, or 'all'.")
+@argument_option("--split", key="split", metavar="DATE", required=True,
+                 help="Score on events before DATE, judge on events from DATE on.")
+@argument_option("--horizon", key="horizon", default="30d", show_default=True,
+                 metavar="DAYS", help="Length of the judging period: 30d, 30, 4w, or 'all'.")
 @click.option("-k", "k", type=click.IntRange(min=1), default=100, show_default=True,
               help="Customers each score picks.")
 @core_input_options

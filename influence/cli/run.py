@@ -9,6 +9,7 @@ import click
 
 from .app import cli
 from .options import (
+    argument_option,
     config_option,
     configured,
     input_options,
@@ -40,11 +41,11 @@ from .output import reporter, save_errors, setup_logging
                help="Leiden modularity resolution (larger: smaller communities).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True, help="Format of the result tables.")
-@click.option("--snapshots", "snapshot_every", metavar="DAYS",
-              help="Also write snapshots: segment sizes over rolling windows ending every "
-                   "DAYS (30d, 30, 4w). One extra analysis per snapshot.")
-@click.option("--snapshot-window", metavar="DAYS",
-              help="Length of each snapshot's window (default: the --snapshots step).")
+@argument_option("--snapshots", "snapshot_every", key="snapshots", metavar="DAYS",
+                 help="Also write snapshots: segment sizes over rolling windows ending "
+                      "every DAYS (30d, 30, 4w). One extra analysis per snapshot.")
+@argument_option("--snapshot-window", key="snapshots.window", metavar="DAYS",
+                 help="Length of each snapshot's window (default: the --snapshots step).")
 @click.option("--report/--no-report", "with_report", default=True, show_default=True,
               help="Write report.html (the analyst's report) into --out.")
 @click.option("--graph-format", type=click.Choice(["gexf", "graphml"]),
@@ -83,12 +84,6 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
         raise click.UsageError("--snapshot-window needs --snapshots")
     key = pseudonym_key(pseudonymize, key_file)
     config = configured(config_path, mapping)
-    if snapshot_every is not None:
-        from ..periods import parse_days
-
-        parse_days("--snapshots", snapshot_every)
-        if snapshot_window is not None:
-            parse_days("--snapshot-window", snapshot_window)
     # before the analysis, not after it: a second run into the same folder, or a
     # folder holding other files, fails now rather than minutes later
     with results_folder.locked(out_dir) as target:
