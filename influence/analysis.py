@@ -25,8 +25,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .config import AnalysisConfig, as_config
 from .errors import ConfigError
 from .manifest import add_snapshots
@@ -39,8 +37,8 @@ __all__ = ["Analysis", "analyze", "OUTPUT_FORMATS", "ENGINES"]
 ENGINES = ("local", "spark")
 
 
-def analyze(events: str | Path | pd.DataFrame | Any, *,
-            customers: str | Path | pd.DataFrame | None = None,
+def analyze(events: Any, *,
+            customers: Any = None,
             config: AnalysisConfig | str | Path | Mapping[str, Any] | None = None,
             columns: Mapping[str, str] | None = None,
             input_format: str | None = None,
@@ -54,11 +52,15 @@ def analyze(events: str | Path | pd.DataFrame | Any, *,
 
     Parameters
     ----------
-    events : path or pandas.DataFrame
-        Events file (CSV, TSV, Parquet, JSON Lines) or DataFrame with columns
-        ``source``, ``target``, ``type`` and optionally ``timestamp``,
-        ``converted``, ``value``, ``weight`` (after ``columns`` mapping).
-    customers : path or pandas.DataFrame, optional
+    events : path, str, Query, Arrow-compatible table or pandas.DataFrame
+        Events with columns ``source``, ``target``, ``type`` and optionally
+        ``timestamp``, ``converted``, ``value``, ``weight`` (after ``columns``
+        mapping): a file (CSV, TSV, Parquet, JSON Lines), a folder or glob of
+        part files, ``"-"`` (standard input), a database
+        (:class:`influence.Query`), any table with ``__arrow_c_stream__``
+        (polars, DuckDB relations, pyarrow, ADBC results; read without a copy
+        through pandas) or a DataFrame. See :func:`influence.sources.open_table`.
+    customers : path, table or pandas.DataFrame, optional
         ``customer_id`` plus attributes; every customer listed appears in the
         output, attributes are carried into ``Analysis.customers``.
     config : AnalysisConfig, path or dict, optional

@@ -26,8 +26,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["ExitStatus", "InfluenceError", "InputError", "ConfigError", "ConfigTypeError",
-           "OutputError", "WorkerError", "EXIT_CODES"]
+__all__ = ["ExitStatus", "InfluenceError", "InputError", "InputTypeError", "ConfigError",
+           "ConfigTypeError", "OutputError", "WorkerError", "EXIT_CODES"]
 
 
 class ExitStatus(IntEnum):
@@ -148,6 +148,11 @@ class InputError(InfluenceError, ValueError):
     column, undeclared event type. Exit code 3."""
 
     exit_code = ExitStatus.INPUT
+
+
+class InputTypeError(InputError, TypeError):
+    """An input argument of a type no reader takes (neither a path, a query, a
+    DataFrame nor an Arrow table). Also a :class:`TypeError`. Exit code 3."""
 
 
 class ConfigError(InfluenceError, ValueError):

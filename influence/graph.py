@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 from .config import AnalysisConfig
 from .schema import SOURCE, TARGET, TYPE, WEIGHT
 
-__all__ = ["InfluenceGraph", "encode_events", "build_edges", "build_graph"]
+__all__ = ["InfluenceGraph", "encode_events", "build_edges", "build_graph", "graph_from_edges"]
 
 
 @dataclass
@@ -264,6 +264,69 @@ def build_graph(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
     graph = _igraph(len(ids), edges["src"].to_numpy(), edges["dst"].to_numpy(),
                     edges["weight"].to_numpy(), directed=True)
     return InfluenceGraph(ids=ids, edges=edges, graph=graph, edge_types=edge_types)
+
+
+def graph_from_edges(ids, edges: pd.DataFrame) -> InfluenceGraph:
+    """The influence graph of saved results, rebuilt from their edge table.
+
+    What :meth:`influence.Analysis.load` gives as ``graph``: the same vertices,
+    edges, weights and event counts as the graph :func:`build_graph` made, so
+    ``to_networkx()`` and the graph algorithms work on loaded results too.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        Every customer id (``customers.customer_id``), in any order; customers
+        without edges become vertices without edges.
+    edges : pandas.DataFrame
+        :meth:`InfluenceGraph.edge_table`: ``source`` influenced ``target``,
+        ``weight``, ``n_events``.
+
+    Returns
+    -------
+    InfluenceGraph
+        Vertices in sorted id order, edges sorted by (source, target) vertex, as
+        :func:`build_graph` has them; ``edge_types`` is None (saved edges do not
+        split weights by event type).
+
+    Raises
+    ------
+    InputError
+        An id is repeated, or an edge names a customer not in ``ids``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> edges = pd.DataFrame({"source": ["b"], "target": ["a"], "weight": [2.0],
+    ...                       "n_events": [1]})
+    >>> g = graph_from_edges(["a", "b", "c"], edges)
+    >>> sorted(g.to_networkx().edges(data="weight"))
+    [('b', 'a', 2.0)]
+    """
+    from .errors import InputError
+
+    ids = pd.Index(pd.array(np.asarray(ids, dtype=object), dtype="str")).sort_values()
+    if ids.has_duplicates:
+        raise InputError(f"customer ids repeat ({ids[ids.duplicated()][0]!r}); a graph "
+                         "needs one vertex per customer")
+    src = ids.get_indexer(edges["source"].astype("str"))
+    dst = ids.get_indexer(edges["target"].astype("str"))
+    unknown = (src < 0) | (dst < 0)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise InputError(f"{int(unknown.sum())} edges name a customer that is not in the "
+                         f"customers table (first: {edges['source'].iloc[row]!r} -> "
+                         f"{edges['target'].iloc[row]!r})")
+    order = np.lexsort((dst, src))
+    table = pd.DataFrame({
+        "src": src[order].astype(np.int32),
+        "dst": dst[order].astype(np.int32),
+        "weight": edges["weight"].to_numpy(dtype=np.float64)[order],
+        "n_events": edges["n_events"].to_numpy(dtype=np.int64)[order],
+    })
+    graph = _igraph(len(ids), table["src"].to_numpy(), table["dst"].to_numpy(),
+                    table["weight"].to_numpy(), directed=True)
+    return InfluenceGraph(ids=ids, edges=table, graph=graph)
 
 
 def _igraph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray,

@@ -29,6 +29,7 @@ from . import columns as cols
 from . import folder as results_folder
 from .errors import InputError
 from .io import read_result_csv, restore_formulas, write_table
+from .schema import CUSTOMER_ID
 
 if TYPE_CHECKING:
     from .graph import InfluenceGraph
@@ -60,6 +61,31 @@ def writer(name: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), attribute)
 
 
+class _GraphFromEdges:
+    """``Analysis.graph``: the graph given, else rebuilt from ``edges`` on first use.
+
+    Results loaded from a folder (or pseudonymized) carry their edge table but no
+    graph; :func:`influence.graph.graph_from_edges` rebuilds it when it is asked
+    for, not at load time (about 2 s per million edges, which ``top`` and
+    ``report`` would pay for nothing).
+    """
+
+    def __get__(self, analysis: Analysis | None, owner: type | None = None
+                ) -> InfluenceGraph | None:
+        if analysis is None:
+            return None  # the dataclass default
+        graph = analysis.__dict__.get("_graph")
+        if graph is None and analysis.__dict__.get("edges") is not None:
+            from .graph import graph_from_edges
+
+            graph = graph_from_edges(analysis.customers[CUSTOMER_ID], analysis.edges)
+            analysis.__dict__["_graph"] = graph
+        return graph
+
+    def __set__(self, analysis: Analysis, graph: InfluenceGraph | None) -> None:
+        analysis.__dict__["_graph"] = graph
+
+
 @dataclass
 class Analysis:
     """Result of :func:`analyze`.
@@ -75,7 +101,9 @@ class Analysis:
         What went in, what was dropped and why, the effective config, versions,
         timings and warnings.
     graph : InfluenceGraph or None
-        The influence graph (``None`` for an analysis loaded from disk).
+        The influence graph. Rebuilt from ``edges`` on first use when not given
+        (an analysis loaded from disk, a pseudonymized one:
+        :func:`influence.graph.graph_from_edges`); ``None`` without edges.
     segments : pandas.DataFrame or None
         Segment profiles (:func:`influence.segments.segment_profiles`), small
         segments suppressed; ``None`` when loaded from a folder without them.
@@ -97,7 +125,7 @@ class Analysis:
     customers: pd.DataFrame
     communities: pd.DataFrame
     manifest: dict[str, Any]
-    graph: InfluenceGraph | None = field(default=None, repr=False)
+    graph: InfluenceGraph | None = _GraphFromEdges()  # a descriptor: see its docstring
     segments: pd.DataFrame | None = field(default=None, repr=False)
     snapshots: pd.DataFrame | None = field(default=None, repr=False)
     edges: pd.DataFrame | None = field(default=None, repr=False)
@@ -105,7 +133,7 @@ class Analysis:
     kfactor: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.edges is None and self.graph is not None:
+        if self.edges is None and self.__dict__.get("_graph") is not None:
             self.edges = self.graph.edge_table()
 
     def save(self, out: str | Path, format: str = "csv", *, report: bool = False,
