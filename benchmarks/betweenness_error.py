@@ -34,8 +34,8 @@ import pandas as pd
 
 from influence import AnalysisConfig, config_from_dict
 from influence.graph import build_graph, encode_events
-from influence.io import read_events
 from influence.metrics import betweenness
+from influence.sources import read_events
 from influence.validation import clean_events, customer_universe
 
 

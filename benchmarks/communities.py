@@ -26,7 +26,7 @@ import pandas as pd
 from influence import AnalysisConfig
 from influence.communities import detect_communities, modularity
 from influence.graph import build_graph, encode_events
-from influence.io import read_events
+from influence.sources import read_events
 from influence.synth import generate_events
 from influence.validation import clean_events, customer_universe
 

@@ -19,9 +19,9 @@ import numpy as np
 
 from influence.config import AnalysisConfig
 from influence.graph import build_graph, encode_events
-from influence.io import read_events
 from influence.metrics import pagerank
 from influence.reach.propagators import edge_probabilities, run_propagators
+from influence.sources import read_events
 from influence.synth import generate_events
 from influence.validation import clean_events, customer_universe
 

@@ -30,7 +30,7 @@ __all__ = [
     "read_events", "read_customers", "write_events", "generate_events", "find_propagators",
     "compare", "Comparison", "backtest", "Backtest",
     "render_report", "write_report", "write_graph", "validate_events", "ValidationReport",
-    "pseudonymize",
+    "pseudonymize", "Query", "write_database",
 ]
 
 #: Where each public name lives.
@@ -41,12 +41,14 @@ _HOMES = {
     "AnalysisConfig": "config", "config_from_dict": "config", "load_config": "config",
     "ConfigError": "errors", "InfluenceError": "errors", "InputError": "errors",
     "InfluenceGraph": "graph", "build_graph": "graph",
-    "read_customers": "io", "read_events": "io", "write_events": "io",
+    "read_customers": "sources", "read_events": "sources", "write_events": "io",
     "find_propagators": "reach",
     "generate_events": "synth",
     "render_report": "report", "write_report": "report",
     "write_graph": "export",
     "validate_events": "validation", "ValidationReport": "validation",
+    "Query": "sources",
+    "write_database": "sinks",
 }
 #: Public names that are another name in their module.
 _ALIASES = {"pseudonymize": ("export", "pseudonymize_analysis")}
@@ -60,9 +62,11 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .export import pseudonymize_analysis as pseudonymize  # noqa: F401
     from .export import write_graph  # noqa: F401
     from .graph import InfluenceGraph, build_graph  # noqa: F401
-    from .io import read_customers, read_events, write_events  # noqa: F401
+    from .io import write_events  # noqa: F401
     from .reach import find_propagators  # noqa: F401
     from .report import render_report, write_report  # noqa: F401
+    from .sinks import write_database  # noqa: F401
+    from .sources import Query, read_customers, read_events  # noqa: F401
     from .synth import generate_events  # noqa: F401
     from .validation import ValidationReport, validate_events  # noqa: F401
 

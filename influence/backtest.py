@@ -52,6 +52,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,9 +60,10 @@ import pandas as pd
 from .config import AnalysisConfig, as_config
 from .errors import InputError
 from .graph import encode_events
-from .io import read_events, write_table
+from .io import write_table
 from .periods import parse_days, parse_instant
 from .schema import CONVERTED, CUSTOMER_ID, SOURCE, TARGET, TIMESTAMP, TYPE
+from .sources import read_events
 from .validation import clean_events
 
 __all__ = ["Backtest", "backtest", "downstream_spread", "evaluate_scores", "SCORES"]
@@ -248,7 +250,7 @@ def evaluate_scores(customers: pd.DataFrame, scores: list[str], k: int) -> pd.Da
     return table
 
 
-def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | None = 30,
+def backtest(events: Any, split, *, horizon: int | str | None = 30,
              k: int | Sequence[int] = 100, config: AnalysisConfig | str | Path | None = None,
              columns: Mapping[str, str] | None = None,
              input_format: str | None = None) -> Backtest:
@@ -256,8 +258,8 @@ def backtest(events: str | Path | pd.DataFrame, split, *, horizon: int | str | N
 
     Parameters
     ----------
-    events : path or pandas.DataFrame
-        Events with timestamps (as for :func:`influence.analyze`).
+    events : path, str, Query, Arrow-compatible table or pandas.DataFrame
+        Events with timestamps, from anything :func:`influence.analyze` reads.
     split : str or pandas.Timestamp
         ISO date or datetime (a date alone is midnight UTC). Scores use events
         with ``timestamp < split``; the judging period starts at ``split``.

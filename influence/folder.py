@@ -64,7 +64,8 @@ try:  # POSIX; elsewhere writers are not kept apart
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["locked", "staged", "prepare", "recover", "write_manifest", "verify_files",
+__all__ = ["locked", "staged", "prepare", "recover", "write_manifest", "with_outputs",
+           "verify_files",
            "update_file", "write_file", "checkpoint", "OUTPUT_NAMES", "MANIFEST"]
 
 logger = logging.getLogger(__name__)
@@ -508,6 +509,16 @@ def write_manifest(folder: str | Path, manifest: Mapping[str, Any], *, format: s
                                    encoding="utf-8")
     checkpoint(MANIFEST)
     return written
+
+
+def with_outputs(manifest: Mapping[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``manifest`` with its ``outputs`` section: where the results went when
+    they went elsewhere than a folder (:func:`influence.sinks.write_database`: the
+    database without credentials, the run id, the tables and their rows). This module
+    writes the ``outputs`` key, for folders (:func:`write_manifest`) and the rest."""
+    manifest = dict(manifest)
+    manifest["outputs"] = outputs
+    return manifest
 
 
 def _ordered(names: Iterable[str]) -> list[str]:

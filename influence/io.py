@@ -21,19 +21,15 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 from .schema import (
-    BAD_ID,
-    CUSTOMER_ID,
     EVENT_COLUMNS,
     REQUIRED_COLUMNS,
-    SOURCE,
-    TARGET,
     VALUE,
     WEIGHT,
 )
 
 __all__ = [
-    "INPUT_FORMATS", "detect_format", "read_table", "read_events", "read_customers",
-    "write_table", "write_events", "neutralize_formulas", "restore_formulas", "file_sha256",
+    "INPUT_FORMATS", "detect_format", "write_table", "write_events", "neutralize_formulas",
+    "restore_formulas", "file_sha256",
     "read_result_csv", "CSV_ESCAPE", "text_cells", "choose_columns", "csv_header",
 ]
 
@@ -164,43 +160,6 @@ def _id_text(column: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
     if not_id is not None:
         text = text.where(~not_id)
     return text, not_id
-
-
-def read_table(source, *, input_format: str | None = None,
-               what: str = "events", as_text: bool = True) -> tuple[pd.DataFrame, dict]:
-    """Read a table from anywhere :func:`influence.sources.open_table` reads (a CSV,
-    TSV, Parquet or JSON Lines file, a folder or glob of parts, ``-`` for standard
-    input, an Arrow table or stream, a :class:`~influence.sources.Query`, a
-    DataFrame) as text columns.
-
-    ``as_text=False`` leaves the columns as read (the caller converts what it
-    keeps with :func:`as_text`).
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        The columns as found, every value text (``str`` dtype) or missing.
-    info : dict
-        ``path``, ``format`` and ``sha256`` of the input, and where it came
-        from (:func:`influence.sources.open_table`), for the manifest.
-
-    Raises
-    ------
-    InputError
-        If the input is missing, unreadable, empty or not in the stated format.
-    """
-    from .sources import open_table, to_frame
-
-    table, info = open_table(source, input_format=input_format, what=what)
-    table = to_frame(table) if isinstance(table, pa.Table) else table.copy()
-    if table.shape[1] == 0:
-        raise InputError(f"{what} input has no columns")
-    table.columns = [str(c).strip() for c in table.columns]
-    if as_text:
-        _check_unique_columns(table, what)
-        for column in table.columns:
-            table[column] = text_cells(table[column])[0] if column else table[column]
-    return table, info
 
 
 class _HashingReader(io.RawIOBase):
@@ -448,113 +407,6 @@ def _apply_mapping(table: pd.DataFrame, columns: Mapping[str, str], what: str,
     result = table.iloc[:, list(chosen.values())]
     result.columns = list(chosen)
     return result
-
-
-def read_events(source, *, columns: Mapping[str, str] | None = None,
-                input_format: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Read an events table and rename its columns to the canonical ones.
-
-    Parameters
-    ----------
-    source : path, str, Arrow-compatible table, Query or pandas.DataFrame
-        A CSV, TSV, Parquet or JSON Lines file (format by extension or
-        ``input_format``; ``.gz`` compressed CSV/TSV/JSON Lines too), a folder
-        or glob of such parts, ``"-"`` for standard input, any object with
-        ``__arrow_c_stream__`` (pyarrow, polars, DuckDB relations, ADBC
-        results), a :class:`influence.sources.Query` (a database), or a
-        DataFrame. See :func:`influence.sources.open_table`.
-    columns : dict of str to str, optional
-        Canonical name -> column name in the input, e.g. ``{"source": "user_id"}``;
-        a field of a nested record by its dotted name
-        (``{"target": "properties.recipient_id"}``).
-    input_format : {"csv", "tsv", "parquet", "jsonl"}, optional
-
-    Returns
-    -------
-    events : pandas.DataFrame
-        Canonical columns present in the input (``source, target, type`` always,
-        then any of ``timestamp, converted, value, weight``), as text, except
-        ``value`` and ``weight`` columns that are numeric in the file; other
-        columns are dropped.
-    info : dict
-        ``path``, ``format``, ``sha256`` and where the events came from
-        (:func:`influence.sources.open_table`).
-
-    Raises
-    ------
-    InputError
-        Unreadable or empty input, a missing required column, or a mapping that
-        names a column the input does not have.
-    """
-    from .sources import open_table, to_frame
-
-    table, info = open_table(source, input_format=input_format, what="events")
-    if isinstance(table, pa.Table):
-        # only the columns used leave Arrow (text stays Arrow-backed: no copy)
-        names = [str(c).strip() for c in table.column_names]
-        if not names:
-            raise InputError("events input has no columns")
-        chosen = choose_columns(names, columns or {}, "events", REQUIRED_COLUMNS,
-                                EVENT_COLUMNS)
-        events = to_frame(table.select(list(chosen.values())))
-        events.columns = list(chosen)
-        marks = (table.column(names.index(BAD_ID)).fill_null(False).to_numpy(
-            zero_copy_only=False) if BAD_ID in names else None)
-    else:
-        table = table.copy()
-        if table.shape[1] == 0:
-            raise InputError("events input has no columns")
-        table.columns = [str(c).strip() for c in table.columns]
-        events = _apply_mapping(table, columns or {}, "events", REQUIRED_COLUMNS,
-                                EVENT_COLUMNS)
-        marks = table[BAD_ID] if BAD_ID in table.columns else None
-    bad_id = np.zeros(len(events), dtype=bool)
-    if marks is not None:  # events read before (compare reads a file once)
-        bad_id |= np.asarray(marks, dtype=bool)
-    for column in events.columns:
-        if column in NUMERIC_COLUMNS and pd.api.types.is_numeric_dtype(events[column].dtype) \
-                and not pd.api.types.is_bool_dtype(events[column].dtype):
-            continue  # numbers stay numbers (validation parses text ones)
-        if column in (SOURCE, TARGET):
-            events[column], not_id = _id_text(events[column])
-            if not_id is not None:
-                bad_id |= not_id
-        else:
-            events[column] = text_cells(events[column])[0]
-    if bad_id.any():  # counted as bad_id by validation
-        events[BAD_ID] = bad_id
-    if len(events) == 0:
-        raise InputError("events input has a header but no rows; expected at least one event")
-    return events.reset_index(drop=True), info
-
-
-def read_customers(source: str | Path | pd.DataFrame, *,
-                   input_format: str | None = None) -> pd.DataFrame:
-    """Read the optional customers table: ``customer_id`` plus any attributes.
-
-    Returns
-    -------
-    customers : pandas.DataFrame
-        One row per distinct ``customer_id`` (text, surrounding whitespace
-        stripped, first occurrence kept),
-        attribute columns as text, in input order.
-    """
-    table, _ = read_table(source, input_format=input_format, what="customers", as_text=False)
-    _check_unique_columns(table, "customers")
-    if CUSTOMER_ID not in table.columns:
-        raise InputError(f"customers table is missing column {CUSTOMER_ID!r}; "
-                         f"found {list(table.columns)}. Rename the id column to customer_id.")
-    ids, not_id = _id_text(table[CUSTOMER_ID])
-    if not_id is not None:
-        first = int(np.flatnonzero(not_id)[0])
-        raise InputError(
-            f"customers table column {CUSTOMER_ID!r} holds {int(not_id.sum())} values that "
-            f"are no id (row {first + 1}: {table[CUSTOMER_ID].iloc[first]!r}); ids are text "
-            "or numbers, not lists, objects or true/false")
-    table = table.assign(**{column: text_cells(table[column])[0] for column in table.columns})
-    table = table.assign(**{CUSTOMER_ID: ids.str.strip()})
-    table = table[table[CUSTOMER_ID].notna() & (table[CUSTOMER_ID] != "")]
-    return table.drop_duplicates(subset=CUSTOMER_ID, keep="first").reset_index(drop=True)
 
 
 def file_sha256(path: Path) -> str:

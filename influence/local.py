@@ -26,7 +26,6 @@ from .communities import (
 from .config import AnalysisConfig
 from .engine import Accounting, EngineRun, Propagation, Stage, customer_table
 from .graph import InfluenceGraph, build_graph, encode_events
-from .io import read_customers, read_events
 from .lifecycle import lifecycle_stages
 from .manifest import HITS_SECTION, communities_section, customers_input, versions
 from .metrics import (
@@ -46,6 +45,7 @@ from .reach import cascades_table, k_hop_reach, referral_forest, referral_metric
 from .reach.cascades import referral_counts
 from .reach.propagators import edge_probabilities, run_propagators, seed_set
 from .reach.spread import adjacency
+from .sources import read_customers, read_events
 from .validation import add_customers, clean_events
 
 __all__ = ["run_local", "PARALLEL_MIN_EDGES"]

@@ -45,13 +45,15 @@ _TABLES = ("segments", "cascades", "kfactor")
 #: name -> ``"module:function"``, imported on first use (they sit above this module).
 #: ``graph``: ``write_graph(analysis, path, format)``; ``report``:
 #: ``write_report(analysis, path, folder=...)``; ``summary_text`` and
-#: ``summary_html``: ``f(analysis) -> str``.
+#: ``summary_html``: ``f(analysis) -> str``; ``database``:
+#: ``write_database(analysis, uri, run_id=...) -> run id``.
 WRITERS = {
     "graph": "influence.export:write_graph",
     "graph_formats": "influence.export:GRAPH_FORMATS",
     "report": "influence.report:write_report",
     "summary_text": "influence.report:summary_text",
     "summary_html": "influence.report:summary_html",
+    "database": "influence.sinks:write_database",
 }
 
 
@@ -190,6 +192,36 @@ class Analysis:
             with results_folder.staged(target) as staging:
                 self._write(staging, format, report=report, graph_format=graph_format)
         return out
+
+    def to_database(self, uri: str, *, run_id: str | None = None) -> str:
+        """Write every table and the manifest into a database, in one transaction.
+
+        What :meth:`save` writes into a folder, into DuckDB (``duckdb:///FILE``) or
+        PostgreSQL (``postgresql://HOST/DB``), each row tagged with ``run_id``:
+        :func:`influence.sinks.write_database` (schema in ``docs/sources.md``).
+
+        Parameters
+        ----------
+        uri : str
+            ``duckdb:///path/results.duckdb`` or ``postgresql://user@host/db``.
+        run_id : str, optional
+            The run's id (default: the time of writing). A run id already in the
+            database is replaced, in the same transaction.
+
+        Returns
+        -------
+        str
+            The run id written.
+
+        Raises
+        ------
+        OutputError
+            The database cannot be written; nothing of this run is left in it.
+        ConfigError
+            The driver of this kind of database is not installed (names the extra).
+        """
+        written: str = writer("database")(self, uri, run_id=run_id)
+        return written
 
     def _write(self, staging: Path, format: str, *, report: bool,
                graph_format: str | None) -> None:

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import OutputError
+from .folder import with_outputs
 from .sources import _first_line, _import, database_kind, is_database_uri, redact_uri, scrub
 
 __all__ = ["write_database", "TABLES", "RUNS", "CRM_VIEW", "PREFIX", "default_run_id",
@@ -142,10 +143,9 @@ def write_database(result, uri: str, *, run_id: str | None = None) -> str:
     run_id = check_run_id(run_id if run_id is not None else default_run_id())
     tables = {name: _arrow(table, run_id) for name in TABLES
               if (table := getattr(result, name, None)) is not None}
-    manifest = dict(result.manifest)
-    manifest["outputs"] = {"database": redact_uri(uri), "run_id": run_id,
-                           "tables": {PREFIX + name: table.num_rows
-                                      for name, table in tables.items()}}
+    manifest = with_outputs(result.manifest, {
+        "database": redact_uri(uri), "run_id": run_id,
+        "tables": {PREFIX + name: table.num_rows for name, table in tables.items()}})
     run = _run_row(manifest, run_id)
     writer = _write_duckdb if kind == "duckdb" else _write_postgresql
     try:

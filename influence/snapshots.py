@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .config import AnalysisConfig, as_config
-from .io import read_events
 from .periods import parse_days
+from .sources import read_events
 
 __all__ = ["snapshot_series", "SNAPSHOT_COLUMNS"]
 

@@ -4,7 +4,7 @@
 ``events=``) names, and reads it into one Arrow table (a pandas DataFrame for pandas
 input and for the few inputs that only pandas can read), together with an *origin*
 record that the manifest keeps as ``input``. Everything then goes through the same
-column mapping (:func:`influence.io.read_events`), validation and accounting
+column mapping (:func:`read_events`), validation and accounting
 (:func:`influence.validation.clean_events`), whatever the source.
 
 ==========================================  =======================================
@@ -39,19 +39,34 @@ import hashlib
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ConfigError, InputError, InputTypeError
-from .io import _read_file, _to_pandas, detect_format, parse_buffer
+from .io import (
+    NUMERIC_COLUMNS,
+    _apply_mapping,
+    _check_unique_columns,
+    _id_text,
+    _read_file,
+    _to_pandas,
+    choose_columns,
+    detect_format,
+    parse_buffer,
+    text_cells,
+)
+from .schema import BAD_ID, CUSTOMER_ID, EVENT_COLUMNS, REQUIRED_COLUMNS, SOURCE, TARGET
 
 __all__ = ["Query", "LoadedTable", "open_table", "load", "to_frame", "flatten",
+           "read_table", "read_events", "read_customers",
            "redact_uri", "scrub", "quote_name", "is_database_uri", "database_kind", "STDIN",
            "SCHEMES", "EXTRAS"]
 
@@ -457,7 +472,7 @@ def open_table(source: Any, *, input_format: str | None = None,
 
 def _read_path(path: Path, input_format: str | None, what: str
                ) -> tuple[pa.Table | pd.DataFrame, dict[str, Any]]:
-    """One file, as :func:`influence.io.read_table` has always read it."""
+    """One file, as :func:`read_table` has always read it."""
     fmt = detect_format(path, input_format)
     if not path.is_file():
         raise InputError(f"{what} file {str(path)!r} does not exist or is not a file")
@@ -552,7 +567,8 @@ def _read_parts(parts: list[Path], name: str, kind: str, input_format: str | Non
         if part.stat().st_size == 0:  # Spark writes empty parts for empty partitions
             listing.append(f"{relative}\tempty\n")
             continue
-        table, sha256 = _parse(lambda part=part: _read_file(part, fmt), f"{what} part {str(part)!r}", fmt)
+        table, sha256 = _parse(lambda part=part: _read_file(part, fmt),
+                               f"{what} part {str(part)!r}", fmt)
         listing.append(f"{relative}\t{sha256}\n")
         if root is not None:
             table = _partition_columns(table, part.relative_to(root))
@@ -686,3 +702,143 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
         columns.append(column)
     return _to_pandas(pa.Table.from_arrays(columns, names=table.column_names))
 
+
+# ------------------------------------------------------------------ read and map
+def read_table(source, *, input_format: str | None = None,
+               what: str = "events", as_text: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Read a table from anywhere :func:`open_table` reads (a CSV,
+    TSV, Parquet or JSON Lines file, a folder or glob of parts, ``-`` for standard
+    input, an Arrow table or stream, a :class:`Query`, a
+    DataFrame) as text columns.
+
+    ``as_text=False`` leaves the columns as read (the caller converts what it
+    keeps with :func:`as_text`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        The columns as found, every value text (``str`` dtype) or missing.
+    info : dict
+        ``path``, ``format`` and ``sha256`` of the input, and where it came
+        from (:func:`open_table`), for the manifest.
+
+    Raises
+    ------
+    InputError
+        If the input is missing, unreadable, empty or not in the stated format.
+    """
+    table, info = open_table(source, input_format=input_format, what=what)
+    table = to_frame(table) if isinstance(table, pa.Table) else table.copy()
+    if table.shape[1] == 0:
+        raise InputError(f"{what} input has no columns")
+    table.columns = [str(c).strip() for c in table.columns]
+    if as_text:
+        _check_unique_columns(table, what)
+        for column in table.columns:
+            table[column] = text_cells(table[column])[0] if column else table[column]
+    return table, info
+
+
+def read_events(source, *, columns: Mapping[str, str] | None = None,
+                input_format: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read an events table and rename its columns to the canonical ones.
+
+    Parameters
+    ----------
+    source : path, str, Arrow-compatible table, Query or pandas.DataFrame
+        A CSV, TSV, Parquet or JSON Lines file (format by extension or
+        ``input_format``; ``.gz`` compressed CSV/TSV/JSON Lines too), a folder
+        or glob of such parts, ``"-"`` for standard input, any object with
+        ``__arrow_c_stream__`` (pyarrow, polars, DuckDB relations, ADBC
+        results), a :class:`Query` (a database), or a
+        DataFrame. See :func:`open_table`.
+    columns : dict of str to str, optional
+        Canonical name -> column name in the input, e.g. ``{"source": "user_id"}``;
+        a field of a nested record by its dotted name
+        (``{"target": "properties.recipient_id"}``).
+    input_format : {"csv", "tsv", "parquet", "jsonl"}, optional
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        Canonical columns present in the input (``source, target, type`` always,
+        then any of ``timestamp, converted, value, weight``), as text, except
+        ``value`` and ``weight`` columns that are numeric in the file; other
+        columns are dropped.
+    info : dict
+        ``path``, ``format``, ``sha256`` and where the events came from
+        (:func:`open_table`).
+
+    Raises
+    ------
+    InputError
+        Unreadable or empty input, a missing required column, or a mapping that
+        names a column the input does not have.
+    """
+    table, info = open_table(source, input_format=input_format, what="events")
+    if isinstance(table, pa.Table):
+        # only the columns used leave Arrow (text stays Arrow-backed: no copy)
+        names = [str(c).strip() for c in table.column_names]
+        if not names:
+            raise InputError("events input has no columns")
+        chosen = choose_columns(names, columns or {}, "events", REQUIRED_COLUMNS,
+                                EVENT_COLUMNS)
+        events = to_frame(table.select(list(chosen.values())))
+        events.columns = list(chosen)
+        marks = (table.column(names.index(BAD_ID)).fill_null(False).to_numpy(
+            zero_copy_only=False) if BAD_ID in names else None)
+    else:
+        table = table.copy()
+        if table.shape[1] == 0:
+            raise InputError("events input has no columns")
+        table.columns = [str(c).strip() for c in table.columns]
+        events = _apply_mapping(table, columns or {}, "events", REQUIRED_COLUMNS,
+                                EVENT_COLUMNS)
+        marks = table[BAD_ID] if BAD_ID in table.columns else None
+    bad_id = np.zeros(len(events), dtype=bool)
+    if marks is not None:  # events read before (compare reads a file once)
+        bad_id |= np.asarray(marks, dtype=bool)
+    for column in events.columns:
+        if column in NUMERIC_COLUMNS and pd.api.types.is_numeric_dtype(events[column].dtype) \
+                and not pd.api.types.is_bool_dtype(events[column].dtype):
+            continue  # numbers stay numbers (validation parses text ones)
+        if column in (SOURCE, TARGET):
+            events[column], not_id = _id_text(events[column])
+            if not_id is not None:
+                bad_id |= not_id
+        else:
+            events[column] = text_cells(events[column])[0]
+    if bad_id.any():  # counted as bad_id by validation
+        events[BAD_ID] = bad_id
+    if len(events) == 0:
+        raise InputError("events input has a header but no rows; expected at least one event")
+    return events.reset_index(drop=True), info
+
+
+def read_customers(source: str | Path | pd.DataFrame, *,
+                   input_format: str | None = None) -> pd.DataFrame:
+    """Read the optional customers table: ``customer_id`` plus any attributes.
+
+    Returns
+    -------
+    customers : pandas.DataFrame
+        One row per distinct ``customer_id`` (text, surrounding whitespace
+        stripped, first occurrence kept),
+        attribute columns as text, in input order.
+    """
+    table, _ = read_table(source, input_format=input_format, what="customers", as_text=False)
+    _check_unique_columns(table, "customers")
+    if CUSTOMER_ID not in table.columns:
+        raise InputError(f"customers table is missing column {CUSTOMER_ID!r}; "
+                         f"found {list(table.columns)}. Rename the id column to customer_id.")
+    ids, not_id = _id_text(table[CUSTOMER_ID])
+    if not_id is not None:
+        first = int(np.flatnonzero(not_id)[0])
+        raise InputError(
+            f"customers table column {CUSTOMER_ID!r} holds {int(not_id.sum())} values that "
+            f"are no id (row {first + 1}: {table[CUSTOMER_ID].iloc[first]!r}); ids are text "
+            "or numbers, not lists, objects or true/false")
+    table = table.assign(**{column: text_cells(table[column])[0] for column in table.columns})
+    table = table.assign(**{CUSTOMER_ID: ids.str.strip()})
+    table = table[table[CUSTOMER_ID].notna() & (table[CUSTOMER_ID] != "")]
+    return table.drop_duplicates(subset=CUSTOMER_ID, keep="first").reset_index(drop=True)

@@ -390,7 +390,7 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     Parameters
     ----------
     raw : pandas.DataFrame
-        Canonical text columns, as returned by :func:`influence.io.read_events`.
+        Canonical text columns, as returned by :func:`influence.sources.read_events`.
     config : AnalysisConfig
         Declared event types and the time window.
 
@@ -604,7 +604,7 @@ def validate_events(events: Any, *, config: Any = None,
     """
     from .config import as_config
     from .engine import Accounting
-    from .io import read_events
+    from .sources import read_events
 
     config = as_config(config)
     if columns:

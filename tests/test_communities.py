@@ -186,7 +186,7 @@ def test_synthetic_planted_truth_recovered(backend):
 def test_iterations_has_effect_and_is_validated():
     from influence.config import config_from_dict
     from influence.errors import ConfigError
-    from influence.io import read_events
+    from influence.sources import read_events
     from influence.synth import generate_events
 
     raw, _ = read_events(generate_events(3000, seed=1)[0])

@@ -23,7 +23,7 @@ import influence
 from influence.cli import cli
 from influence.config import AnalysisConfig, config_from_dict
 from influence.errors import ConfigError
-from influence.io import read_events as local_read_events
+from influence.sources import read_events as local_read_events
 from influence.synth import generate_events
 from influence.validation import clean_events as local_clean_events
 from influence.validation import customer_universe

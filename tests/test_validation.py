@@ -124,7 +124,7 @@ def test_timestamps_already_datetimes():
 
 def test_numeric_value_and_weight_columns_match_their_text(tmp_path):
     """A Parquet file with numeric value/weight gives what the same rows as text give."""
-    from influence.io import read_events
+    from influence.sources import read_events
 
     frame = pd.DataFrame({"source": ["a", "a", "b", "c"], "target": ["b", "c", "c", "a"],
                           "type": ["share", "referral", "comment", "share"],
@@ -191,7 +191,7 @@ def test_epoch_unit_can_be_declared(unit, value):
 
 def test_datetime_columns_out_of_range_are_bad_timestamps(tmp_path):
     """A Parquet timestamp column (microseconds) with dates beyond the nanosecond range."""
-    from influence.io import read_events
+    from influence.sources import read_events
 
     stamps = pd.Series(pd.to_datetime(["2026-01-01", "2999-01-01", "1600-01-01"],
                                       utc=True).astype("datetime64[us, UTC]"))

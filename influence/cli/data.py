@@ -9,12 +9,18 @@ import click
 
 from ..errors import OutputError
 from .app import cli
-from .options import config_option, configured, input_options, traceback_option
+from .options import (
+    config_option,
+    configured,
+    events_source,
+    input_options,
+    traceback_option,
+)
 from .output import render, setup_logging
 
 
 @cli.command()
-@click.argument("events", type=click.Path(dir_okay=False))
+@click.argument("events", type=click.Path())
 @input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @traceback_option
@@ -32,12 +38,16 @@ def validate(events, config_path, mapping, input_format, as_json):
     from ..validation import validate_events
 
     config = configured(config_path, mapping)
+    events = events_source(events, input_format)
     checked = validate_events(events, config=config, input_format=input_format)
     clean, info, report = checked.accounting, checked.accounting.input, checked.to_dict()
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"input      {info['path']} ({info['format']})")
+    for key in ("query", "table", "parts"):
+        if info.get(key) is not None:
+            click.echo(f"{key:<10} {info[key]}")
     click.echo(f"rows read  {clean.rows_read}")
     click.echo(f"rows used  {clean.rows_used}")
     for reason, count in clean.dropped.items():
@@ -94,7 +104,7 @@ def generate(n_customers, days, seed, start, out_path):
 
 
 @cli.command()
-@click.argument("events", type=click.Path(dir_okay=False))
+@click.argument("events", type=click.Path())
 @config_option("-k", key="propagators.k", type=click.IntRange(min=1),
                help="Seed set size (default: [propagators] k of the config, 50).")
 @click.option("--customers", "customers_path", type=click.Path(dir_okay=False),
@@ -127,6 +137,7 @@ def propagators(events, customers_path, config_path, mapping, input_format, fmt)
 
     setup_logging(True)
     config = configured(config_path, mapping)
+    events = events_source(events, input_format)
     result = find_propagators(events, customers=customers_path, config=config,
                               input_format=input_format)
     comparison = result.comparison

@@ -27,7 +27,8 @@ from .app import Settings
 
 __all__ = ["ArgumentOption", "argument_option", "ConfigOption", "config_option", "configured",
            "with_options", "options_given", "traceback_option", "core_input_options",
-           "input_options", "privacy_options", "pseudonym_key", "quiet_warnings"]
+           "input_options", "privacy_options", "pseudonym_key", "quiet_warnings",
+           "events_source", "is_folder", "database_out"]
 
 _GIVEN = "influence.config_options"
 
@@ -190,7 +191,94 @@ def core_input_options(func):
                       help="Unit of timestamps written as bare numbers (epoch time): "
                            "seconds (default), ms, us or ns. Overrides [input] "
                            "timestamp_unit."),
+        *_SOURCE_OPTIONS,
     ])
+
+
+# ------------------------------------------------------------------ where EVENTS come from
+# (issue 18: databases and standard input; paths, folders and globs are read by the API,
+# through influence.sources)
+_SOURCE = "influence.source_options"
+
+
+def _remember_source(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None:
+        ctx.meta.setdefault(_SOURCE, {})[param.name] = value
+    return value
+
+
+_SOURCE_OPTIONS = [
+    click.option("--query", metavar="SQL", expose_value=False, callback=_remember_source,
+                 help="With a database URI as EVENTS (duckdb:///f.duckdb, postgresql://"
+                      "host/db, sqlite:///f.db): the SQL whose result are the events."),
+    click.option("--table", metavar="NAME", expose_value=False, callback=_remember_source,
+                 help="With a database URI as EVENTS: read this table or view whole."),
+]
+
+
+def events_source(value: str, input_format: str | None, label: str = "EVENTS") -> Any:
+    """EVENTS as the API takes it.
+
+    A database URI with ``--query``/``--table`` is read now, once, as is ``-``
+    (standard input, with ``--input-format``): a
+    :class:`~influence.sources.LoadedTable` that ``--snapshots``, ``compare`` and
+    ``backtest`` read again for free. Paths, folders and globs are left to the API.
+    Usage errors never show a URI's credentials.
+    """
+    from ..sources import STDIN, Query, is_database_uri, load, redact_uri
+
+    given = click.get_current_context().meta.get(_SOURCE, {})
+    query, table = given.get("query"), given.get("table")
+    if query is not None and table is not None:
+        raise click.UsageError("--query and --table exclude each other; give one")
+    if is_database_uri(value):
+        if query is None and table is None:
+            raise click.UsageError(f"{label} {redact_uri(value)} is a database: say what to "
+                                   "read with --query SQL or --table NAME")
+        return load(Query(value, sql=query, table=table))
+    if query is not None or table is not None:
+        option = "--query" if query is not None else "--table"
+        raise click.UsageError(f"{option} reads from a database, but {label} is not a "
+                               "database URI (duckdb:///FILE, postgresql://HOST/DB, "
+                               "sqlite:///FILE)")
+    if value == STDIN:
+        if input_format is None:
+            raise click.UsageError(f"{label} '-' (standard input) needs its format: add "
+                                   "--input-format csv|tsv|parquet|jsonl")
+        return load(value, input_format=input_format)
+    return value
+
+
+def is_folder(value: Any) -> bool:
+    """Whether EVENTS_OR_DIR names a folder (not a database, standard input, a table)."""
+    import os
+    from pathlib import Path
+
+    return isinstance(value, (str, os.PathLike)) and Path(value).is_dir()
+
+
+def database_out(out: str, run_id: str | None, *, files: tuple[str, ...] = ()) -> bool:
+    """Whether ``--out`` names a database; a usage error for what only a folder takes.
+
+    ``files`` are the options given that write files into a results folder
+    (``--format``, ``--report``, ``--graph-format``).
+    """
+    from ..sinks import WRITABLE
+    from ..sources import database_kind, is_database_uri, redact_uri
+
+    if not is_database_uri(out):
+        if run_id is not None:
+            raise click.UsageError("--run-id needs --out duckdb:///FILE or "
+                                   "postgresql://HOST/DB (a folder holds one run)")
+        return False
+    if database_kind(out) not in WRITABLE:
+        raise click.UsageError(f"--out {redact_uri(out)}: results are written to "
+                               "duckdb:///FILE or postgresql://HOST/DB")
+    if files:
+        raise click.UsageError(f"{', '.join(files)} write files into a results folder; "
+                               "with --out DATABASE every table goes into the database "
+                               "(run 'influence analyze' again with --out DIR for files)")
+    return True
 
 
 def input_options(func):

@@ -14,6 +14,7 @@ from .options import (
     config_option,
     configured,
     core_input_options,
+    events_source,
     options_given,
     traceback_option,
     with_options,
@@ -80,7 +81,10 @@ def compare(old, new, split, config_path, mapping, input_format, threshold, n, f
         raise click.UsageError("missing argument 'NEW' (or give --split DATE with one "
                                "events file)")
     config = configured(config_path, mapping)
-    cache = {}
+    cache: dict = {}
+    same = new == old
+    old = events_source(old, input_format, "OLD")
+    new = old if same else events_source(new, input_format, "NEW")
     before = _period(old, "old", config, input_format, windows["old"], cache)
     after = _period(new, "new", config, input_format, windows["new"], cache)
     result = run_compare(before, after, threshold=threshold)
@@ -122,28 +126,31 @@ def _period(source, label, config, input_format, window, cache):
     """One period of ``compare``: a results folder, or an events file with a window."""
     from .. import analysis
 
-    path = Path(source)
-    recover(path)
-    if path.is_dir():
-        if window:
-            raise click.UsageError(f"{label} is a results folder ({source}); window options "
-                                   f"--{label}-since/--{label}-until/--split need an "
-                                   "events file")
-        return analysis.Analysis.load(path)
-    if not path.exists():
-        raise InputError(f"{label} {source!r} does not exist; expected a results folder "
-                         "(from 'influence analyze') or an events file")
-    key = (str(path.resolve()), input_format)
+    if isinstance(source, str):
+        path = Path(source)
+        recover(path)
+        if path.is_dir():
+            if window:
+                raise click.UsageError(f"{label} is a results folder ({source}); window "
+                                       f"options --{label}-since/--{label}-until/--split "
+                                       "need an events file")
+            return analysis.Analysis.load(path)
+        if not path.exists() and not any(c in source for c in "*?["):
+            raise InputError(f"{label} {source!r} does not exist; expected a results folder "
+                             "(from 'influence analyze') or an events file")
+        key: tuple = (str(path.resolve()), input_format)
+    else:  # events read already (a database query, standard input)
+        key = (id(source), input_format)
     if key not in cache:
-        from ..io import read_events
+        from ..sources import read_events
 
-        cache[key] = read_events(path, columns=config.columns, input_format=input_format)[0]
+        cache[key] = read_events(source, columns=config.columns, input_format=input_format)[0]
     windowed = with_options(config.replace(columns={}), label, window)
     return analysis.analyze(cache[key], config=windowed)
 
 
 @cli.command()
-@click.argument("events", type=click.Path(dir_okay=False))
+@click.argument("events", type=click.Path())
 @argument_option("--split", key="split", metavar="DATE", required=True,
                  help="Score on events before DATE, judge on events from DATE on.")
 @argument_option("--horizon", key="horizon", default="30d", show_default=True,
@@ -174,6 +181,7 @@ def backtest(events, split, horizon, k, config_path, mapping, input_format, as_j
 
     setup_logging(True)
     config = configured(config_path, mapping)
+    events = events_source(events, input_format)
     result = run(events, split, horizon=None if horizon.strip().lower() == "all" else horizon,
                  k=k, config=config, input_format=input_format)
     if out_dir is not None:

@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import configured, input_options, privacy_options, pseudonym_key, traceback_option
+from .options import (
+    configured,
+    events_source,
+    input_options,
+    is_folder,
+    privacy_options,
+    pseudonym_key,
+    traceback_option,
+)
 from .output import recover, render, setup_logging, write_beside, write_list
 
 
@@ -109,8 +117,10 @@ def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseud
         raise click.UsageError("--with-attributes cannot be combined with --pseudonymize: "
                                "attributes may identify customers")
     key = pseudonym_key(pseudonymize, key_file)
-    recover(source)
-    saved = Path(source).is_dir()
+    source = events_source(source, input_format, "EVENTS_OR_DIR")
+    if isinstance(source, str):
+        recover(source)
+    saved = is_folder(source)
     config = configured(config_path, mapping) if config_path or not saved else None
     if saved:
         result = analysis.Analysis.load(source)

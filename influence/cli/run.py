@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
@@ -12,6 +11,8 @@ from .options import (
     argument_option,
     config_option,
     configured,
+    database_out,
+    events_source,
     input_options,
     privacy_options,
     pseudonym_key,
@@ -35,7 +36,12 @@ from .output import reporter, save_errors, setup_logging
                help="Spark master for --engine spark (default: [spark] master of the "
                     "config, else local[*]); ignored inside spark-submit.")
 @click.option("--out", "out_dir", default="influence-out", show_default=True,
-              type=click.Path(file_okay=False), help="Results folder.")
+              type=click.Path(file_okay=False),
+              help="Results folder, or a database: duckdb:///results.duckdb, "
+                   "postgresql://host/db (every table in one transaction, see --run-id).")
+@click.option("--run-id", metavar="ID",
+              help="With --out DATABASE: the run's id in every table (default: the time of "
+                   "writing). A run id already there is replaced.")
 @config_option("--seed", key="communities.seed", help="Seed for community detection.")
 @config_option("--resolution", key="communities.resolution",
                help="Leiden modularity resolution (larger: smaller communities).")
@@ -55,7 +61,7 @@ from .output import reporter, save_errors, setup_logging
 @traceback_option
 @quiet_warnings
 def analyze(events, customers_path, config_path, mapping, input_format, engine, spark_master,
-            out_dir, fmt, snapshot_every, snapshot_window, with_report, graph_format, quiet,
+            out_dir, run_id, fmt, snapshot_every, snapshot_window, with_report, graph_format, quiet,
             pseudonymize, key_file):
     """Analyze EVENTS and write customers, communities, segments, edges, manifest.json and
     report.html to --out.
@@ -69,13 +75,26 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
           --since 2026-01-01 --until 2026-03-31 --customers customers.csv
       influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
       influence analyze events/ --engine spark --spark-master spark://host:7077
+      influence analyze 'exports/2026-*.parquet' --out duckdb:///results.duckdb
+      influence analyze postgresql://analyst@db/crm --query "SELECT * FROM events" \\
+          --out postgresql://analyst@db/crm --run-id 2026-03
+      zcat events.jsonl.gz | influence analyze - --input-format jsonl \\
+          --map target=properties.recipient_id
     """
     from .. import analysis
     from .. import folder as results_folder
+    from ..sources import STDIN, is_database_uri
 
     setup_logging(quiet)
-    if engine == "local" and Path(events).is_dir():
-        raise click.BadParameter(f"File {events!r} is a directory.", param_hint="'EVENTS'")
+    ctx = click.get_current_context()
+    files = [name for name, param in (("--format", "fmt"), ("--report", "with_report"))
+             if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE]
+    files += ["--graph-format"] if graph_format is not None else []
+    database = database_out(out_dir, run_id, files=tuple(files))
+    if engine == "spark" and (events == STDIN or is_database_uri(events)):
+        raise click.UsageError("--engine spark reads files and folders; read standard "
+                               "input and databases with --engine local")
+    events = events_source(events, input_format)
     if spark_master is not None and engine != "spark":
         raise click.UsageError("--spark-master needs --engine spark")
     if engine == "spark" and snapshot_every is not None:
@@ -84,14 +103,19 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
         raise click.UsageError("--snapshot-window needs --snapshots")
     key = pseudonym_key(pseudonymize, key_file)
     config = configured(config_path, mapping)
+    snapshots = (None if snapshot_every is None else
+                 {"every": snapshot_every, "window": snapshot_window})
+    if database:
+        written = _into_database(events, customers_path, config, input_format, engine,
+                                 snapshots, key, out_dir, run_id, quiet)
+        click.echo(written)
+        return
     # before the analysis, not after it: a second run into the same folder, or a
     # folder holding other files, fails now rather than minutes later
     with results_folder.locked(out_dir) as target:
         results_folder.prepare(target)
         progress = reporter(quiet)
         try:
-            snapshots = (None if snapshot_every is None else
-                         {"every": snapshot_every, "window": snapshot_window})
             result = analysis.analyze(events, customers=customers_path, config=config,
                                       input_format=input_format, engine=engine,
                                       snapshots=snapshots, pseudonymize_key=key,
@@ -108,6 +132,30 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
     if not quiet:
         click.echo(_summary(result.manifest), err=True)
     click.echo(str(folder))
+
+
+def _into_database(events, customers_path, config, input_format, engine, snapshots, key,
+                   out, run_id, quiet) -> str:
+    """``analyze --out DATABASE``: the analysis, then every table into the database in one
+    transaction. Returns what stdout shows: the database without credentials, the run id."""
+    from .. import analysis
+    from ..sources import redact_uri
+
+    progress = reporter(quiet)
+    try:
+        result = analysis.analyze(events, customers=customers_path, config=config,
+                                  input_format=input_format, engine=engine,
+                                  snapshots=snapshots, pseudonymize_key=key,
+                                  reporter=progress)
+        progress.start("save")
+        began = time.perf_counter()
+        written = result.to_database(out, run_id=run_id)
+        progress.done("save", time.perf_counter() - began)
+    finally:
+        progress.close()
+    if not quiet:
+        click.echo(_summary(result.manifest), err=True)
+    return f"{redact_uri(out)} {written}"
 
 
 def _summary(m: dict) -> str:

@@ -199,8 +199,9 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
 
     Parameters
     ----------
-    events : path, pandas.DataFrame or InfluenceGraph
-        Events (read and validated as by :func:`influence.analyze`), or an
+    events : path, str, Query, Arrow-compatible table, pandas.DataFrame or InfluenceGraph
+        Events (anything :func:`influence.analyze` reads, validated as it
+        validates them), or an
         already built graph (then ``probabilities = "learned"`` is not
         available and the ``p0`` rule is used).
     k : int, optional
@@ -253,7 +254,7 @@ def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int 
         graph, clean_events, codes, source_info = events, None, None, {"graph": True}
     else:
         from ..graph import build_graph, encode_events
-        from ..io import read_customers, read_events
+        from ..sources import read_customers, read_events
         from ..validation import clean_events as clean
         from ..validation import customer_universe
 

@@ -109,7 +109,7 @@ def _versions(spark) -> dict[str, str]:
 def _read_customers(spark, customers):
     from pyspark.sql import DataFrame
 
-    from ..io import read_customers
+    from ..sources import read_customers
 
     if customers is None:
         return None

@@ -1,7 +1,7 @@
 """Reading events into Spark and validating them with the local engine's rules.
 
 :func:`read_events` gives a DataFrame of the canonical columns (same mapping,
-same errors as :func:`influence.io.read_events`); :func:`clean_events` applies
+same errors as :func:`influence.sources.read_events`); :func:`clean_events` applies
 :mod:`influence.validation`'s rules, each dropped row counted once under the
 first reason that applies, in the order of
 :data:`influence.validation.DROP_REASONS`, so ``rows_read``, ``rows_used`` and
@@ -367,7 +367,7 @@ def customer_ids(spark, universe, customers: pd.DataFrame | None, *, storage=Non
     universe : pyspark.sql.DataFrame
         ``customer_id`` of every event row read (:attr:`SparkEvents.universe`).
     customers : pandas.DataFrame, optional
-        The customers table (:func:`influence.io.read_customers`).
+        The customers table (:func:`influence.sources.read_customers`).
 
     Returns
     -------
