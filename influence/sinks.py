@@ -232,6 +232,11 @@ def _columns_sql(schema: pa.Schema, kind: str) -> str:
     return ", ".join(f"{_quote(f.name)} {types[f.type]}" for f in schema)
 
 
+def _sql_name(kind: pa.DataType) -> str:
+    return {pa.string(): "text", pa.int64(): "bigint", pa.float64(): "double",
+            pa.bool_(): "boolean", _TIME: "timestamptz"}.get(kind, str(kind))
+
+
 def _fit(table: pa.Table, existing: dict[str, pa.DataType], name: str) -> pa.Table:
     """``table`` with each column cast to the type it already has in the database."""
     columns = []
@@ -246,9 +251,10 @@ def _fit(table: pa.Table, existing: dict[str, pa.DataType], name: str) -> pa.Tab
         try:
             columns.append(column.cast(want))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise OutputError(f"column {field.name!r} of table {name} holds {want} in the "
-                              f"database, but this run has {field.type}; write this run to "
-                              "another database or drop the column") from None
+            raise OutputError(f"column {field.name!r} of table {name} is {_sql_name(want)} in "
+                              f"the database, but this run has {_sql_name(field.type)} there; "
+                              "nothing was written: write this run to another database, or "
+                              "change or drop that column") from None
     return pa.Table.from_arrays(columns, schema=pa.schema(
         [pa.field(f.name, c.type) for f, c in zip(table.schema, columns)]))
 

@@ -36,3 +36,33 @@ def shared_data() -> Path:
         pytest.skip(f"shared data folder not found at {SHARED_DATA} "
                     "(set INFLUENCE_SHARED_DATA to its path)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on 127.0.0.1 for the session (tests/postgres_server.py),
+    stopped by its process id at the end; skipped, saying why, where it cannot run."""
+    pytest.importorskip("adbc_driver_postgresql",
+                        reason="the ADBC PostgreSQL driver is not installed: pip install "
+                               "'influence[postgresql]' (the test extra has it)")
+    import postgres_server
+
+    reason = postgres_server.why_not()
+    if reason is not None:
+        pytest.skip(reason)
+    server = postgres_server.start()
+    try:
+        yield server
+    finally:
+        postgres_server.stop(server)
+
+
+@pytest.fixture
+def pg_database(postgres, request):
+    """The URI (with its password) of a fresh database on the session's server."""
+    import re
+
+    import postgres_server
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    return postgres_server.create_database(postgres, name)

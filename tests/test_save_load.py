@@ -105,3 +105,31 @@ def test_a_folder_without_csv_escape_is_read_with_the_old_rule(tmp_path):
     text = (folder / "customers.csv").read_text()
     (folder / "customers.csv").write_text(text.replace("\"''q\"", "\"'q\""))
     assert set(Analysis.load(folder).customers["customer_id"]) == {"'q", "=x", "b"}
+
+
+# --- the graph of loaded results (issue 18) -------------------------------------------
+
+def test_loaded_results_rebuild_the_graph_from_their_edges(tmp_path):
+    """``Analysis.load(...).graph.to_networkx()`` (the README's example) gives the graph
+    ``analyze`` built: same customers, edges, weights and event counts; rebuilt on first
+    use, not at load time."""
+    import networkx as nx
+
+    from influence.export import pseudonymize_analysis
+
+    events = pd.DataFrame({"source": ["a", "b", "c", "a", "d", "=x"],
+                           "target": ["b", "c", "a", "b", None, "a"],
+                           "type": ["share", "referral", "comment", "share", "share",
+                                    "share"]})
+    events.loc[len(events)] = ["e", "a", "share"]
+    result = analyze(events, customers=pd.DataFrame({"customer_id": ["lonely"]}), seed=0)
+    for fmt in ("csv", "parquet"):
+        loaded = Analysis.load(result.save(tmp_path / fmt, fmt))
+        assert "_graph" not in loaded.__dict__ or loaded.__dict__["_graph"] is None
+        assert nx.utils.graphs_equal(loaded.graph.to_networkx(), result.graph.to_networkx())
+        assert loaded.graph.edges.equals(result.graph.edges)
+        assert loaded.graph.ids.equals(result.graph.ids)
+        assert loaded.graph.graph.ecount() == result.graph.graph.ecount()
+    hidden = pseudonymize_analysis(result, b"k" * 16)
+    assert sorted(hidden.graph.to_networkx().nodes) == \
+        sorted(hidden.customers["customer_id"].tolist())

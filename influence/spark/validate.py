@@ -23,9 +23,10 @@ import pandas as pd
 import pyarrow as pa
 
 from ..config import AnalysisConfig
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
 from ..io import choose_columns, csv_header, detect_format, file_sha256
 from ..schema import CUSTOMER_ID, EVENT_COLUMNS, TIMESTAMP
+from ..sources import STDIN, is_database_uri
 from ..validation import (
     DROP_REASONS,
     drop_warnings,
@@ -139,6 +140,12 @@ def read_events(spark, events: Any, *, columns: Mapping[str, str] | None = None,
         frame = events
         info = {"path": None, "format": "spark", "sha256": None}
         fmt = "spark"
+    elif not isinstance(events, (str, Path)) or str(events) == STDIN \
+            or is_database_uri(str(events)):
+        raise InputTypeError(
+            "the Spark engine reads files and folders (local or on any file system Spark "
+            "reads) and Spark DataFrames; read standard input, databases and Arrow tables "
+            f"with the local engine (got {type(events).__name__})")
     else:
         path = str(events)
         fmt = detect_format(Path(path.rstrip("/")), input_format)
