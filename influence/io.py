@@ -40,7 +40,8 @@ INPUT_FORMATS = {
     "csv": (".csv", ".csv.gz"),
     "tsv": (".tsv", ".tsv.gz", ".tab"),
     "parquet": (".parquet", ".pq"),
-    "jsonl": (".jsonl", ".ndjson", ".jsonl.gz"),
+    # .json: JSON Lines as Spark, Segment and most exporters write it
+    "jsonl": (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".json", ".json.gz"),
 }
 
 #: Event columns kept as numbers when the file stores them as numbers.

@@ -276,9 +276,18 @@ def test_spark_master_needs_spark_engine(tmp_path, small_events):
     assert result.exit_code == 2 and "--engine spark" in result.stderr
 
 
-def test_local_engine_still_refuses_a_folder(tmp_path):
+def test_local_engine_reads_a_folder_of_parts_too(tmp_path, small_events):
+    """Issue 18: the local engine reads folders of part files (it refused them, exit 2)."""
     result = CliRunner().invoke(cli, ["analyze", str(tmp_path)])
-    assert result.exit_code == 2 and "is a directory" in result.stderr
+    assert result.exit_code == 3 and "holds no files" in result.stderr
+    small_events.iloc[:4].to_csv(tmp_path / "part-0.csv", index=False)
+    small_events.iloc[4:].to_csv(tmp_path / "part-1.csv", index=False)
+    (tmp_path / "_SUCCESS").write_text("")
+    out = tmp_path.parent / "out"
+    result = CliRunner().invoke(cli, ["analyze", str(tmp_path), "--out", str(out), "-q",
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert (out / "customers.csv").is_file()
 
 
 # --- agreement with the local engine ----------------------------------------------------
