@@ -683,7 +683,8 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     Arrow types pandas would turn into Python objects one by one are made text in
     Arrow first: timestamps as ISO 8601 (``2026-01-31T09:30:00Z`` in UTC for zoned
     ones, wall time for naive ones, which validation takes as UTC), dates as
-    ``2026-01-31``; ``string_view`` (polars) as text.
+    ``2026-01-31``; ``string_view`` (polars) as text. Integer columns with missing
+    values become pandas' nullable integers (not float64, which rounds ids above 2**53).
     """
     columns = []
     for column in table.columns:
@@ -700,7 +701,18 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
             column = column.cast(pa.large_string() if pa.types.is_string_view(kind)
                                  else pa.large_binary())
         columns.append(column)
-    return _to_pandas(pa.Table.from_arrays(columns, names=table.column_names))
+    table = pa.Table.from_arrays(columns, names=table.column_names)
+    if not any(pa.types.is_integer(c.type) and c.null_count for c in table.columns):
+        return _to_pandas(table)
+    # integers with missing values as pandas' nullable integers, not float64: a 64-bit
+    # id such as 1234567890123456781 keeps its last digits
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    mapping = {pa.string(): text, pa.large_string(): text,
+               **{getattr(pa, name)(): pd.api.types.pandas_dtype(name.capitalize())
+                  for name in ("int8", "int16", "int32", "int64")},
+               **{getattr(pa, name)(): pd.api.types.pandas_dtype("UInt" + name[4:])
+                  for name in ("uint8", "uint16", "uint32", "uint64")}}
+    return table.to_pandas(types_mapper=mapping.get, ignore_metadata=True)
 
 
 # ------------------------------------------------------------------ read and map

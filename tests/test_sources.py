@@ -352,3 +352,23 @@ def test_inputs_no_reader_takes():
     assert isinstance(caught.value, TypeError)
     table, info = open_table(pd.DataFrame({"a": [1]}))
     assert info["format"] == "dataframe"
+
+
+def test_64_bit_integer_ids_with_missing_values_keep_every_digit(tmp_path):
+    """A database's BIGINT ids with NULLs (activity-only rows) arrive as Arrow int64 with
+    nulls: as float64 in pandas, 1234567890123456781 would become ...768."""
+    table = pa.table({"source": pa.array([1234567890123456789, 7], pa.int64()),
+                      "target": pa.array([1234567890123456781, None], pa.int64()),
+                      "type": ["share", "share"], "value": pa.array([3, None], pa.int32())})
+    pq.write_table(table, tmp_path / "e.parquet")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.register("t", table)
+    con.execute("CREATE TABLE events AS SELECT * FROM t")
+    con.close()
+    for source in (table, tmp_path / "e.parquet",
+                   Query(f"duckdb:///{tmp_path}/w.duckdb", table="events")):
+        raw, _ = read_events(source)
+        assert raw["target"].tolist()[0] == "1234567890123456781"
+        assert raw["source"].tolist() == ["1234567890123456789", "7"]
+        clean = clean_events(raw, AnalysisConfig())
+        assert clean.events["value"].tolist()[0] == 3.0 and clean.rows_used == 2
