@@ -5,7 +5,7 @@
 
 Prints, per repeat, the seconds to parse the file's bytes (already in memory) with
 ``pandas.read_json(lines=True, dtype=False)`` and with ``pyarrow.json.read_json``, and the
-seconds of ``influence.io.read_events`` (parse, map, ids as text) end to end, with the
+seconds of ``influence.sources.read_events`` (parse, map, ids as text) end to end, with the
 load average: the numbers are noisy on a shared machine.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from influence.io import read_events
+from influence.sources import read_events
 
 
 def main() -> None:

@@ -6,13 +6,12 @@ import pytest
 from influence.errors import InputError
 from influence.io import (
     neutralize_formulas,
-    read_customers,
-    read_events,
     read_result_csv,
     restore_formulas,
     write_events,
     write_table,
 )
+from influence.sources import read_customers, read_events
 
 
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".jsonl"])
