@@ -127,7 +127,7 @@ class Analysis:
     customers: pd.DataFrame
     communities: pd.DataFrame
     manifest: dict[str, Any]
-    graph: InfluenceGraph | None = _GraphFromEdges()  # a descriptor: see its docstring
+    graph: _GraphFromEdges = _GraphFromEdges()  # InfluenceGraph | None, see the descriptor
     segments: pd.DataFrame | None = field(default=None, repr=False)
     snapshots: pd.DataFrame | None = field(default=None, repr=False)
     edges: pd.DataFrame | None = field(default=None, repr=False)
@@ -135,8 +135,9 @@ class Analysis:
     kfactor: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.edges is None and self.__dict__.get("_graph") is not None:
-            self.edges = self.graph.edge_table()
+        graph = self.__dict__.get("_graph")  # the graph given, none rebuilt
+        if self.edges is None and graph is not None:
+            self.edges = graph.edge_table()
 
     def save(self, out: str | Path, format: str = "csv", *, report: bool = False,
              graph_format: str | None = None) -> Path:

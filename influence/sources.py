@@ -242,7 +242,9 @@ class Query:
     @property
     def statement(self) -> str:
         """The SQL run: the query, or ``SELECT * FROM "table"``."""
-        return self.sql if self.sql is not None else f"SELECT * FROM {quote_name(self.table)}"
+        if self.sql is not None:
+            return self.sql
+        return f"SELECT * FROM {quote_name(self.table or '')}"  # __post_init__: one of them
 
     def __repr__(self) -> str:
         what = f"sql={self.sql!r}" if self.sql is not None else f"table={self.table!r}"
@@ -587,10 +589,10 @@ def _partition_columns(table, relative: Path):
     that name in the data wins)."""
     names = table.column_names if isinstance(table, pa.Table) else list(table.columns)
     for folder in relative.parts[:-1]:
-        key, sep, value = folder.partition("=")
+        key, sep, text = folder.partition("=")
         if not sep or not key or key in names:
             continue
-        value = unquote(value)
+        value: str | None = unquote(text)
         if value == "__HIVE_DEFAULT_PARTITION__":
             value = None
         n = len(table)

@@ -187,7 +187,7 @@ def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
     return columns, info
 
 
-def find_propagators(events: str | Path | pd.DataFrame | InfluenceGraph, k: int | None = None,
+def find_propagators(events: Any, k: int | None = None,
                      *, customers: str | Path | pd.DataFrame | None = None,
                      config: AnalysisConfig | str | Path | None = None,
                      columns: Mapping[str, str] | None = None,
