@@ -11,6 +11,7 @@ import io
 import json
 import sqlite3
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -372,3 +373,32 @@ def test_64_bit_integer_ids_with_missing_values_keep_every_digit(tmp_path):
         assert raw["source"].tolist() == ["1234567890123456789", "7"]
         clean = clean_events(raw, AnalysisConfig())
         assert clean.events["value"].tolist()[0] == 3.0 and clean.rows_used == 2
+
+
+def test_every_entry_point_takes_an_arrow_table():
+    """analyze, find_propagators, backtest and validate_events take a polars frame (the
+    Arrow C stream interface) and give what they give for the same events as a CSV file;
+    compare takes the analyses."""
+    polars = pytest.importorskip("polars")
+    import influence
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "events.csv"
+    frame = polars.read_csv(path, infer_schema_length=0)  # every column text, as the CSV
+    config = {"propagators": {"simulations": 20}}
+    by_file, by_frame = influence.analyze(path, config=config), influence.analyze(frame,
+                                                                                  config=config)
+    pd.testing.assert_frame_equal(by_frame.customers, by_file.customers)
+    assert by_frame.manifest["input"]["kind"] == "arrow"
+    assert by_frame.manifest["rows_read"] == by_file.manifest["rows_read"]
+    assert influence.compare(by_file, by_frame).summary["lists"] == \
+        influence.compare(by_file, by_file).summary["lists"]
+    seeds = influence.find_propagators(frame, 5, config=config).seeds
+    assert seeds.equals(influence.find_propagators(path, 5, config=config).seeds)
+    checked = influence.validate_events(frame).to_dict()
+    assert checked["rows_read"] == checked["rows_used"] + sum(checked["dropped"].values())
+    split = str(pd.Timestamp(by_file.manifest["window"]["end_date"]) - pd.Timedelta(days=20))[:10]
+    scored = influence.backtest(frame, split, horizon=10, k=10, config=config).summary
+    want = influence.backtest(path, split, horizon=10, k=10, config=config).summary
+    assert scored.pop("input")["kind"] == "arrow"
+    want.pop("input")
+    assert scored == want
