@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 from .folder import with_outputs
 from .sources import _first_line, _import, database_kind, is_database_uri, redact_uri, scrub
 
@@ -95,11 +95,17 @@ def default_run_id(now: dt.datetime | None = None) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    """``run_id`` if it is usable: 1 to 200 printable characters."""
+    """``run_id`` if it is usable: 1 to 200 printable characters.
+
+    Raises
+    ------
+    ConfigError
+        It is not (key ``run_id``; the command line names ``--run-id``).
+    """
     if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > _MAX_RUN_ID \
             or not run_id.isprintable():
-        raise OutputError(f"run id {run_id!r} is not usable; expected 1 to {_MAX_RUN_ID} "
-                          "printable characters, e.g. --run-id 2026-03")
+        raise ConfigError.invalid("run_id", f"1 to {_MAX_RUN_ID} printable characters, such "
+                                  "as '2026-03'", run_id, subject="argument 'run_id'")
     return run_id
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import influence
 from influence.cli import cli
-from influence.errors import OutputError
+from influence.errors import ConfigError, OutputError
 from influence.sinks import CRM_VIEW, RUNS, TABLES, write_database
 from influence.sources import Query
 
@@ -168,7 +168,12 @@ def test_analyze_out_database_on_the_command_line(events, tmp_path):
     result = runner.invoke(cli, ["analyze", str(source), "--out", f"sqlite:///{tmp_path}/x"])
     assert result.exit_code == 2 and "duckdb:///FILE or postgresql://" in result.output
     result = runner.invoke(cli, ["analyze", str(source), "--out", uri, "--run-id", "a\nb"])
-    assert result.exit_code == 5 and "not usable" in result.output
+    assert result.exit_code == 4, result.output
+    assert result.output == ("influence: error: option '--run-id' must be 1 to 200 printable "
+                             "characters, such as '2026-03'; got 'a\\nb'\n")
+    with pytest.raises(ConfigError) as caught:  # the API names its argument
+        write_database(influence.analyze(events), uri, run_id="")
+    assert caught.value.key == "run_id" and str(caught.value).startswith("argument 'run_id'")
 
 
 # ------------------------------------------------------------------ PostgreSQL

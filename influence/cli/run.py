@@ -39,9 +39,9 @@ from .output import reporter, save_errors, setup_logging
               type=click.Path(file_okay=False),
               help="Results folder, or a database: duckdb:///results.duckdb, "
                    "postgresql://host/db (every table in one transaction, see --run-id).")
-@click.option("--run-id", metavar="ID",
-              help="With --out DATABASE: the run's id in every table (default: the time of "
-                   "writing). A run id already there is replaced.")
+@argument_option("--run-id", key="run_id", metavar="ID",
+                 help="With --out DATABASE: the run's id in every table (default: the time "
+                      "of writing). A run id already there is replaced.")
 @config_option("--seed", key="communities.seed", help="Seed for community detection.")
 @config_option("--resolution", key="communities.resolution",
                help="Leiden modularity resolution (larger: smaller communities).")
@@ -91,6 +91,10 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
              if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE]
     files += ["--graph-format"] if graph_format is not None else []
     database = database_out(out_dir, run_id, files=tuple(files))
+    if run_id is not None:  # before the analysis, not after it
+        from ..sinks import check_run_id
+
+        check_run_id(run_id)
     if engine == "spark" and (events == STDIN or is_database_uri(events)):
         raise click.UsageError("--engine spark reads files and folders; read standard "
                                "input and databases with --engine local")
