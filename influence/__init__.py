@@ -20,7 +20,7 @@ import importlib
 import importlib.util
 import sys
 import types
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -71,10 +71,10 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .validation import ValidationReport, validate_events  # noqa: F401
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _ALIASES:
-        home, attribute = _ALIASES[name]
-        value = getattr(importlib.import_module(f".{home}", __name__), attribute)
+        module, attribute = _ALIASES[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attribute)
         globals()[name] = value
         return value
     home = _HOMES.get(name)

@@ -52,7 +52,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -295,7 +295,7 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
 
     split = parse_instant("split", split) if not isinstance(split, pd.Timestamp) else (
         split.tz_localize("UTC") if split.tzinfo is None else split.tz_convert("UTC"))
-    horizon_days = None if horizon is None else parse_days("horizon", horizon)
+    horizon_days = None if horizon is None else parse_days("--horizon", horizon)
     ks = [k] if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else list(k)
     if not ks or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
                          and x >= 1 for x in ks):
@@ -338,6 +338,7 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
     del raw
 
     scored = before.customers
+    assert before.graph is not None  # analyze() keeps the graph
     table = pd.DataFrame({CUSTOMER_ID: scored[CUSTOMER_ID].astype("str").to_numpy()})
     for name in ("influence_score", "pagerank", "out_strength", "events_sent"):
         table[name] = scored[name].to_numpy()

@@ -8,6 +8,7 @@ influence runs inside it.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import igraph as ig
@@ -109,7 +110,7 @@ def modularity(graph: InfluenceGraph, membership: np.ndarray, *,
 def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
                        rank: np.ndarray, *, top: int = 5,
                        segment: np.ndarray | None = None,
-                       segment_names: tuple[str, ...] = ()) -> pd.DataFrame:
+                       segment_names: Sequence[str] = ()) -> pd.DataFrame:
     """One row per community.
 
     Parameters
@@ -123,7 +124,7 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
         How many members ``top_members`` lists.
     segment : numpy.ndarray of str, optional
         Segment of each vertex; gives the ``share_<name>`` columns.
-    segment_names : tuple of str, default=()
+    segment_names : sequence of str, default=()
         One ``share_<name>`` column per name, in this order.
 
     Returns
@@ -188,7 +189,7 @@ def community_edge_sums(graph: InfluenceGraph, membership: np.ndarray) -> pd.Dat
 def profiles_from_sums(membership: np.ndarray, rank: np.ndarray, ids: pd.Index,
                        sums: pd.DataFrame, *, top: int = 5,
                        segment: np.ndarray | None = None,
-                       segment_names: tuple[str, ...] = ()) -> pd.DataFrame:
+                       segment_names: Sequence[str] = ()) -> pd.DataFrame:
     """:func:`community_profiles` from the per-community edge sums
     (:func:`community_edge_sums`, or the Spark engine's executor sums) and the
     members: size, density, leader, top members, segment shares."""

@@ -49,6 +49,7 @@ import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -142,7 +143,7 @@ class _Parser:
             if match is None:
                 raise ConditionSyntaxError(
                     f"unexpected character {text[pos]!r} at position {pos + 1}")
-            kind = match.lastgroup
+            kind = cast(str, match.lastgroup)  # every alternative of _TOKEN is named
             if kind != "space":
                 value = match.group()
                 if (kind == "name" and value in _KEYWORDS) or kind == "punct":
@@ -369,11 +370,11 @@ def _compare(node: Comparison, table: pd.DataFrame, cache: dict) -> np.ndarray:
         text = _is_text(left)
         array, missing = _as_array(left, n, numeric=not text)
         wanted = [lit.value if text else (float(lit.value) if not isinstance(lit.value, str)
-                                          else np.nan) for lit in node.right]
+                                          else np.nan) for lit in cast(tuple, node.right)]
         hit = pd.Series(array).isin(wanted).to_numpy()
         result = ~hit if node.op == "not in" else hit
         return result & ~missing
-    right = _values(node.right, table, cache)
+    right = _values(cast(Operand, node.right), table, cache)
     text = _is_text(left) or _is_text(right)
     a, a_missing = _as_array(left, n, numeric=not text)
     b, b_missing = _as_array(right, n, numeric=not text)

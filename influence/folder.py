@@ -62,7 +62,7 @@ from .io import CSV_ESCAPE, file_sha256
 try:  # POSIX; elsewhere writers are not kept apart
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["locked", "staged", "prepare", "recover", "write_manifest", "with_outputs",
            "verify_files",
@@ -495,7 +495,7 @@ def write_manifest(folder: str | Path, manifest: Mapping[str, Any], *, format: s
             measured[name] = dict(checks[name])
             continue
         path = folder / name
-        check = {"bytes": path.stat().st_size}
+        check: dict[str, Any] = {"bytes": path.stat().st_size}
         if name in rows:
             check["rows"] = int(rows[name])
         check["sha256"] = file_sha256(path)

@@ -164,6 +164,7 @@ def customers_input(customers: Any, table: pd.DataFrame | None) -> dict[str, Any
     rows of the customers table."""
     if customers is None:
         return None
+    assert table is not None  # read from ``customers``
     return {"path": str(customers) if isinstance(customers, (str, os.PathLike)) else None,
             "rows": len(table)}
 

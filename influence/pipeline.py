@@ -22,6 +22,7 @@ The manifest is then built once (:func:`influence.manifest.build_manifest`).
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
             groups["cohort_month"] = run.cohort_month
         kfactor = kfactor_table(run.invites, run.conversions, run.cycle_days, groups)
     with clock.stage("profiles"):
-        segment_order = [p.rule.segment for p in plans] + [config.segments.default]
+        segment_order = [cast(str, p.rule.segment) for p in plans] + [config.segments.default]
         segment_names = list(dict.fromkeys(segment_order))
         profiles = profiles_from_sums(run.membership, rank, run.ids, run.community_sums,
                                       segment=metrics["segment"].to_numpy(dtype=object),
@@ -132,6 +133,7 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
         if plan.skipped and not plan.builtin:
             logger.warning("segment rule %r skipped: the results have no column %s",
                            plan.rule.name, ", ".join(repr(c) for c in plan.missing))
+    assert profiles is not None  # suppress_segments returns the communities it was given
     community_columns = list(COMMUNITY_COLUMNS) + [f"share_{name}" for name in segment_names]
     return Analysis(customers=customers, communities=profiles[community_columns],
                     manifest=manifest, graph=run.graph, segments=segments,

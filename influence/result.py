@@ -15,7 +15,6 @@ import importlib
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +56,7 @@ WRITERS = {
 }
 
 
-def writer(name: str) -> Callable[..., Any]:
+def writer(name: str) -> Any:
     """The writer registered as ``name`` in :data:`WRITERS`, imported now."""
     module, _, attribute = WRITERS[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -340,7 +339,7 @@ class Analysis:
                                                       f"manifest says {expected:,}")
             return table
 
-        tables = {}
+        tables: dict[str, pd.DataFrame] = {}
         for name in ("customers", "communities", *_TABLES):
             file = f"{name}.{fmt}"
             if not present(file):

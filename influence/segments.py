@@ -43,6 +43,7 @@ See ``docs/segments.md`` for what each segment means and what to do with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,9 @@ class RulePlan:
         return bool(self.missing)
 
     def to_dict(self) -> dict:
-        out = {"name": self.rule.name, "segment": self.rule.segment, "when": self.rule.when,
-               "builtin": self.builtin, "status": "skipped" if self.skipped else "applied"}
+        out: dict[str, Any] = {
+            "name": self.rule.name, "segment": self.rule.segment, "when": self.rule.when,
+            "builtin": self.builtin, "status": "skipped" if self.skipped else "applied"}
         if self.skipped:
             out["missing"] = list(self.missing)
         return out
@@ -305,6 +307,7 @@ def _reason(plan: RulePlan | None, facts: _Facts, rows: np.ndarray,
     if plan is None:
         parts.insert(0, np.full(len(rows), "no rule matched", dtype=object))
     if not parts:
+        assert plan is not None  # without a plan, parts holds "no rule matched"
         return np.full(len(rows), f"rule {plan.rule.name}", dtype=object)
     out = parts[0]
     for part in parts[1:]:

@@ -93,7 +93,7 @@ def snapshot_series(events: str | Path | pd.DataFrame, *, every: int | str,
         end = clean.end if end is None else end
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     step = pd.Timedelta(days=every_days)
-    ends = []
+    ends: list[pd.Timestamp] = []
     current = end
     while current > start or not ends:
         ends.append(current)

@@ -288,11 +288,11 @@ def _exact_duplicates(raw: pd.DataFrame, keys: list[np.ndarray],
     candidates alone (order kept, so "first" means the same). Candidates are
     found with one hash table over a 64-bit hash of those integers per row.
     """
-    keys = {f"k{i}": key for i, key in enumerate(keys)}
+    columns = {f"k{i}": key for i, key in enumerate(keys)}
     if timestamp is not None:
-        keys["time"] = timestamp.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        columns["time"] = timestamp.to_numpy(dtype="datetime64[ns]").view(np.int64)
     # one 64-bit hash per row of the integer keys; a collision only adds a candidate
-    hashed = pd.util.hash_pandas_object(pd.DataFrame(keys), index=False)
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(columns), index=False)
     candidate = hashed.duplicated(keep=False).to_numpy()
     result = np.zeros(len(raw), dtype=bool)
     if candidate.any():
@@ -495,6 +495,7 @@ def clean_events(raw: pd.DataFrame, config: AnalysisConfig) -> CleanEvents:
     })
     start = end = None
     if has_timestamps:
+        assert timestamp is not None  # parsed above
         events[TIMESTAMP] = timestamp.array[keep]
         if len(events):
             start = events[TIMESTAMP].min()

@@ -39,8 +39,10 @@ broken by the smaller code, i.e. the smaller customer id).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..arrays import sorted_unique
@@ -260,7 +262,7 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
     def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
         mu = np.maximum(xs @ v[:p] + v[p], floor)
         ratio = 1.0 - y / mu
-        b = max(v[p], floor)
+        b = max(float(v[p]), floor)
         value = mu.sum() - y @ np.log(mu) + zero_count * b - zero_later * np.log(b)
         return float(value), np.r_[ratio @ xs, ratio.sum() + zero_count - zero_later / b]
 
@@ -270,7 +272,7 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
     return fit.x[:p] / scale, float(fit.x[p])
 
 
-def expected_influence(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def expected_influence(features: np.ndarray, weights: npt.ArrayLike) -> np.ndarray:
     """``features @ weights``, rounded to 9 decimals (ranks never flip on last-bit noise)."""
     return np.round(np.asarray(features, dtype=np.float64) @ np.asarray(weights), 9)
 
@@ -337,8 +339,8 @@ def _fit(features: np.ndarray, judged: np.ndarray, later: np.ndarray, *, split: 
          horizon_days: float, half_lives, shrinkage: float) -> ScoreModel:
     """:func:`fit_weights` on the judged customers, shrunk toward the prior."""
     prior = prior_weights(horizon_days, half_lives)
-    base = dict(half_lives=tuple(half_lives), horizon_days=float(horizon_days), split=split,
-                judged=int(judged.sum()))
+    base: dict[str, Any] = dict(half_lives=tuple(half_lives), horizon_days=float(horizon_days),
+                                split=split, judged=int(judged.sum()))
     later = later[judged]
     spreaders = int((later > 0).sum())
     if spreaders == 0:

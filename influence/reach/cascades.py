@@ -17,6 +17,7 @@ root. The number of cycles broken goes into the manifest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import igraph as ig
 import numpy as np
@@ -412,6 +413,7 @@ def cycle_days(invites: np.ndarray, first_sent: np.ndarray,
     (``first_sent``, nanoseconds); NaN for customers not referred, who sent none, or
     whose first referral came before it."""
     cycle = np.full(len(invites), np.nan)
+    assert forest.time is not None  # first_sent is a time: the referrals have times
     ok = (invites > 0) & (forest.parent >= 0)
     gap = (first_sent[ok] - forest.time[ok]) / 86_400e9
     cycle[np.flatnonzero(ok)] = np.where(gap >= 0, gap, np.nan)
@@ -468,8 +470,8 @@ def kfactor_table(invites: np.ndarray, conversions: np.ndarray | None,
             else np.zeros(n, dtype=np.int64))
     referrer = invites > 0
     everything = {"overall": np.full(n, "all", dtype=object), **groups}
-    parts = {name: [] for name in ("group", "key", "referrers", "invites", "conversions",
-                                   "cycle_time_days")}
+    parts: dict[str, list[Any]] = {name: [] for name in (
+        "group", "key", "referrers", "invites", "conversions", "cycle_time_days")}
     for group, keys in everything.items():
         # numpy per group (pandas groupby costs ~10 ms a call on tiny inputs)
         keys = np.asarray(keys, dtype=object)[referrer]

@@ -85,6 +85,7 @@ def edge_probabilities(graph: InfluenceGraph, config: AnalysisConfig, *,
     if TIMESTAMP not in events.columns:
         raise InputError("propagators.probabilities = 'learned' needs timestamps; the events "
                          "have none. Use probabilities = 'weight'.")
+    assert codes is not None  # given with the events
     types = learn_type_probabilities(events, codes, config, settings.horizon_days)
     prob = learned_probabilities(events, codes, graph, config, types["p"])
     return prob, {"rule": "1 - prod over the edge's events of (1 - p_type)",
@@ -145,7 +146,7 @@ def seed_set(graph: InfluenceGraph, config: AnalysisConfig, *,
 
 
 def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
-                     config: PropagatorConfig, prob_info: dict[str, Any]
+                     config: PropagatorConfig, prob_info: dict[str, Any] | None
                      ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``propagator_rank`` of the seed set and the simulated ``expected_spread`` (with
     its standard error) of the top ``candidates`` by influence rank plus the seeds.

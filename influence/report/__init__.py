@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -278,7 +279,7 @@ def _suppressed(analysis: Analysis) -> tuple[list[str], int]:
 
 
 def _segments(customers: pd.DataFrame, order: list[str], styles: dict[str, SegmentStyle],
-              suppressed: list[str] = (), min_size: int = 1) -> dict:
+              suppressed: Collection[str] = (), min_size: int = 1) -> dict:
     sizes = customers["segment"].astype("str").value_counts().reindex(order).fillna(0)
     sizes = sizes.astype(np.int64)
     total = max(len(customers), 1)
@@ -398,6 +399,7 @@ def _communities(analysis: Analysis, seed: int,
     if ends is not None and (communities["size"] > 1).sum() > 1:
         # community_links(edges, customers), from the edge ends found once
         community = analysis.customers["community"].to_numpy(dtype=np.int64)
+        assert analysis.edges is not None  # ends are found in the edges
         links = community_link_weights(community[ends[0]], community[ends[1]],
                                        analysis.edges["weight"].to_numpy(dtype=np.float64))
         figure = plots.community_map_figure(links, communities)
@@ -482,11 +484,11 @@ def _word_of_mouth(analysis: Analysis, folder: Path | None,
     if cascades is not None and len(cascades):
         columns = list(cascades.columns)
         taken: set[str] = set()
-        found = {}
+        found: dict[str, str | None] = {}
         for role in ("cascade", "parent", "node"):
-            found[role] = _pick(columns, _CASCADE_COLUMNS[role], taken)
-            if found[role]:
-                taken.add(found[role])
+            picked = found[role] = _pick(columns, _CASCADE_COLUMNS[role], taken)
+            if picked:
+                taken.add(picked)
         if "root" in columns and "referred_by" in customers.columns:
             # cascades.csv has one row per cascade; the tree comes from referred_by
             out["trees"] = _cascade_trees(cascades, customers)
@@ -527,7 +529,7 @@ def _word_of_mouth(analysis: Analysis, folder: Path | None,
 
 def _distributions(analysis: Analysis, styles: dict[str, SegmentStyle],
                    ends: tuple[np.ndarray, np.ndarray] | None,
-                   suppressed: list[str] = ()) -> dict:
+                   suppressed: Collection[str] = ()) -> dict:
     customers = analysis.customers
     if ends is not None:
         out_degree = np.bincount(ends[0], minlength=len(customers))
@@ -577,13 +579,14 @@ def _score_check(manifest: dict) -> dict | None:
     horizon = check.get("horizon")
     if isinstance(horizon, (int, float)) and not isinstance(horizon, bool):
         horizon = f"{_number(horizon, 0)} days"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in check["rows"]:
         if not isinstance(row, dict):
             continue
         values = []
         for measure in ("precision_at_k", "captured"):
-            found = row.get(measure) if isinstance(row.get(measure), dict) else {}
+            measured = row.get(measure)
+            found = measured if isinstance(measured, dict) else {}
             values += [found.get(k) if isinstance(found.get(k), (int, float)) else None
                        for k in ks]
         rows.append({"score": _cell(row.get("score")), "values": values})

@@ -16,6 +16,7 @@ import re
 import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from .palette import OTHER, SUPPRESSED, SegmentStyle, community_color, text_colo
 __all__ = ["segment_sizes_figure", "network_figure", "community_map_figure", "degree_figure",
            "influence_activity_figure", "kfactor_figure", "cascade_tree_figure"]
 
-_RC = {"svg.hashsalt": "influence-report", "svg.fonttype": "path", "font.size": 9,
+_RC: dict[Any, Any] = {"svg.hashsalt": "influence-report", "svg.fonttype": "path", "font.size": 9,
        "axes.spines.top": False, "axes.spines.right": False}
 
 
@@ -132,7 +133,7 @@ def _place_labels(points: np.ndarray, texts: list[str], fontsize: float,
     return out
 
 
-def _draw_links(ax, starts: list, ends: list, weight: np.ndarray, levels: int = 6) -> None:
+def _draw_links(ax, starts: Any, ends: Any, weight: np.ndarray, levels: int = 6) -> None:
     """Links as a few compound paths, one per width level (log of the weight).
 
     One ``<path>`` per level instead of one per link keeps the SVG small (about

@@ -35,6 +35,7 @@ def activity_columns(sent: np.ndarray, received: np.ndarray, contacts: np.ndarra
                           "events_received": received.astype(np.int64),
                           "distinct_contacts": contacts.astype(np.int64)})
     if first_ns is not None:
+        assert days is not None and last_ns is not None  # given with first_ns
         table["active_days"] = days.astype(np.int64)
         table["first_active"] = pd.to_datetime(first_ns.view("datetime64[ns]"), utc=True)
         table["last_active"] = pd.to_datetime(last_ns.view("datetime64[ns]"), utc=True)

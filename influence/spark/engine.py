@@ -165,7 +165,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         clean.release()
         edge_types = edge_types.persist(storage)
         handoff = n_edges <= sc.driver_edges_max
-        graph = None
+        graph: Any = None  # the InfluenceGraph under the hand-off (mypy cannot follow `handoff`)
         if handoff:
             vid = "int" if n < 2**31 else "long"  # 4-byte vertices halve the transfer
             graph = handoff_graph(
@@ -233,6 +233,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         by_type = pd.DataFrame({f"sent_{t}": scatter(source, f"sent_{t}", n, fill=0)
                                 for t in types})
         if has_time:
+            assert end_ns is not None  # the events have times
             activity["lifecycle_stage"] = pd.array(
                 lifecycle(activity, scatter(source, "n_recent", n, fill=0),
                           scatter(source, "n_before", n, fill=0), end_ns,

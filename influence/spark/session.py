@@ -296,7 +296,7 @@ def check_executors(spark) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_settings(spark, settings: dict[str, str | None]) -> Iterator[None]:
+def run_settings(spark, settings: dict[str, str | int | None]) -> Iterator[None]:
     """Set runtime SQL settings for one run and put the previous values back."""
     previous = {}
     for key, value in settings.items():
