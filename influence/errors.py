@@ -76,8 +76,9 @@ class InfluenceError(Exception):
 
     Parameters
     ----------
-    message : str
-        One line: what was wrong, what was expected, what was got, a hint.
+    *args : str
+        The message: one line saying what was wrong, what was expected, what
+        was got, a hint.
     key : str, optional
         What it is about: a dotted config key (``communities.resolution``), a
         column, an argument (``snapshots``).
@@ -89,11 +90,15 @@ class InfluenceError(Exception):
     hint : str, optional
         What to do about it.
 
+    Notes
+    -----
     The fields are also attributes (``None`` when not given; ``got`` then the
     unset marker), and survive pickling (errors raised in a worker process
     reach the caller whole). :meth:`describe` renders the fields under another
     name for the value.
 
+    Examples
+    --------
     >>> err = ConfigError("bad", key="communities.resolution", expected="> 0", got=-1)
     >>> (err.key, err.expected, err.got, err.hint, str(err))
     ('communities.resolution', '> 0', -1, None, 'bad')
