@@ -295,8 +295,9 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
 
     split = parse_instant("split", split) if not isinstance(split, pd.Timestamp) else (
         split.tz_localize("UTC") if split.tzinfo is None else split.tz_convert("UTC"))
-    horizon_days = None if horizon is None else parse_days("--horizon", horizon)
-    ks = [k] if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else list(k)
+    horizon_days = None if horizon is None else parse_days("horizon", horizon)
+    ks = ([k] if isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+          else list(cast(Sequence[int], k)))
     if not ks or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
                          and x >= 1 for x in ks):
         raise ValueError(f"k must be an integer >= 1 or a list of them; got {k!r}")
@@ -309,7 +310,8 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
         raise InputError("backtest needs timestamps, but the events have no timestamp "
                          "column; map one with --map timestamp=COLUMN")
     base = config.replace(columns={})
-    base = dataclasses.replace(base, window=dataclasses.replace(base.window, until=None))
+    base = dataclasses.replace(base, window=dataclasses.replace(  # type: ignore[type-var]
+        base.window, until=None))  # (a section(): a dataclass mypy does not see as one)
     if base.propagators.k > 0:
         # the seed set is the propagator score's top k: as many picks as the other
         # scores (the largest k asked for; a smaller k judges the seeds ranked <= k)

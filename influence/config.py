@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ConfigError, ConfigTypeError
 from .params import (
@@ -485,7 +485,8 @@ def _default_types() -> dict[str, EventType]:
 
 #: The sections of a config file, by name, in the order of :class:`AnalysisConfig`
 #: (and of the manifest's ``config``). Each is a :func:`~influence.params.section`.
-SECTIONS: dict[str, type] = {cls.__config_section__: cls for cls in (
+# (section() returns a plain `type` to mypy: the attribute it sets is not seen)
+SECTIONS: dict[str, type] = {cls.__config_section__: cls for cls in (  # type: ignore[union-attr]
     InputConfig, WindowConfig, CommunityConfig, CentralityConfig, RoleConfig, SegmentConfig,
     PrivacyConfig, LifecycleConfig, ReachConfig, PropagatorConfig, SparkConfig)}
 
@@ -681,7 +682,7 @@ def _types(declared: Any) -> dict[str, EventType]:
             raise ConfigError.invalid(f"types.{name}.flow", f"one of {list(FLOWS)}", flow)
         if not _TYPE_WEIGHT.accepts(weight):
             raise ConfigError.invalid(f"types.{name}.weight", _TYPE_WEIGHT.expected, weight)
-        types[str(name)] = EventType(flow=flow, weight=float(weight))
+        types[str(name)] = EventType(flow=flow, weight=float(cast(float, weight)))  # accepted
     return types
 
 

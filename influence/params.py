@@ -146,7 +146,7 @@ class Interval(Constraint):
     def click_type(self) -> Any:
         import click
 
-        cls = click.IntRange if self.kind is int else click.FloatRange
+        cls: Any = click.IntRange if self.kind is int else click.FloatRange
         return cls(min=self.low, max=self.high, min_open=not self.low_closed,
                    max_open=not self.high_closed)
 
@@ -400,7 +400,7 @@ def section(name: str, *, relations: tuple[Relation, ...] = ()) -> Callable[[typ
             if own_check is not None:
                 own_check(self)
 
-        cls.__post_init__ = __post_init__  # before dataclass(), whose __init__ calls it
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]  # before dataclass()
         cls = dataclasses.dataclass(frozen=True)(cls)
         for f in dataclasses.fields(cls):
             found = f.metadata.get("param")

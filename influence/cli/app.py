@@ -106,7 +106,7 @@ def _stop_on_signals():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    stopping = []
+    stopping: list[int] = []
 
     def stop(number, frame):
         if not stopping:

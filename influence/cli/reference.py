@@ -95,7 +95,7 @@ def config_reference() -> str:
         if name == "segments":
             lines += ["", "`[[segments.rules]]` (an array of tables), each rule:", "",
                       "| key | meaning |", "|---|---|"]
-            doc = inspect.cleandoc(SegmentRule.__doc__).split("----------\n", 1)[1]
+            doc = inspect.cleandoc(SegmentRule.__doc__ or "").split("----------\n", 1)[1]
             for entry in re.split(r"\n(?=\w)", doc.strip()):
                 head, _, body = entry.partition("\n")
                 lines.append(f"| `{head.split(' :')[0]}` | "
