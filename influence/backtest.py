@@ -62,6 +62,7 @@ from .errors import InputError
 from .graph import encode_events
 from .io import write_table
 from .periods import parse_days, parse_instant
+from .progress import Reporter, StageClock, prefixed
 from .schema import CONVERTED, CUSTOMER_ID, SOURCE, TARGET, TIMESTAMP, TYPE
 from .sources import read_events
 from .validation import clean_events
@@ -253,7 +254,7 @@ def evaluate_scores(customers: pd.DataFrame, scores: list[str], k: int) -> pd.Da
 def backtest(events: Any, split, *, horizon: int | str | None = 30,
              k: int | Sequence[int] = 100, config: AnalysisConfig | str | Path | None = None,
              columns: Mapping[str, str] | None = None,
-             input_format: str | None = None) -> Backtest:
+             input_format: str | None = None, reporter: Reporter | None = None) -> Backtest:
     """Score customers on events before ``split``; judge the scores by the spread after it.
 
     Parameters
@@ -279,6 +280,10 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
     columns : dict, optional
         Extra column mapping, merged over ``config.columns``.
     input_format : str, optional
+    reporter : Reporter, optional
+        Told when each stage starts and ends (:mod:`influence.progress`):
+        ``read``, the scoring analysis' stages as ``score read``, ``score
+        graph``, ..., then ``judge``.
 
     Returns
     -------
@@ -305,7 +310,9 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
     config = as_config(config)
     if columns:
         config = config.replace(columns={**config.columns, **columns})
-    raw, info = read_events(events, columns=config.columns, input_format=input_format)
+    clock = StageClock(reporter)
+    with clock.stage("read"):
+        raw, info = read_events(events, columns=config.columns, input_format=input_format)
     if TIMESTAMP not in raw.columns or raw[TIMESTAMP].isna().all():
         raise InputError("backtest needs timestamps, but the events have no timestamp "
                          "column; map one with --map timestamp=COLUMN")
@@ -325,75 +332,76 @@ def backtest(events: Any, split, *, horizon: int | str | None = 30,
     # real graphs); the key-propagator seed set (propagator_rank) is kept
     before_config = base.replace(window__until=until, propagators__candidates=0)
     try:
-        before = analyze(raw, config=before_config)
+        before = analyze(raw, config=before_config, reporter=prefixed(reporter, "score "))
     except InputError as exc:
         raise InputError(f"no events to score before the split {split.isoformat()}: "
                          f"{exc}") from None
-    history = clean_events(raw, before_config).events
-    after_config = base.replace(window__since=split, window__until=(
-        None if end is None else end - pd.Timedelta(nanoseconds=1)))
-    try:
-        after = clean_events(raw, after_config)
-    except InputError as exc:
-        raise InputError(f"no events to judge on or after the split {split.isoformat()}: "
-                         f"{exc}") from None
-    del raw
+    with clock.stage("judge"):
+        history = clean_events(raw, before_config).events
+        after_config = base.replace(window__since=split, window__until=(
+            None if end is None else end - pd.Timedelta(nanoseconds=1)))
+        try:
+            after = clean_events(raw, after_config)
+        except InputError as exc:
+            raise InputError(f"no events to judge on or after the split {split.isoformat()}: "
+                             f"{exc}") from None
+        del raw
 
-    scored = before.customers
-    assert before.graph is not None  # analyze() keeps the graph
-    table = pd.DataFrame({CUSTOMER_ID: scored[CUSTOMER_ID].astype("str").to_numpy()})
-    for name in ("influence_score", "pagerank", "out_strength", "events_sent"):
-        table[name] = scored[name].to_numpy()
-    edges = before.graph.edges
-    out_degree = np.bincount(edges["src"].to_numpy(), minlength=before.graph.n_customers)
-    position = before.graph.ids.get_indexer(table[CUSTOMER_ID])
-    table["out_degree"] = out_degree[position].astype("int64")
-    table["events"] = (scored["events_sent"] + scored["events_received"]).to_numpy()
-    for name, values in _time_scores(history, before.graph.ids, base, split).items():
-        table[name] = values[position]
-    names = [name for name in SCORES if name in table.columns]
-    if "propagator_rank" in scored:
-        table["propagator_rank"] = scored["propagator_rank"].to_numpy()
-        names.append("propagator_rank")
-    active_before = table["events"].to_numpy() > 0
+        scored = before.customers
+        assert before.graph is not None  # analyze() keeps the graph
+        table = pd.DataFrame({CUSTOMER_ID: scored[CUSTOMER_ID].astype("str").to_numpy()})
+        for name in ("influence_score", "pagerank", "out_strength", "events_sent"):
+            table[name] = scored[name].to_numpy()
+        edges = before.graph.edges
+        out_degree = np.bincount(edges["src"].to_numpy(), minlength=before.graph.n_customers)
+        position = before.graph.ids.get_indexer(table[CUSTOMER_ID])
+        table["out_degree"] = out_degree[position].astype("int64")
+        table["events"] = (scored["events_sent"] + scored["events_received"]).to_numpy()
+        for name, values in _time_scores(history, before.graph.ids, base, split).items():
+            table[name] = values[position]
+        names = [name for name in SCORES if name in table.columns]
+        if "propagator_rank" in scored:
+            table["propagator_rank"] = scored["propagator_rank"].to_numpy()
+            names.append("propagator_rank")
+        active_before = table["events"].to_numpy() > 0
 
-    spread = downstream_spread(after.events, base)
-    table = table.merge(spread, on=CUSTOMER_ID, how="left")
-    table[["spread", "spread_customers"]] = (table[["spread", "spread_customers"]]
-                                             .fillna(0).astype("int64"))
-    total_spread = int(table["spread"].sum())
-    judged = table[active_before].reset_index(drop=True)
-    new_spread = int(table.loc[~active_before, "spread"].sum())
-    new_customers = int(((~active_before) & _acted(table, after.events)).sum())
-    if len(judged) == 0:
-        raise InputError("no customer took part in an event before the split; nothing to judge")
-    result = pd.concat([evaluate_scores(judged, names, int(x)) for x in ks],
-                       ignore_index=True)
-    spread_values = judged["spread"].to_numpy()
-    cut = np.sort(spread_values)[::-1][min(k, len(judged)) - 1]
-    judged["relevant"] = (spread_values >= cut) & (spread_values > 0)
-    judged = judged[[CUSTOMER_ID, *names, "spread", "spread_customers", "relevant"]]
-    judged = judged.sort_values(["spread", CUSTOMER_ID], ascending=[False, True],
-                                kind="mergesort").reset_index(drop=True)
-    summary = {
-        "input": info,
-        "split": split.isoformat(),
-        "horizon_days": horizon_days,
-        "judging_until": None if end is None else end.isoformat(),
-        "events_before": before.manifest["rows_used"],
-        "events_after": len(after.events),
-        "judged_customers": len(judged),
-        "relevant_customers": int(judged["relevant"].sum()),
-        "relevant_spread_cut": int(cut),
-        "k": int(min(k, len(judged))),
-        "ks": [int(min(x, len(judged))) for x in ks],
-        "spread_total": total_spread,
-        "new_customers_after_split": new_customers,
-        "spread_by_new_customers": new_spread,
-        "scores": {name: SCORES.get(name, "key propagator seed set (propagator_rank)")
-                   for name in names},
-        "config": base.to_dict(),
-    }
+        spread = downstream_spread(after.events, base)
+        table = table.merge(spread, on=CUSTOMER_ID, how="left")
+        table[["spread", "spread_customers"]] = (table[["spread", "spread_customers"]]
+                                                 .fillna(0).astype("int64"))
+        total_spread = int(table["spread"].sum())
+        judged = table[active_before].reset_index(drop=True)
+        new_spread = int(table.loc[~active_before, "spread"].sum())
+        new_customers = int(((~active_before) & _acted(table, after.events)).sum())
+        if len(judged) == 0:
+            raise InputError("no customer took part in an event before the split; nothing to judge")
+        result = pd.concat([evaluate_scores(judged, names, int(x)) for x in ks],
+                           ignore_index=True)
+        spread_values = judged["spread"].to_numpy()
+        cut = np.sort(spread_values)[::-1][min(k, len(judged)) - 1]
+        judged["relevant"] = (spread_values >= cut) & (spread_values > 0)
+        judged = judged[[CUSTOMER_ID, *names, "spread", "spread_customers", "relevant"]]
+        judged = judged.sort_values(["spread", CUSTOMER_ID], ascending=[False, True],
+                                    kind="mergesort").reset_index(drop=True)
+        summary = {
+            "input": info,
+            "split": split.isoformat(),
+            "horizon_days": horizon_days,
+            "judging_until": None if end is None else end.isoformat(),
+            "events_before": before.manifest["rows_used"],
+            "events_after": len(after.events),
+            "judged_customers": len(judged),
+            "relevant_customers": int(judged["relevant"].sum()),
+            "relevant_spread_cut": int(cut),
+            "k": int(min(k, len(judged))),
+            "ks": [int(min(x, len(judged))) for x in ks],
+            "spread_total": total_spread,
+            "new_customers_after_split": new_customers,
+            "spread_by_new_customers": new_spread,
+            "scores": {name: SCORES.get(name, "key propagator seed set (propagator_rank)")
+                       for name in names},
+            "config": base.to_dict(),
+        }
     return Backtest(scores=result, customers=judged, summary=summary)
 
 

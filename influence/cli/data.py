@@ -14,6 +14,8 @@ from .options import (
     configured,
     events_source,
     input_options,
+    json_alias,
+    quiet_option,
     traceback_option,
 )
 from .output import render, setup_logging
@@ -22,9 +24,11 @@ from .output import render, setup_logging
 @cli.command()
 @click.argument("events", type=click.Path())
 @input_options
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Print the report as text or JSON.")
+@json_alias
 @traceback_option
-def validate(events, config_path, mapping, input_format, as_json):
+def validate(events, config_path, mapping, input_format, fmt):
     """Check EVENTS without analysing them: what would be used, dropped and why.
 
     Exit code 0 when the input is usable (even with repairable rows), 3 when it is
@@ -33,7 +37,7 @@ def validate(events, config_path, mapping, input_format, as_json):
     \b
     Examples:
       influence validate events.csv
-      influence validate log.tsv --map source=user_id --json
+      influence validate log.tsv --map source=user_id --format json
     """
     from ..validation import validate_events
 
@@ -41,7 +45,7 @@ def validate(events, config_path, mapping, input_format, as_json):
     events = events_source(events, input_format)
     checked = validate_events(events, config=config, input_format=input_format)
     clean, info, report = checked.accounting, checked.accounting.input, checked.to_dict()
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"input      {info['path']} ({info['format']})")

@@ -28,7 +28,7 @@ from .app import Settings
 __all__ = ["ArgumentOption", "argument_option", "ConfigOption", "config_option", "configured",
            "with_options", "options_given", "traceback_option", "core_input_options",
            "input_options", "privacy_options", "pseudonym_key", "quiet_warnings",
-           "events_source", "is_folder", "database_out"]
+           "events_source", "is_folder", "database_out", "quiet_option", "json_alias"]
 
 _GIVEN = "influence.config_options"
 
@@ -324,3 +324,28 @@ def quiet_warnings(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def quiet_option(func):
+    """``--quiet``/``-q``: no progress and no warnings on stderr."""
+    return click.option("--quiet", "-q", is_flag=True,
+                        help="No progress and no warnings on stderr.")(func)
+
+
+def json_alias(func):
+    """The old ``--json`` flag, kept working as ``--format json`` (hidden from
+    ``--help``, deprecated in docs/cli.md); with another ``--format`` it is a
+    usage error."""
+    @functools.wraps(func)
+    def wrapper(*args, as_json=False, **kwargs):
+        if as_json:
+            ctx = click.get_current_context()
+            source = ctx.get_parameter_source("fmt")
+            if source is click.core.ParameterSource.COMMANDLINE and kwargs["fmt"] != "json":
+                raise click.UsageError(f"--json is --format json; it cannot be combined "
+                                       f"with --format {kwargs['fmt']}")
+            kwargs["fmt"] = "json"
+        return func(*args, **kwargs)
+
+    return click.option("--json", "as_json", is_flag=True, hidden=True,
+                        help="Deprecated: use --format json.")(wrapper)

@@ -15,11 +15,23 @@ from .options import (
     configured,
     core_input_options,
     events_source,
+    json_alias,
     options_given,
+    quiet_option,
     traceback_option,
     with_options,
 )
-from .output import recover, save_errors, setup_logging
+from ..progress import StageClock, prefixed
+from .output import (
+    recover,
+    render,
+    reporter,
+    rich_table,
+    save_errors,
+    setup_logging,
+    stdout_is_terminal,
+    terminal_width,
+)
 
 _WINDOWS = ("old", "new")
 
@@ -43,13 +55,19 @@ _WINDOWS = ("old", "new")
               show_default=True, help="Jaccard index at which two communities are matched.")
 @click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many customers of each list to print.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json"]),
+              default="table", show_default=True,
+              help="table: rich tables fitted to the terminal (plain text when stdout is "
+                   "not a terminal); csv/tsv: the first N of each list, one row per "
+                   "customer and list; json: summary, migration, lists, communities.")
+@click.option("--wide", is_flag=True, help="Tables: every cell in full, however wide.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write migration.csv, customer_changes.csv, community_matches.csv "
                    "here.")
+@quiet_option
 @traceback_option
-def compare(old, new, split, config_path, mapping, input_format, threshold, n, fmt, out_dir):
+def compare(old, new, split, config_path, mapping, input_format, threshold, n, fmt, wide,
+            out_dir, quiet):
     """Compare two periods: segment migration, rising stars, dormant advocates, new
     propagators, lost champions, and how communities continued, merged, split, were born
     or died.
@@ -85,30 +103,70 @@ def compare(old, new, split, config_path, mapping, input_format, threshold, n, f
     same = new == old
     old = events_source(old, input_format, "OLD")
     new = old if same else events_source(new, input_format, "NEW")
-    before = _period(old, "old", config, input_format, windows["old"], cache)
-    after = _period(new, "new", config, input_format, windows["new"], cache)
-    result = run_compare(before, after, threshold=threshold)
+    with reporter(quiet) as progress:
+        before = _period(old, "old", config, input_format, windows["old"], cache,
+                         prefixed(progress, "old "))
+        after = _period(new, "new", config, input_format, windows["new"], cache,
+                        prefixed(progress, "new "))
+        with StageClock(progress).stage("compare"):
+            result = run_compare(before, after, threshold=threshold)
     if out_dir is not None:
         with save_errors(out_dir):
             result.save(out_dir)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(n), indent=2, ensure_ascii=False))
         return
+    columns = ["customer_id", "old_segment", "new_segment", "old_influence_score",
+               "new_influence_score", "influence_change"]
+    if fmt in ("csv", "tsv"):
+        import pandas as pd
+
+        lists = [result.changes(name, n)[columns].assign(list=name) for name in CHANGE_LISTS]
+        rows = pd.concat(lists, ignore_index=True)[["list", *columns]]
+        click.echo(render(rows, fmt), nl=False)
+        return
+    terminal = stdout_is_terminal()
+    width = None if wide else terminal_width()
+
+    def show(table, *, index=False):
+        if not terminal:
+            click.echo(table.to_string(index=index))
+            return
+        if index:
+            table = _numbered(table, width)
+        click.echo(rich_table(table, width=width, flexible=("customer_id",)), nl=False)
+
     s = result.summary
     click.echo(f"customers: {s['customers_old']} old, {s['customers_new']} new, "
                f"{s['customers_both']} in both")
     click.echo("\nsegment migration (rows: old segment, columns: new segment; customers)")
-    click.echo(result.migration_matrix().to_string())
-    columns = ["customer_id", "old_segment", "new_segment", "old_influence_score",
-               "new_influence_score", "influence_change"]
+    show(result.migration_matrix(), index=True)
     for name in CHANGE_LISTS:
         table = result.changes(name, n)
         click.echo(f"\n{name.replace('_', ' ')}s: {s['lists'][name]} customers"
                    + (f" (first {len(table)})" if len(table) else ""))
         if len(table):
-            click.echo(table[columns].to_string(index=False))
+            show(table[columns])
     events = ", ".join(f"{k} {v}" for k, v in s["community_events"].items())
     click.echo(f"\ncommunities (Jaccard >= {threshold:g}): {events}")
+
+
+def _numbered(matrix, width: int | None):
+    """The migration matrix as a table for a terminal ``width`` wide: old segments
+    in the first column; new segments as column headers, or, when their names do
+    not fit, numbered (``1``, ``2``, ...) with a last row naming each number."""
+    table = matrix.reset_index()
+    table.columns = [str(c) for c in table.columns]
+    first = table.columns[0]
+    names = [str(c) for c in matrix.columns]
+    full = len(first) + sum(len(c) + 2 for c in names) + max(map(len, table[first]))
+    if width is None or full <= width:
+        return table
+    numbers = [str(i) for i in range(1, len(names) + 1)]
+    table.columns = [first, *numbers]
+    legend = "; ".join(f"{i} {name}" for i, name in zip(numbers, names, strict=True))
+    click.echo(f"new segments: {legend}")
+    return table
 
 
 def _split_windows(split: str) -> dict[str, dict]:
@@ -122,8 +180,9 @@ def _split_windows(split: str) -> dict[str, dict]:
             "new": {"window.since": ("--split", stamp)}}
 
 
-def _period(source, label, config, input_format, window, cache):
-    """One period of ``compare``: a results folder, or an events file with a window."""
+def _period(source, label, config, input_format, window, cache, progress):
+    """One period of ``compare``: a results folder, or an events file with a window
+    (analysed with its stages shown as ``old read``, ``new graph``, ...)."""
     from .. import analysis
 
     if isinstance(source, str):
@@ -144,9 +203,11 @@ def _period(source, label, config, input_format, window, cache):
     if key not in cache:
         from ..sources import read_events
 
-        cache[key] = read_events(source, columns=config.columns, input_format=input_format)[0]
+        with StageClock(progress).stage("read"):
+            cache[key] = read_events(source, columns=config.columns,
+                                     input_format=input_format)[0]
     windowed = with_options(config.replace(columns={}), label, window)
-    return analysis.analyze(cache[key], config=windowed)
+    return analysis.analyze(cache[key], config=windowed, reporter=progress)
 
 
 @cli.command()
@@ -161,11 +222,15 @@ def _period(source, label, config, input_format, window, cache):
 @config_option("--since", key="window.since", metavar="DATE",
                help="Score only on events on or after DATE.")
 @config_option("--seed", key="communities.seed", help="Seed for community detection.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Print the result as a table or as JSON.")
+@json_alias
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write backtest.json and backtest_customers.csv here.")
+@quiet_option
 @traceback_option
-def backtest(events, split, horizon, k, config_path, mapping, input_format, as_json, out_dir):
+def backtest(events, split, horizon, k, config_path, mapping, input_format, fmt, out_dir,
+             quiet):
     """Judge the scores: compute them on events before --split, and measure how well
     each one's top K picks the customers whose content and referrals moved the most
     people in the --horizon after it (precision@K, lift, Spearman). See
@@ -174,7 +239,7 @@ def backtest(events, split, horizon, k, config_path, mapping, input_format, as_j
     \b
     Examples:
       influence backtest events.csv --split 2026-04-01
-      influence backtest events.csv --split 2026-04-01 --horizon 60d -k 200 --json
+      influence backtest events.csv --split 2026-04-01 --horizon 60d -k 200 --format json
       influence backtest mo.csv --config mo.toml --split 2012-12-31 --out bt/
     """
     from ..backtest import backtest as run
@@ -182,12 +247,14 @@ def backtest(events, split, horizon, k, config_path, mapping, input_format, as_j
     setup_logging(True)
     config = configured(config_path, mapping)
     events = events_source(events, input_format)
-    result = run(events, split, horizon=None if horizon.strip().lower() == "all" else horizon,
-                 k=k, config=config, input_format=input_format)
+    with reporter(quiet) as progress:
+        result = run(events, split, k=k, config=config, input_format=input_format,
+                     horizon=None if horizon.strip().lower() == "all" else horizon,
+                     reporter=progress)
     if out_dir is not None:
         with save_errors(out_dir):
             result.save(out_dir)
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     s = result.summary

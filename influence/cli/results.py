@@ -17,7 +17,7 @@ from .options import (
     pseudonym_key,
     traceback_option,
 )
-from .output import recover, render, setup_logging, write_beside, write_list
+from .output import recover, setup_logging, table_text, write_beside, write_list
 
 
 @cli.command()
@@ -83,8 +83,12 @@ def export(folder, graph_format, out_path):
                    "(descending), ties by customer_id.")
 @click.option("--segment", help="Only customers in this segment.")
 @click.option("--community", type=int, help="Only customers in this community.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet", "table"]),
-              default="table", show_default=True, help="parquet needs --out.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "parquet"]),
+              default="table", show_default=True,
+              help="table: fitted to the terminal (plain aligned text when stdout is not "
+                   "a terminal); csv, tsv, json for scripts; parquet needs --out.")
+@click.option("--wide", is_flag=True,
+              help="Table: every column and the whole segment_reason, however wide.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="Write the list to this file instead of stdout (required for parquet).")
 @click.option("--with-attributes", is_flag=True,
@@ -92,13 +96,14 @@ def export(folder, graph_format, out_path):
 @privacy_options
 @input_options
 @traceback_option
-def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseudonymize,
-        key_file, config_path, mapping, input_format):
+def top(source, n, by, segment, community, fmt, wide, out_path, with_attributes,
+        pseudonymize, key_file, config_path, mapping, input_format):
     """Print the top N customers from a results folder (no recomputation) or an events file.
 
     \b
     Examples:
       influence top influence-out/ -n 200 --format csv > ambassadors.csv
+      influence top influence-out/ --wide
       influence top events.csv --by out_strength --segment champions --format json
       influence top influence-out/ --segment dormant_advocates --with-attributes \\
           --format csv --out wake-up.csv
@@ -146,4 +151,8 @@ def top(source, n, by, segment, community, fmt, out_path, with_attributes, pseud
         write_list(table, Path(out_path), fmt)
         click.echo(str(out_path))
         return
-    click.echo(render(table, fmt), nl=False)
+    key_columns = ("influence_rank", "customer_id", "segment", "influence_score", by)
+    optional = tuple(c for c in table.columns if c not in key_columns
+                     and c != "segment_reason")
+    click.echo(table_text(table, fmt, wide=wide, flexible=("segment_reason",),
+                          optional=optional), nl=False)
