@@ -142,7 +142,8 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
         else:
             with clock.stage("propagators"):
                 result, forward, prob_info = seed_set(graph, config, events=clean.events,
-                                                      codes=codes)
+                                                      codes=codes,
+                                                      progress=clock.steps("propagators"))
             propagation = Propagation(result=result, forward=forward, prob_info=prob_info)
 
     metrics = customer_table(

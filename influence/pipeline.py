@@ -91,7 +91,8 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
             if run.propagation.skipped is None:
                 columns, propagators = candidate_spread(
                     run.propagation.forward, run.propagation.result, rank,
-                    config.propagators, run.propagation.prob_info)
+                    config.propagators, run.propagation.prob_info,
+                    progress=clock.steps("spread"))
             else:
                 columns = {"expected_spread": np.full(n, np.nan),
                            "expected_spread_se": np.full(n, np.nan),

@@ -28,6 +28,7 @@ from . import columns as cols
 from . import folder as results_folder
 from .errors import InputError
 from .io import read_result_csv, restore_formulas, write_table
+from .progress import Reporter, StageClock
 from .schema import CUSTOMER_ID
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class Analysis:
             self.edges = graph.edge_table()
 
     def save(self, out: str | Path, format: str = "csv", *, report: bool = False,
-             graph_format: str | None = None) -> Path:
+             graph_format: str | None = None, reporter: Reporter | None = None) -> Path:
         """Write the tables and ``manifest.json`` (and, if asked, the report) into ``out``.
 
         ``out`` is replaced as a whole: the files are written into a
@@ -164,6 +165,10 @@ class Analysis:
         graph_format : {"gexf", "graphml"}, optional
             Also write the influence graph as ``graph.gexf`` or ``graph.graphml``
             (:func:`influence.export.write_graph`).
+        reporter : Reporter, optional
+            Told when each stage starts and ends (:mod:`influence.progress`):
+            ``save``, ``graph`` and ``report`` (which also says how many of its
+            sections are done).
 
         Returns
         -------
@@ -190,7 +195,8 @@ class Analysis:
         with results_folder.locked(out) as target:
             results_folder.prepare(target)
             with results_folder.staged(target) as staging:
-                self._write(staging, format, report=report, graph_format=graph_format)
+                self._write(staging, format, report=report, graph_format=graph_format,
+                            clock=StageClock(reporter))
         return out
 
     def to_database(self, uri: str, *, run_id: str | None = None) -> str:
@@ -224,7 +230,7 @@ class Analysis:
         return written
 
     def _write(self, staging: Path, format: str, *, report: bool,
-               graph_format: str | None) -> None:
+               graph_format: str | None, clock: StageClock) -> None:
         """Every file into the (empty) staging folder, the manifest last."""
         customers = self.customers
         if format == "csv":
@@ -234,13 +240,14 @@ class Analysis:
         tables += [(name, getattr(self, name)) for name in _TABLES]
         tables += [("snapshots", self.snapshots), ("edges", self.edges)]
         rows = {}
-        for name, table in tables:
-            if table is None:
-                continue
-            file = f"{name}.{format}"
-            write_table(table, staging / file, format)
-            rows[file] = len(table)
-            results_folder.checkpoint(file)
+        with clock.stage("save"):
+            for name, table in tables:
+                if table is None:
+                    continue
+                file = f"{name}.{format}"
+                write_table(table, staging / file, format)
+                rows[file] = len(table)
+                results_folder.checkpoint(file)
         manifest = {key: value for key, value in self.manifest.items() if key != "outputs"}
         files = list(rows)
         if graph_format is not None or report:
@@ -249,11 +256,14 @@ class Analysis:
                                           rows=rows)
             saved = Analysis.load(staging)
             if graph_format is not None:
-                writer("graph")(saved, staging / f"graph.{graph_format}", graph_format)
+                with clock.stage("graph"):
+                    writer("graph")(saved, staging / f"graph.{graph_format}", graph_format)
                 files.append(f"graph.{graph_format}")
                 results_folder.checkpoint(files[-1])
             if report:
-                writer("report")(saved, staging / "report.html", folder=staging)
+                with clock.stage("report"):
+                    writer("report")(saved, staging / "report.html", folder=staging,
+                                     progress=clock.steps("report"))
                 files.append("report.html")
                 results_folder.checkpoint(files[-1])
         results_folder.write_manifest(staging, manifest, format=format, files=files, rows=rows)

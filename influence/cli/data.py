@@ -18,7 +18,7 @@ from .options import (
     quiet_option,
     traceback_option,
 )
-from .output import render, setup_logging
+from .output import render, reporter, setup_logging
 
 
 @cli.command()
@@ -121,15 +121,16 @@ def generate(n_customers, days, seed, start, out_path):
 @config_option("--seed", key="propagators.seed", help="Seed of sampling and simulation.")
 @config_option("--simulations", key="propagators.simulations",
                help="Monte Carlo runs per seed set for the comparison (default 100).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json"]),
+              default="table", show_default=True)
+@quiet_option
 @traceback_option
-def propagators(events, customers_path, config_path, mapping, input_format, fmt):
+def propagators(events, customers_path, config_path, mapping, input_format, fmt, quiet):
     """Print K key propagators: the seed set that maximises expected spread under the
     independent cascade model (IMM), with the spread of the top-K by out-degree and by
     PageRank measured by the same simulator.
 
-    CSV: one row per seed (order, customer_id, marginal_gain, cumulative_spread); the
+    CSV/TSV: one row per seed (order, customer_id, marginal_gain, cumulative_spread); the
     comparison goes to stderr. JSON: {"seeds": [...], "comparison": [...], "info": {...}}.
 
     \b
@@ -142,8 +143,9 @@ def propagators(events, customers_path, config_path, mapping, input_format, fmt)
     setup_logging(True)
     config = configured(config_path, mapping)
     events = events_source(events, input_format)
-    result = find_propagators(events, customers=customers_path, config=config,
-                              input_format=input_format)
+    with reporter(quiet) as progress:
+        result = find_propagators(events, customers=customers_path, config=config,
+                                  input_format=input_format, reporter=progress)
     comparison = result.comparison
     summary = "; ".join(f"{row.method} {row.spread:.1f} (se {row.spread_se:.1f})"
                         for row in comparison.itertuples())
@@ -159,5 +161,5 @@ def propagators(events, customers_path, config_path, mapping, input_format, fmt)
     if fmt == "table":
         click.echo("")
         click.echo(comparison.to_string(index=False))
-    else:
+    elif not quiet:
         click.echo(f"influence: {summary}", err=True)

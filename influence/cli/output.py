@@ -45,15 +45,14 @@ class RichReporter:
 
     def __init__(self, console=None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, \
-            TextColumn
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]\u2713[/green]"),
             TextColumn("{task.description:<16}"),
             BarColumn(bar_width=24),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[count]:>15}"),
             TextColumn("{task.fields[seconds]}", style="dim"),
             console=self.console, transient=False)
         self.tasks: dict[str, Any] = {}
@@ -73,12 +72,14 @@ class RichReporter:
         if stage in self.tasks:
             self.progress.update(self.tasks[stage], completed=0, total=None)
         else:
-            self.tasks[stage] = self.progress.add_task(stage, total=None, seconds="")
+            self.tasks[stage] = self.progress.add_task(stage, total=None, seconds="",
+                                                       count="")
 
     def advance(self, stage: str, completed: int, total: int) -> None:
         task = self.tasks.get(stage)
         if task is not None:
-            self.progress.update(task, completed=completed, total=max(total, completed))
+            self.progress.update(task, completed=completed, total=max(total, completed),
+                                 count=f"{completed}/{max(total, completed)}")
 
     def done(self, stage: str, seconds: float) -> None:
         task = self.tasks.get(stage)

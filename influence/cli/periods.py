@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from ..progress import StageClock, prefixed
 from .app import cli
 from .options import (
     argument_option,
@@ -21,7 +22,6 @@ from .options import (
     traceback_option,
     with_options,
 )
-from ..progress import StageClock, prefixed
 from .output import (
     recover,
     render,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import click
 
@@ -45,8 +47,11 @@ from .output import reporter, save_errors, setup_logging
 @config_option("--seed", key="communities.seed", help="Seed for community detection.")
 @config_option("--resolution", key="communities.resolution",
                help="Leiden modularity resolution (larger: smaller communities).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True, help="Format of the result tables.")
+@click.option("--format", "formats", type=click.Choice(["csv", "parquet", "json"]),
+              multiple=True,
+              help="csv (default) or parquet: format of the result tables; json: print a "
+                   "JSON summary of the run (rows, customers, segments, folder, timings) "
+                   "instead of the folder's path. Repeatable: --format parquet --format json.")
 @argument_option("--snapshots", "snapshot_every", key="snapshots", metavar="DAYS",
                  help="Also write snapshots: segment sizes over rolling windows ending "
                       "every DAYS (30d, 30, 4w). One extra analysis per snapshot.")
@@ -61,7 +66,8 @@ from .output import reporter, save_errors, setup_logging
 @traceback_option
 @quiet_warnings
 def analyze(events, customers_path, config_path, mapping, input_format, engine, spark_master,
-            out_dir, run_id, fmt, snapshot_every, snapshot_window, with_report, graph_format, quiet,
+            out_dir, run_id, formats, snapshot_every, snapshot_window, with_report,
+            graph_format, quiet,
             pseudonymize, key_file):
     """Analyze EVENTS and write customers, communities, segments, edges, manifest.json and
     report.html to --out.
@@ -71,6 +77,7 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
       influence analyze events.csv
       influence analyze events.parquet --out results/ --format parquet --seed 7
       influence analyze events.csv --graph-format gexf --no-report
+      influence analyze events.csv --format json -q > run.json
       influence analyze log.csv --map source=user_id --map target=friend_id \\
           --since 2026-01-01 --until 2026-03-31 --customers customers.csv
       influence analyze events.csv --pseudonymize --key-file influence.key --out shared/
@@ -87,8 +94,9 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
 
     setup_logging(quiet)
     ctx = click.get_current_context()
-    files = [name for name, param in (("--format", "fmt"), ("--report", "with_report"))
-             if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE]
+    files = [name for name, param in (("--format", "formats"), ("--report", "with_report"))
+             if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE
+             and (param != "formats" or set(formats) - {"json"})]
     files += ["--graph-format"] if graph_format is not None else []
     database = database_out(out_dir, run_id, files=tuple(files))
     if run_id is not None:  # before the analysis, not after it
@@ -105,48 +113,53 @@ def analyze(events, customers_path, config_path, mapping, input_format, engine, 
         raise click.UsageError("--snapshots runs with --engine local only")
     if snapshot_window is not None and snapshot_every is None:
         raise click.UsageError("--snapshot-window needs --snapshots")
+    tables = [f for f in formats if f != "json"]
+    if len(set(tables)) > 1:
+        raise click.UsageError(f"--format takes one table format (csv or parquet); got "
+                               f"{' and '.join(dict.fromkeys(tables))}")
+    fmt = tables[0] if tables else "csv"
     key = pseudonym_key(pseudonymize, key_file)
     config = configured(config_path, mapping)
     snapshots = (None if snapshot_every is None else
                  {"every": snapshot_every, "window": snapshot_window})
     if database:
-        written = _into_database(events, customers_path, config, input_format, engine,
-                                 snapshots, key, out_dir, run_id, quiet)
-        click.echo(written)
+        result, written, saved = _into_database(events, customers_path, config, input_format,
+                                                engine, snapshots, key, out_dir, run_id, quiet)
+        click.echo(json.dumps(run_summary(result, database=written, save_seconds=saved),
+                              indent=2, ensure_ascii=False) if "json" in formats else written)
         return
     # before the analysis, not after it: a second run into the same folder, or a
     # folder holding other files, fails now rather than minutes later
     with results_folder.locked(out_dir) as target:
         results_folder.prepare(target)
-        progress = reporter(quiet)
-        try:
+        with reporter(quiet) as progress:
             result = analysis.analyze(events, customers=customers_path, config=config,
                                       input_format=input_format, engine=engine,
                                       snapshots=snapshots, pseudonymize_key=key,
                                       reporter=progress)
-            stage = "save + report" if with_report else "save"
-            progress.start(stage)
             began = time.perf_counter()
             with save_errors(out_dir, "; the folder was left as it was"):
                 folder = result.save(out_dir, fmt, report=with_report,
-                                     graph_format=graph_format)
-            progress.done(stage, time.perf_counter() - began)
-        finally:
-            progress.close()
+                                     graph_format=graph_format, reporter=progress)
+            saved = time.perf_counter() - began
     if not quiet:
         click.echo(_summary(result.manifest), err=True)
+    if "json" in formats:
+        click.echo(json.dumps(run_summary(result, folder=folder, save_seconds=saved),
+                              indent=2, ensure_ascii=False))
+        return
     click.echo(str(folder))
 
 
 def _into_database(events, customers_path, config, input_format, engine, snapshots, key,
-                   out, run_id, quiet) -> str:
+                   out, run_id, quiet) -> tuple:
     """``analyze --out DATABASE``: the analysis, then every table into the database in one
-    transaction. Returns what stdout shows: the database without credentials, the run id."""
+    transaction. Returns the result, what stdout shows (the database without credentials,
+    the run id) and the seconds the save took."""
     from .. import analysis
     from ..sources import redact_uri
 
-    progress = reporter(quiet)
-    try:
+    with reporter(quiet) as progress:
         result = analysis.analyze(events, customers=customers_path, config=config,
                                   input_format=input_format, engine=engine,
                                   snapshots=snapshots, pseudonymize_key=key,
@@ -154,12 +167,39 @@ def _into_database(events, customers_path, config, input_format, engine, snapsho
         progress.start("save")
         began = time.perf_counter()
         written = result.to_database(out, run_id=run_id)
-        progress.done("save", time.perf_counter() - began)
-    finally:
-        progress.close()
+        seconds = time.perf_counter() - began
+        progress.done("save", seconds)
     if not quiet:
         click.echo(_summary(result.manifest), err=True)
-    return f"{redact_uri(out)} {written}"
+    return result, f"{redact_uri(out)} {written}", seconds
+
+
+def run_summary(result, *, folder=None, database: str | None = None,
+                save_seconds: float) -> dict:
+    """What ``analyze --format json`` prints: the run in numbers, from its manifest.
+
+    Keys: ``folder`` and ``files`` (as its manifest lists them; with ``--out
+    DATABASE`` instead ``database``: the database without credentials and the run
+    id), ``rows_read``, ``rows_used``, ``dropped`` (reason -> count), ``customers``,
+    ``edges``, ``communities``, ``modularity``, ``segments`` (name -> customers),
+    ``warnings`` and ``timings`` (stage -> seconds, with ``save`` for writing the
+    results and the report).
+    """
+    m = result.manifest
+    where: dict = {"database": database}
+    if folder is not None:
+        written = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+        where = {"folder": str(folder), "files": written.get("outputs", {}).get("files", [])}
+    return {
+        **where,
+        "rows_read": m["rows_read"], "rows_used": m["rows_used"], "dropped": m["dropped"],
+        "customers": m["customers"], "edges": m["edges"],
+        "communities": m["communities"]["count"],
+        "modularity": m["communities"]["modularity"],
+        "segments": m.get("segments", {}).get("sizes", {}),
+        "warnings": m.get("warnings", []),
+        "timings": {**m.get("timings", {}), "save": round(save_seconds, 4)},
+    }
 
 
 def _summary(m: dict) -> str:

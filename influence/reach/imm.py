@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..progress import Advance, no_progress
 from .spread import Adjacency, cascade
 
 __all__ = ["RRSets", "sample_rr_sets", "select_seeds", "imm"]
@@ -54,7 +55,7 @@ class RRSets:
 
 
 def sample_rr_sets(reverse_adj: Adjacency, count: int, rng: np.random.Generator,
-                   batch: int = 20_000) -> RRSets:
+                   batch: int = 20_000, progress: Advance = no_progress) -> RRSets:
     """Draw ``count`` random RR sets (uniform roots, reverse BFS with coin flips).
 
     Parameters
@@ -65,6 +66,8 @@ def sample_rr_sets(reverse_adj: Adjacency, count: int, rng: np.random.Generator,
     rng : numpy.random.Generator
     batch : int, default=20_000
         RR sets grown together.
+    progress : callable, optional
+        ``progress(drawn, count)`` after each batch.
     """
     n = reverse_adj.n
     ptrs, nodes, starts, offset = [np.zeros(1, np.int64)], [], [], 0
@@ -78,6 +81,7 @@ def sample_rr_sets(reverse_adj: Adjacency, count: int, rng: np.random.Generator,
         ends = np.searchsorted(run, np.arange(1, size + 1))
         ptrs.append(ends + offset)
         offset += len(keys)
+        progress(first + size, count)
     node = np.concatenate(nodes) if nodes else np.zeros(0, np.int64)
     root = np.concatenate(starts) if starts else np.zeros(0, np.int64)
     return RRSets(ptr=np.concatenate(ptrs).astype(np.int64), node=node.astype(np.int64),
@@ -156,7 +160,8 @@ def _log_comb(n: int, k: int) -> float:
 
 
 def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
-        seed: int = 0, max_entries: int = 300_000_000) -> tuple[pd.DataFrame, dict]:
+        seed: int = 0, max_entries: int = 300_000_000,
+        progress: Advance = no_progress) -> tuple[pd.DataFrame, dict]:
     """IMM seed selection (Tang et al. 2015, Algorithms 1-3, with Chen's 2018 fix).
 
     Parameters
@@ -172,6 +177,9 @@ def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
     max_entries : int, default=300_000_000
         Stop with a ``RuntimeError`` before RR sets would exceed this many
         entries (memory guard for supercritical diffusion: lower ``p0``).
+    progress : callable, optional
+        ``progress(drawn, needed)``: RR sets drawn, of those needed so far (the
+        estimation phase raises the need as it goes, the final one starts afresh).
 
     Returns
     -------
@@ -204,7 +212,9 @@ def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
         nonlocal drawn
         need = target - rr.count
         if need > 0:
-            extra = sample_rr_sets(reverse_adj, need, rng)
+            before = rr.count
+            extra = sample_rr_sets(reverse_adj, need, rng,
+                                   progress=lambda done, _: progress(before + done, target))
             drawn += need
             rr = _merge(rr, extra)
             if rr.entries > max_entries:

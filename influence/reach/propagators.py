@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..config import AnalysisConfig, PropagatorConfig, as_config
 from ..graph import InfluenceGraph
+from ..progress import Advance, Reporter, StageClock, no_progress
 from ..schema import CUSTOMER_ID
 from .imm import imm
 from .spread import (
@@ -96,14 +97,16 @@ def edge_probabilities(graph: InfluenceGraph, config: AnalysisConfig, *,
 
 def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorConfig,
                     k: int, baselines: dict[str, np.ndarray] | None = None,
-                    forward: Adjacency | None = None) -> Propagators:
+                    forward: Adjacency | None = None,
+                    progress: Advance = no_progress) -> Propagators:
     """IMM on a built graph with given probabilities, then the MC comparison.
 
-    ``forward`` is ``adjacency(graph, prob)`` if the caller has it already.
+    ``forward`` is ``adjacency(graph, prob)`` if the caller has it already;
+    ``progress`` hears of the RR sets drawn, then of the seed sets simulated.
     """
     began = time.perf_counter()
     seeds, info = imm(adjacency(graph, prob, reverse=True), k, config.epsilon,
-                      seed=config.seed)
+                      seed=config.seed, progress=progress)
     info["imm_seconds"] = round(time.perf_counter() - began, 4)
     ids = graph.ids.to_numpy()
     seeds_table = pd.DataFrame({
@@ -120,7 +123,7 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
     if forward is None:
         forward = adjacency(graph, prob)
     mean, se = simulate_spread(forward, list(sets.values()),
-                               config.simulations, seed=config.seed)
+                               config.simulations, seed=config.seed, progress=progress)
     info["simulation_seconds"] = round(time.perf_counter() - began, 4)
     comparison = pd.DataFrame({"method": list(sets), "spread": mean, "spread_se": se})
     others = comparison["spread"].to_numpy()[1:]
@@ -133,7 +136,8 @@ def run_propagators(graph: InfluenceGraph, prob: np.ndarray, config: PropagatorC
 
 def seed_set(graph: InfluenceGraph, config: AnalysisConfig, *,
              events: pd.DataFrame | None = None,
-             codes: tuple[np.ndarray, np.ndarray] | None = None
+             codes: tuple[np.ndarray, np.ndarray] | None = None,
+             progress: Advance = no_progress
              ) -> tuple[Propagators, Adjacency, dict[str, Any]]:
     """The analysis' IMM seed set of ``[propagators] k`` customers: edge
     probabilities (``events`` and ``codes`` only for learned ones), the forward
@@ -141,12 +145,13 @@ def seed_set(graph: InfluenceGraph, config: AnalysisConfig, *,
     prob, prob_info = edge_probabilities(graph, config, events=events, codes=codes)
     forward = adjacency(graph, prob)
     settings = config.propagators
-    return (run_propagators(graph, prob, settings, settings.k, forward=forward), forward,
-            prob_info)
+    return (run_propagators(graph, prob, settings, settings.k, forward=forward,
+                            progress=progress), forward, prob_info)
 
 
 def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
-                     config: PropagatorConfig, prob_info: dict[str, Any] | None
+                     config: PropagatorConfig, prob_info: dict[str, Any] | None,
+                     progress: Advance = no_progress
                      ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``propagator_rank`` of the seed set and the simulated ``expected_spread`` (with
     its standard error) of the top ``candidates`` by influence rank plus the seeds.
@@ -165,7 +170,7 @@ def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
     propagator_rank[seeds] = np.arange(1, len(seeds) + 1)
     candidates = np.union1d(np.flatnonzero(rank <= config.candidates), seeds).astype(np.int64)
     mean, se = simulate_spread(forward, [np.array([v]) for v in candidates],
-                               config.simulations, seed=config.seed)
+                               config.simulations, seed=config.seed, progress=progress)
     spread = np.full(n, np.nan)
     spread_se = np.full(n, np.nan)
     spread[candidates] = mean
@@ -195,7 +200,8 @@ def find_propagators(events: Any, k: int | None = None,
                      input_format: str | None = None, since: str | None = None,
                      until: str | None = None, epsilon: float | None = None,
                      p0: float | None = None, seed: int | None = None,
-                     simulations: int | None = None) -> Propagators:
+                     simulations: int | None = None,
+                     reporter: Reporter | None = None) -> Propagators:
     """Find ``k`` key propagators: a seed set maximising expected spread (IMM).
 
     Parameters
@@ -211,6 +217,10 @@ def find_propagators(events: Any, k: int | None = None,
         As for :func:`influence.analyze` (``config`` may be a TOML file's path).
     epsilon, p0, seed, simulations : optional
         Override ``config.propagators``.
+    reporter : Reporter, optional
+        Told when each stage starts and ends (:mod:`influence.progress`):
+        ``read``, ``graph``, ``propagators`` (which says how many RR sets are
+        drawn, then how many seed sets simulated).
 
     Returns
     -------
@@ -251,6 +261,7 @@ def find_propagators(events: Any, k: int | None = None,
     if k < 1:
         raise ConfigError(f"k must be an integer >= 1; got {k!r}")
     began = time.perf_counter()
+    clock = StageClock(reporter)
     if isinstance(events, InfluenceGraph):
         graph, clean_events, codes, source_info = events, None, None, {"graph": True}
     else:
@@ -259,19 +270,23 @@ def find_propagators(events: Any, k: int | None = None,
         from ..validation import clean_events as clean
         from ..validation import customer_universe
 
-        raw, source_info = read_events(events, columns=config.columns,
-                                       input_format=input_format)
-        table = read_customers(customers) if customers is not None else None
-        cleaned = clean(raw, config)
-        ids = customer_universe(raw, table)
-        del raw
-        codes = encode_events(cleaned.events, ids)
-        graph = build_graph(cleaned.events, ids, config, codes)
-        clean_events = cleaned.events
-    prob, prob_info = edge_probabilities(graph, config, events=clean_events, codes=codes)
-    baselines = {"degree": np.asarray(graph.graph.outdegree(), dtype=float),
-                 "pagerank": pagerank(graph, damping=config.centrality.damping)}
-    result = run_propagators(graph, prob, config.propagators, k, baselines)
+        with clock.stage("read"):
+            raw, source_info = read_events(events, columns=config.columns,
+                                           input_format=input_format)
+            table = read_customers(customers) if customers is not None else None
+        with clock.stage("graph"):
+            cleaned = clean(raw, config)
+            ids = customer_universe(raw, table)
+            del raw
+            codes = encode_events(cleaned.events, ids)
+            graph = build_graph(cleaned.events, ids, config, codes)
+            clean_events = cleaned.events
+    with clock.stage("propagators"):
+        prob, prob_info = edge_probabilities(graph, config, events=clean_events, codes=codes)
+        baselines = {"degree": np.asarray(graph.graph.outdegree(), dtype=float),
+                     "pagerank": pagerank(graph, damping=config.centrality.damping)}
+        result = run_propagators(graph, prob, config.propagators, k, baselines,
+                                 progress=clock.steps("propagators"))
     result.info.pop("vertex", None)
     result.info.update({"input": source_info, "customers": graph.n_customers,
                         "edges": graph.n_edges, "probabilities": prob_info,

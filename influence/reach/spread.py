@@ -24,6 +24,7 @@ import pandas as pd
 from ..arrays import sorted_unique, sum_by_group
 from ..config import AnalysisConfig
 from ..graph import InfluenceGraph
+from ..progress import Advance, no_progress
 from ..schema import TIMESTAMP, TYPE
 
 __all__ = ["k_hop_reach", "weight_probabilities", "learn_type_probabilities",
@@ -224,7 +225,8 @@ def cascade(adj: Adjacency, run: np.ndarray, start: np.ndarray,
 
 
 def simulate_spread(adj: Adjacency, seed_sets: list[np.ndarray], runs: int, *, seed: int = 0,
-                    batch_entries: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+                    batch_entries: int = 50_000,
+                    progress: Advance = no_progress) -> tuple[np.ndarray, np.ndarray]:
     """Monte Carlo expected spread (activated customers, seeds included) of seed sets.
 
     Parameters
@@ -238,6 +240,8 @@ def simulate_spread(adj: Adjacency, seed_sets: list[np.ndarray], runs: int, *, s
     seed : int, default=0
     batch_entries : int, default=50_000
         Start nodes simulated together (memory bound).
+    progress : callable, optional
+        ``progress(simulated, len(seed_sets))`` after each batch of seed sets.
 
     Returns
     -------
@@ -259,6 +263,7 @@ def simulate_spread(adj: Adjacency, seed_sets: list[np.ndarray], runs: int, *, s
         active = cascade(adj, run_ids, starts, rng)
         per_run = np.bincount(active // n, minlength=len(chosen) * runs)
         counts[first:first + len(chosen)] = per_run.reshape(len(chosen), runs)
+        progress(first + len(chosen), n_sets)
     mean = counts.mean(axis=1)
     se = counts.std(axis=1, ddof=1) / np.sqrt(runs) if runs > 1 else np.zeros(n_sets)
     return mean, se

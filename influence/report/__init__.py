@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 from markupsafe import Markup
 
 from ..columns import glossary
+from ..progress import Advance, no_progress
 from . import plots
 from .embed import content_security_policy, json_text, json_value
 from .lists import LIST_CAP, action_lists
@@ -93,6 +94,9 @@ DROP_REASONS = {
 SCORES = glossary()
 
 _TOP_N = 25
+
+#: Parts of the page :func:`render_report` reports as done through ``progress``.
+REPORT_STEPS = 6
 _CASCADE_COLUMNS = {
     "cascade": ("cascade", "cascade_id", "root", "root_id"),
     "node": ("customer_id", "node", "referred", "child", "target"),
@@ -660,7 +664,7 @@ def _links(analysis: Analysis, folder: Path | None) -> dict[str, str | None]:
     return links
 
 
-def _render(analysis: Analysis, folder: Path | None) -> str:
+def _render(analysis: Analysis, folder: Path | None, progress: Advance = no_progress) -> str:
     from .. import __version__
     from .vendor import asset
 
@@ -676,8 +680,17 @@ def _render(analysis: Analysis, folder: Path | None) -> str:
     for entry in lists:
         entry["json"] = json_text(entry["data"]) if entry["data"] is not None else None
         entry["total_text"], entry["shown_text"] = _number(entry["total"]), _number(entry["shown"])
+    progress(1, REPORT_STEPS)
     network = _network(analysis, propagators["rank"], seed, ends, styles, suppressed)
+    progress(2, REPORT_STEPS)
     scripts = _scripts(network["data"] is not None)
+    segments = _segments(customers, order, styles, hidden, min_size)
+    communities = _communities(analysis, seed, ends)
+    progress(3, REPORT_STEPS)
+    wom = _word_of_mouth(analysis, folder, styles, suppressed)
+    progress(4, REPORT_STEPS)
+    distributions = _distributions(analysis, styles, ends, hidden)
+    progress(5, REPORT_STEPS)
     context = {
         "version": analysis.manifest.get("influence_version", __version__),
         "csp": content_security_policy(scripts),
@@ -689,19 +702,22 @@ def _render(analysis: Analysis, folder: Path | None) -> str:
         "list_cap": _number(LIST_CAP),
         "score_check": _score_check(analysis.manifest),
         "summary": _summary(analysis),
-        "segments": _segments(customers, order, styles, hidden, min_size),
+        "segments": segments,
         "propagators": propagators,
         "network": network,
-        "communities": _communities(analysis, seed, ends),
-        "wom": _word_of_mouth(analysis, folder, styles, suppressed),
-        "distributions": _distributions(analysis, styles, ends, hidden),
+        "communities": communities,
+        "wom": wom,
+        "distributions": distributions,
         "method": _method(analysis),
         "sections": SECTIONS,
     }
-    return _environment().get_template("report.html").render(**context)
+    html = _environment().get_template("report.html").render(**context)
+    progress(REPORT_STEPS, REPORT_STEPS)
+    return html
 
 
-def render_report(analysis: Analysis, *, folder: str | Path | None = None) -> str:
+def render_report(analysis: Analysis, *, folder: str | Path | None = None,
+                  progress: Advance = no_progress) -> str:
     """The report as HTML text.
 
     Parameters
@@ -714,6 +730,10 @@ def render_report(analysis: Analysis, *, folder: str | Path | None = None) -> st
         Results folder, searched for ``cascades.csv``/``.parquet``; the page
         links the full results files in it by name, as from a report inside
         that folder (so a report copied elsewhere keeps the same bytes).
+    progress : callable, optional
+        ``progress(done, total)`` after each of the :data:`REPORT_STEPS` parts
+        (lists, network, segments and communities, word of mouth, distributions,
+        the page) is built (:meth:`influence.progress.StageClock.steps`).
 
     Returns
     -------
@@ -722,7 +742,7 @@ def render_report(analysis: Analysis, *, folder: str | Path | None = None) -> st
         inline and it loads nothing; byte-identical for the same results.
     """
     with plots.collect_missing_glyphs() as missing:
-        html = _render(analysis, Path(folder) if folder is not None else None)
+        html = _render(analysis, Path(folder) if folder is not None else None, progress)
     if missing:
         shown = ", ".join(sorted(missing)[:3]) + (", ..." if len(missing) > 3 else "")
         logger.warning("the report's pictures draw %d characters of customer ids as empty "
@@ -732,14 +752,15 @@ def render_report(analysis: Analysis, *, folder: str | Path | None = None) -> st
 
 
 def write_report(analysis: Analysis, path: str | Path, *,
-                 folder: str | Path | None = None) -> Path:
+                 folder: str | Path | None = None, progress: Advance = no_progress) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8). Returns the path.
 
     The same bytes wherever it is written: links to the results files are
     relative to ``folder`` (the report's usual place, where ``analyze`` puts it).
     """
     path = Path(path)
-    path.write_text(render_report(analysis, folder=folder), encoding="utf-8", newline="\n")
+    path.write_text(render_report(analysis, folder=folder, progress=progress),
+                    encoding="utf-8", newline="\n")
     return path
 
 
