@@ -13,7 +13,8 @@ API): :mod:`.app` (``main``, the group, signals, errors), :mod:`.options`
 (shared options and options bound to config keys), :mod:`.output` (stderr
 logging, progress, tables), :mod:`.run` (``analyze``), :mod:`.results`
 (``top``, ``report``, ``export``), :mod:`.periods` (``compare``,
-``backtest``), :mod:`.data` (``validate``, ``generate``, ``propagators``).
+``backtest``), :mod:`.data` (``validate``, ``generate``, ``propagators``),
+:mod:`.completion` (``completion``).
 Each command imports what it computes with when it runs, so ``influence
 --help`` loads neither pandas nor igraph.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import sys
 
 try:  # Ctrl-C while the command line starts: one line, not a traceback
-    from . import data, periods, results, run  # noqa: F401 - they add the commands
+    from . import completion, data, periods, results, run  # noqa: F401 - they add the commands
     from .app import ExitStatus, cli, main
 except KeyboardInterrupt:  # pragma: no cover - timing
     sys.stderr.write("influence: error: interrupted\n")

@@ -35,6 +35,11 @@ from .output import (
 
 _WINDOWS = ("old", "new")
 
+#: Column headers of compare's lists on a terminal (the JSON and CSV keep the names).
+_SHORT = {"old_segment": "old segment", "new_segment": "new segment",
+          "old_influence_score": "old score", "new_influence_score": "new score",
+          "influence_change": "change"}
+
 
 @cli.command()
 @click.argument("old", type=click.Path())
@@ -134,7 +139,10 @@ def compare(old, new, split, config_path, mapping, input_format, threshold, n, f
             return
         if index:
             table = _numbered(table, width)
-        click.echo(rich_table(table, width=width, flexible=("customer_id",)), nl=False)
+        else:
+            table = table.rename(columns=_SHORT)
+        click.echo(rich_table(table, width=width, flexible=("customer_id", "old segment",
+                                                            "new segment")), nl=False)
 
     s = result.summary
     click.echo(f"customers: {s['customers_old']} old, {s['customers_new']} new, "
@@ -148,7 +156,8 @@ def compare(old, new, split, config_path, mapping, input_format, threshold, n, f
         if len(table):
             show(table[columns])
     events = ", ".join(f"{k} {v}" for k, v in s["community_events"].items())
-    click.echo(f"\ncommunities (Jaccard >= {threshold:g}): {events}")
+    line = f"communities (Jaccard >= {threshold:g}): {events}"
+    click.echo("\n" + (click.wrap_text(line, width) if terminal and width else line))
 
 
 def _numbered(matrix, width: int | None):
@@ -165,7 +174,7 @@ def _numbered(matrix, width: int | None):
     numbers = [str(i) for i in range(1, len(names) + 1)]
     table.columns = [first, *numbers]
     legend = "; ".join(f"{i} {name}" for i, name in zip(numbers, names, strict=True))
-    click.echo(f"new segments: {legend}")
+    click.echo(click.wrap_text(f"new segments: {legend}", width, subsequent_indent="  "))
     return table
 
 

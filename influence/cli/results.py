@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .app import cli
+from .completion import complete_segment
 from .options import (
     configured,
     events_source,
@@ -81,7 +82,8 @@ def export(folder, graph_format, out_path):
 @click.option("--by", "by", default="influence_rank", show_default=True,
               help="Column to rank by: influence_rank (ascending) or any numeric column "
                    "(descending), ties by customer_id.")
-@click.option("--segment", help="Only customers in this segment.")
+@click.option("--segment", shell_complete=complete_segment,
+              help="Only customers in this segment.")
 @click.option("--community", type=int, help="Only customers in this community.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "parquet"]),
               default="table", show_default=True,
