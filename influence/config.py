@@ -28,7 +28,6 @@ import dataclasses
 import datetime
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -706,6 +705,8 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
         raise ConfigError(
             f"config file {str(path)!r} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
             f"at line {line}; TOML files are UTF-8 (save it as UTF-8)") from None
+    import tomllib  # here, not at the top: influence --help reads no config
+
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
 
 from .app import cli
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 __all__ = ["completion", "segment_names", "complete_segment", "SHELLS", "COMPLETE_VAR"]
 
@@ -55,6 +58,8 @@ def complete_segment(ctx: click.Context, param: click.Parameter,
                      incomplete: str) -> list[CompletionItem]:
     """Click's ``shell_complete`` for ``--segment``: names starting with what is typed,
     from the built-in rules and the ``DIR`` given earlier on the line, if any."""
+    from click.shell_completion import CompletionItem
+
     source = ctx.params.get("source")
     if source is None:  # click leaves DIR unassigned while --segment waits for its value
         source = next((arg for arg in ctx.args if not arg.startswith("-")), None)
@@ -77,6 +82,8 @@ def completion(shell):
       eval "$(influence completion zsh)"         # in ~/.zshrc
       influence completion fish > ~/.config/fish/completions/influence.fish
     """
+    from click.shell_completion import get_completion_class
+
     cls = get_completion_class(shell)
     assert cls is not None  # every name in SHELLS is one of click's
     click.echo(cls(cli, {}, "influence", COMPLETE_VAR).source())

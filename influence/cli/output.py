@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import math
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +26,8 @@ TEXT_FORMATS = ("table", "csv", "tsv", "json")
 def setup_logging(quiet: bool) -> None:
     """Library warnings as ``influence: warning: ...`` lines on stderr (errors only
     with ``quiet``)."""
+    import logging  # here, not at the top: influence --help does without it
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("influence: warning: %(message)s"))
     root = logging.getLogger("influence")
@@ -152,6 +152,8 @@ def stdout_is_terminal() -> bool:
 
 def terminal_width() -> int:
     """Columns of the terminal (``$COLUMNS`` first, as :func:`shutil.get_terminal_size`)."""
+    import shutil
+
     return max(20, shutil.get_terminal_size((100, 24)).columns)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -146,6 +145,8 @@ def top(source, n, by, segment, community, fmt, wide, out_path, with_attributes,
     if key is not None:
         table, small = drop_small_segments(table, result.customers, min_size)
         if small:
+            import logging
+
             logging.getLogger("influence").warning(
                 "segments with fewer than %d customers left out of the pseudonymized list: "
                 "%s", min_size, small)
