@@ -240,3 +240,17 @@ def test_segment_completion_uses_the_built_ins_and_the_folder(folder, tmp_path):
     names = _complete(["top", str(custom), "--segment"], "")
     assert names == [*SEGMENTS, "vip_buyers"]
     assert _complete(["top", str(folder), "--segment"], "dorm") == ["dormant_advocates"]
+
+
+def test_ids_cannot_send_escape_sequences_to_the_terminal(tmp_path, small_events):
+    """An id holding ESC [31m would recolour (or retitle, move) the terminal; the table
+    writes control characters as \\xNN."""
+    from influence import analyze
+
+    events = small_events.replace({"a": "evil\x1b[31m\x1b]0;owned\x07"})
+    analyze(events).save(tmp_path / "r")
+    result = CliRunner().invoke(cli, ["top", str(tmp_path / "r"), "--wide"],
+                                env={**TERMINAL, "COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "\x1b[31m" not in result.stdout and "\x1b]0;" not in result.stdout
+    assert "evil\\x1b[31m\\x1b]0;owned\\x07" in click.unstyle(result.stdout)

@@ -157,14 +157,23 @@ def terminal_width() -> int:
     return max(20, shutil.get_terminal_size((100, 24)).columns)
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN``: an id holding an escape
+    sequence cannot recolour, move or retitle the terminal it is printed to."""
+    import re
+
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _cells(column) -> list[str]:
-    """A column's values as text: numbers to 4 significant digits, missing as empty."""
+    """A column's values as text: numbers to 4 significant digits, missing as empty,
+    control characters escaped (:func:`_printable`)."""
     import pandas as pd
 
     kind = column.dtype
     if pd.api.types.is_float_dtype(kind):
         return ["" if pd.isna(v) else f"{v:.4g}" for v in column]
-    return ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+    return ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else _printable(str(v))
             for v in column]
 
 
@@ -180,11 +189,13 @@ def rich_table(frame, *, width: int | None, flexible: tuple[str, ...] = (),
     """
     import pandas as pd
     from rich import box
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
-    texts = {str(name): _cells(frame[name]) for name in frame.columns}
-    natural = {name: max([len(name), *map(len, cells)]) for name, cells in texts.items()}
+    texts = {_printable(str(name)): _cells(frame[name]) for name in frame.columns}
+    natural = {name: max([cell_len(name), *map(cell_len, cells)])
+               for name, cells in texts.items()}
     shown = list(texts)
     left_out: list[str] = []
 
@@ -205,8 +216,9 @@ def rich_table(frame, *, width: int | None, flexible: tuple[str, ...] = (),
                   caption=(f"{len(left_out)} more column{'s' * (len(left_out) > 1)}: "
                            f"{', '.join(left_out)} (--wide shows all)") if left_out else None,
                   caption_justify="left")
+    kinds = dict(zip(texts, frame.dtypes, strict=True))
     for name in shown:
-        numeric = pd.api.types.is_numeric_dtype(frame[name].dtype)
+        numeric = pd.api.types.is_numeric_dtype(kinds[name])
         column_width = natural[name]
         if name in flexible and spare < math.inf:
             least = min(natural[name], max(len(name), 12))
