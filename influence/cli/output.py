@@ -16,11 +16,7 @@ from ..errors import OutputError
 
 __all__ = ["setup_logging", "RichReporter", "reporter", "render", "write_list",
            "write_beside", "recover", "save_errors", "stdout_is_terminal", "terminal_width",
-           "rich_table", "table_text", "TEXT_FORMATS"]
-
-#: What ``--format`` offers for a list printed to stdout (``top``); ``table`` is the
-#: default: a rich table fitted to the terminal, the plain aligned text elsewhere.
-TEXT_FORMATS = ("table", "csv", "tsv", "json")
+           "rich_table", "table_text"]
 
 
 def setup_logging(quiet: bool) -> None:
@@ -178,7 +174,7 @@ def _cells(column) -> list[str]:
 
 
 def rich_table(frame, *, width: int | None, flexible: tuple[str, ...] = (),
-               optional: tuple[str, ...] = (), title: str | None = None) -> str:
+               optional: tuple[str, ...] = ()) -> str:
     """``frame`` as a rich table for a terminal ``width`` columns wide, as text.
 
     Every column keeps its full width on one line except the ``flexible`` ones
@@ -212,7 +208,7 @@ def rich_table(frame, *, width: int | None, flexible: tuple[str, ...] = (),
             left_out.insert(0, name)
     spare = math.inf if width is None else width - needed(shown)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
-                  header_style="bold", title=title, title_justify="left",
+                  header_style="bold",
                   caption=(f"{len(left_out)} more column{'s' * (len(left_out) > 1)}: "
                            f"{', '.join(left_out)} (--wide shows all)") if left_out else None,
                   caption_justify="left")
