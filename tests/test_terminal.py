@@ -254,3 +254,17 @@ def test_ids_cannot_send_escape_sequences_to_the_terminal(tmp_path, small_events
     assert result.exit_code == 0
     assert "\x1b[31m" not in result.stdout and "\x1b]0;" not in result.stdout
     assert "evil\\x1b[31m\\x1b]0;owned\\x07" in click.unstyle(result.stdout)
+
+
+def test_analyze_format_json_into_a_database(events, tmp_path, capsys):
+    """--format json prints no file, so it goes with --out DATABASE (csv/parquet do not)."""
+    pytest.importorskip("duckdb")
+    target = f"duckdb:///{tmp_path / 'r.duckdb'}"
+    status, text, _ = _run(capsys, "analyze", events, "--out", target, "--format", "json",
+                           "-q")
+    assert status == ExitStatus.OK
+    summary = json.loads(text)
+    assert summary["database"].startswith("duckdb:///") and "folder" not in summary
+    assert summary["customers"] == 300
+    status, _, err = _run(capsys, "analyze", events, "--out", target, "--format", "parquet")
+    assert status == ExitStatus.USAGE and "--format" in err
