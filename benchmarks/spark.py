@@ -137,7 +137,7 @@ class _Stages:
 
 
 def _worker(engine: str, path: str, out: str, master: str, memory: str,
-            partitions: int) -> dict:
+            partitions: int, edges_max: int = -1) -> dict:
     import influence
 
     sampler = _Sampler()
@@ -154,7 +154,10 @@ def _worker(engine: str, path: str, out: str, master: str, memory: str,
             spark, _ = spark_session(master, driver_memory=memory,
                                      extra={"spark.ui.enabled": "true"})
             stages = _Stages(spark)
-            config = config_from_dict({"spark": {"shuffle_partitions": partitions or None}})
+            spark_config = {"shuffle_partitions": partitions or None}
+            if edges_max >= 0:
+                spark_config["driver_edges_max"] = edges_max
+            config = config_from_dict({"spark": spark_config})
             result = analyze_spark(path, spark=spark, seed=0, config=config, reporter=stages)
         analyzed = time.perf_counter() - began
         saved_at = time.perf_counter()
@@ -259,11 +262,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="[spark] shuffle_partitions (default 0: the engine's choice)")
     parser.add_argument("--data", default=str(ROOT / "benchmarks" / "data"))
     parser.add_argument("--json", help="Also write the rows as JSON here.")
-    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--driver-edges-max", type=int, default=-1,
+                        help="[spark] driver_edges_max (default: the engine's; 0: no hand-off)")
+    parser.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        engine, path, out, master, memory, partitions = args.worker
-        print(json.dumps(_worker(engine, path, out, master, memory, int(partitions))))
+        engine, path, out, master, memory, partitions, edges_max = args.worker
+        print(json.dumps(_worker(engine, path, out, master, memory, int(partitions),
+                                 int(edges_max))))
         return
     rows = []
     load = os.getloadavg()[0]
@@ -275,7 +281,8 @@ def main(argv: list[str] | None = None) -> None:
             began = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", engine, str(path), str(out),
-                 args.master, args.driver_memory, str(args.shuffle_partitions)],
+                 args.master, args.driver_memory, str(args.shuffle_partitions),
+                 str(args.driver_edges_max)],
                 capture_output=True, text=True, cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
             if done.returncode != 0:

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..communities import renumber, roles_from_strengths
 from ..graph import InfluenceGraph
-from .frames import checkpoint, collect_arrow, frame_from_arrow, iteration_checkpoint
+from .frames import batched, checkpoint, collect_arrow, frame_from_arrow
 
 __all__ = ["handoff_graph", "label_propagation", "community_parts"]
 
@@ -134,50 +134,56 @@ def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
     adjacency = checkpoint(_undirected(edges).repartition("u"), checkpoint_dir)
     labels = spark.range(n).select(F.col("id").alias("vid"), F.col("id").alias("label"))
     labels = checkpoint(labels, checkpoint_dir)
-    quiet = 0
-    rounds = 0
-    changed_total = None
-    history = [labels]
-    for rounds in range(1, max_iter + 1):
-        parity = rounds % 2
-        votes = (adjacency.join(labels.select(F.col("vid").alias("u"), "label"), "u")
+
+    def step(frame, k):
+        """Round ``k``: the new ``label``, and ``c<k>`` (1 where it changed)."""
+        parity = k % 2
+        current = frame.select("vid", "label")
+        votes = (adjacency.join(current.select(F.col("vid").alias("u"), "label"), "u")
                  .groupBy("v", "label").agg(F.sum(F.col("w").cast(_DECIMAL)).alias("score")))
-        own = labels.select(F.col("vid").alias("v"), F.col("label").alias("own"))
+        own = current.select(F.col("vid").alias("v"), F.col("label").alias("own"))
         # the best label of each vertex: the highest score; its own label if that is
         # among the best, else the smallest hash of (label, vertex, round) -- not the
         # smallest label, which would flood the graph with label 0
-        tie = F.xxhash64(F.col("label"), F.col("v"), F.lit(rounds))
+        tie = F.xxhash64(F.col("label"), F.col("v"), F.lit(k))
         ranked = votes.join(own, "v").select(
             "v", F.struct(F.col("score"), (F.col("label") == F.col("own")).alias("mine"),
                           (-tie).alias("tie"), (-F.col("label")).alias("neg")).alias("key"))
         choice = (ranked.groupBy("v").agg(F.max("key").alias("key"))
                   .select(F.col("v").alias("vid"), (-F.col("key.neg")).alias("proposal")))
-        new = (labels.join(choice, "vid", "left")
-               .select("vid", F.when((F.col("vid") % 2 == parity) & F.col("proposal").isNotNull(),
-                                     F.col("proposal")).otherwise(F.col("label")).alias("label"),
-                       (F.col("proposal").isNotNull() & (F.col("vid") % 2 == parity)
-                        & (F.col("proposal") != F.col("label"))).alias("_changed")))
-        new = iteration_checkpoint(new, rounds, every, checkpoint_dir)
-        changed_total = new.agg(F.sum(F.col("_changed").cast("long"))).first()[0] or 0
-        new = new.select("vid", "label")
-        for old in history:
-            old.unpersist()
-        history = [new]
-        labels = new
-        quiet = quiet + 1 if changed_total == 0 else 0
-        logger.debug("label propagation round %d: %d labels changed", rounds, changed_total)
-        if quiet >= 2:
-            break
-    table = collect_arrow(labels)
+        moves = (F.col("vid") % 2 == parity) & F.col("proposal").isNotNull()
+        kept = [c for c in frame.columns if c != "label"]
+        return (frame.join(choice, "vid", "left")
+                .select(*kept, F.when(moves, F.col("proposal")).otherwise(F.col("label"))
+                        .alias("label"),
+                        (moves & (F.col("proposal") != F.col("label"))).cast("long")
+                        .alias(f"c{k}")))
+
+    def measure(frame, ks):
+        row = frame.agg(*[F.sum(f"c{k}").alias(f"c{k}") for k in ks]).first()
+        return [int(row[f"c{k}"] or 0) for k in ks]
+
+    quiet = [0]
+
+    def stop(changed: int) -> bool:
+        # two quiet rounds in a row (both parities) are a fixed point: later rounds of
+        # the batch change nothing, so the labels are those of this round
+        quiet[0] = quiet[0] + 1 if changed == 0 else 0
+        return quiet[0] >= 2
+
+    labels, rounds, _ = batched(labels, step, measure, max_iter=max_iter, every=every,
+                                stop=stop, state=("vid", "label"),
+                                checkpoint_dir=checkpoint_dir, storage=storage)
+    logger.debug("label propagation: %d rounds", rounds)
+    table = collect_arrow(labels.select("vid", "label"))
     membership = np.zeros(n, dtype=np.int64)
     membership[table.column("vid").to_numpy().astype(np.int64)] = \
         table.column("label").to_numpy().astype(np.int64)
-    for old in history:
-        old.unpersist()
     adjacency.unpersist()
+    converged = quiet[0] >= 2
     info = {"method": "label propagation on DataFrames (executors), weighted, "
                       "semi-synchronous (alternating vertex parity)",
-            "rounds": rounds, "converged": quiet >= 2, "max_rounds": max_iter}
+            "rounds": rounds, "converged": converged, "max_rounds": max_iter}
     return renumber(membership), info
 
 

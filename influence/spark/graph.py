@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import AnalysisConfig
-from .frames import checkpoint, iteration_checkpoint, numpy_sum, sum_in_order
+from .frames import batched, checkpoint, numpy_sum, sum_in_order
 
 __all__ = ["code_events", "build_edges", "strengths", "pagerank", "reach", "PageRankInfo"]
 
@@ -113,6 +113,14 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
     everyone gets ``(1 - d) / n``. This is :func:`influence.metrics.pagerank`'s
     definition (igraph PRPACK on the reversed graph), solved iteratively.
 
+    Iterations run ``every`` at a time in one Spark action (:func:`batched`):
+    each iteration is a lazily cached step of the plan, the dangling mass is a
+    one-row aggregate joined in (no driver round trip), and one checkpoint and
+    one small aggregate per batch give every iteration's L1 change. The scores
+    are those of the first iteration whose change is below ``tol`` (the later
+    iterations of its batch are computed and discarded), so they do not depend
+    on ``every``.
+
     Parameters
     ----------
     edges : pyspark.sql.DataFrame
@@ -122,7 +130,8 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
     n : int
         Number of customers (vids ``0 .. n-1``).
     damping, max_iter, tol, every
-        Damping factor, most iterations, L1 stopping threshold, checkpoint interval.
+        Damping factor, most iterations, L1 stopping threshold, iterations per
+        batch (one checkpoint each: reliable into ``checkpoint_dir`` when set).
 
     Returns
     -------
@@ -143,36 +152,37 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
              .select("vid", F.col("_in").isNull().alias("dangling"),
                      F.lit(1.0 / n).alias("r")))
     ranks = checkpoint(ranks, checkpoint_dir)
-    row = ranks.agg(F.sum(F.when(F.col("dangling"), fixed(F.col("r")))).alias("m")).first()
-    mass = float(row["m"] or 0) / _SCALE
     base = (1.0 - damping) / n
-    l1 = float("inf")
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        gathered = (share.join(ranks.select(F.col("vid").alias("j"), "r"), "j")
+
+    def step(frame, k):
+        """Iteration ``k`` from ``frame`` (``vid``, ``dangling``, ``r``): adds ``r<k>``
+        and ``d<k>`` (its fixed-point change), ``r`` becomes the new score."""
+        mass = frame.agg(F.coalesce(F.sum(F.when(F.col("dangling"), fixed(F.col("r")))),
+                                    F.lit(0)).alias("_m"))
+        gathered = (share.join(frame.select(F.col("vid").alias("j"), "r"), "j")
                     .groupBy(F.col("i").alias("vid"))
-                    .agg(F.sum(fixed(F.col("r") * F.col("p"))).alias("c")))
-        jump = base + damping * mass / n
-        new = (ranks.join(gathered, "vid", "left")
-               .select("vid", "dangling",
-                       (F.lit(jump) + F.lit(damping) * (
-                           F.coalesce(F.col("c"), F.lit(0)).cast("double") / F.lit(_SCALE)))
-                       .alias("r"), F.col("r").alias("old")))
-        new = iteration_checkpoint(new, iterations, every, checkpoint_dir)
-        # one small job per iteration: the change, and the dangling mass for the next one
-        row = new.agg(F.sum(fixed(F.abs(F.col("r") - F.col("old")))).alias("d"),
-                      F.sum(F.when(F.col("dangling"), fixed(F.col("r")))).alias("m")).first()
-        l1 = float(row["d"] or 0) / _SCALE
-        mass = float(row["m"] or 0) / _SCALE
-        # the previous iteration's blocks are freed by Spark's context cleaner
-        ranks = new.select("vid", "dangling", "r")
-        logger.debug("pagerank iteration %d: L1 change %.3g", iterations, l1)
-        if l1 < tol:
-            break
-    total = ranks.agg(F.sum(fixed(F.col("r"))).alias("t")).first()["t"]
+                    .agg(F.sum(fixed(F.col("r") * F.col("p"))).alias("_c")))
+        jump = F.lit(base) + F.lit(damping) * (F.col("_m").cast("double") / F.lit(_SCALE)) / n
+        new = jump + F.lit(damping) * (F.coalesce(F.col("_c"), F.lit(0)).cast("double")
+                                       / F.lit(_SCALE))
+        kept = [c for c in frame.columns if c != "r"]
+        return (frame.join(gathered, "vid", "left").crossJoin(F.broadcast(mass))
+                .select(*kept, new.alias("r"), fixed(F.abs(new - F.col("r"))).alias(f"d{k}"))
+                .withColumn(f"r{k}", F.col("r")))
+
+    def measure(frame, ks):
+        row = frame.agg(*[F.sum(f"d{k}").alias(f"d{k}") for k in ks]).first()
+        return [float(row[f"d{k}"] or 0) / _SCALE for k in ks]
+
+    result, iterations, l1 = batched(
+        ranks, step, measure, max_iter=max_iter, every=every, stop=lambda d: d < tol,
+        state=("vid", "dangling", "r"), checkpoint_dir=checkpoint_dir, storage=storage)
+    logger.debug("pagerank: %d iterations, L1 change %.3g", iterations, l1)
+    chosen = F.col(f"r{iterations}")
+    total = result.agg(F.sum(fixed(chosen)).alias("t")).first()["t"]
     norm = float(total) / _SCALE
-    result = ranks.select("vid", (F.col("r") / F.lit(norm)).alias("pagerank"))
-    return result, PageRankInfo(iterations, l1, l1 < tol)
+    ranks = result.select("vid", (chosen / F.lit(norm)).alias("pagerank"))
+    return ranks, PageRankInfo(iterations, l1, l1 < tol)
 
 
 def reach(edges, rsd: float):
