@@ -103,7 +103,8 @@ def _undirected(edges):
 
 
 def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
-                      checkpoint_dir: str | None, storage) -> tuple[np.ndarray, dict]:
+                      checkpoint_dir: str | None, partitions: int, storage
+                      ) -> tuple[np.ndarray, dict]:
     """Weighted label propagation on the undirected view, on the executors.
 
     Every customer starts in a community of its own (label = its vertex). In
@@ -131,9 +132,9 @@ def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
     """
     from pyspark.sql import functions as F
 
-    adjacency = checkpoint(_undirected(edges).repartition("u"), checkpoint_dir)
+    adjacency = checkpoint(_undirected(edges).repartition(partitions, "u"), checkpoint_dir)
     labels = spark.range(n).select(F.col("id").alias("vid"), F.col("id").alias("label"))
-    labels = checkpoint(labels, checkpoint_dir)
+    labels = checkpoint(labels.repartition(partitions, "vid"), checkpoint_dir)
 
     def step(frame, k):
         """Round ``k``: the new ``label``, and ``c<k>`` (1 where it changed)."""
@@ -173,7 +174,7 @@ def label_propagation(spark, edges, n: int, *, max_iter: int, every: int,
 
     labels, rounds, _ = batched(labels, step, measure, max_iter=max_iter, every=every,
                                 stop=stop, state=("vid", "label"),
-                                checkpoint_dir=checkpoint_dir, storage=storage)
+                                checkpoint_dir=checkpoint_dir, partitions=partitions)
     logger.debug("label propagation: %d rounds", rounds)
     table = collect_arrow(labels.select("vid", "label"))
     membership = np.zeros(n, dtype=np.int64)

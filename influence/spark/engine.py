@@ -130,7 +130,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
     from . import activity as act
     from .communities import community_parts, handoff_graph, label_propagation
     from .customers import activity_columns, lifecycle
-    from .frames import collect_arrow, scatter
+    from .frames import collect_arrow, loop_partitions, scatter
     from .graph import build_edges, code_events, pagerank, reach, strengths
     from .referrals import referral_forest
     from .validate import clean_events, customer_ids, read_events
@@ -191,7 +191,8 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                 spark, edges, degree.filter(F.col("in_strength").isNotNull())
                 .select("vid", "in_strength"), n, damping=cen.damping,
                 max_iter=sc.pagerank_iterations, tol=sc.pagerank_tolerance,
-                every=sc.checkpoint_every, checkpoint_dir=directory, storage=storage)
+                every=sc.checkpoint_every, checkpoint_dir=directory,
+                partitions=loop_partitions(spark, n_edges), storage=storage)
             pr = scatter(collect_arrow(ranks), "pagerank", n, fill=0.0)
         degree.unpersist()
         if handoff:
@@ -291,7 +292,8 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         else:
             membership, community_method = label_propagation(
                 spark, edges, n, max_iter=sc.label_propagation_iterations,
-                every=sc.checkpoint_every, checkpoint_dir=directory, storage=storage)
+                every=sc.checkpoint_every, checkpoint_dir=directory,
+                partitions=loop_partitions(spark, n_edges), storage=storage)
             q, roles, edge_sums = community_parts(spark, edges, edge_types, membership,
                                                   resolution=cc.resolution, roles_config=rc)
     placement["communities"] = (community_method["method"] if handoff else

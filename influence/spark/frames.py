@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = ["collect_arrow", "frame_from_arrow", "scatter", "checkpoint",
-           "iteration_checkpoint", "batched", "sum_in_order", "numpy_sum"]
+           "iteration_checkpoint", "batched", "loop_partitions", "sum_in_order", "numpy_sum"]
 
 
 def collect_arrow(frame) -> pa.Table:
@@ -55,8 +55,30 @@ def checkpoint(frame, directory: str | None):
     return frame.localCheckpoint(eager=True)
 
 
+#: Edges per partition that the iterative stages aim at (each iteration joins and
+#: aggregates the edge list once).
+EDGES_PER_PARTITION = 1_000_000
+
+
+def loop_partitions(spark, n_edges: int) -> int:
+    """Partitions of the iterative stages: about :data:`EDGES_PER_PARTITION` edges
+    each, at least one per core of the cluster, at most the run's shuffle partitions.
+
+    Adaptive execution (which would coalesce small partitions) is off inside the
+    loops (:func:`batched`), so on small graphs this, not the run's 4 per core,
+    keeps each iteration at a task per core.
+    """
+    run = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    try:
+        cores = int(spark.sparkContext.defaultParallelism)
+    except Exception:  # no SparkContext (Spark Connect)
+        cores = 1
+    wanted = max(cores, -(-n_edges // EDGES_PER_PARTITION))
+    return max(1, min(run, wanted))
+
+
 def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
-            checkpoint_dir, storage=None):
+            checkpoint_dir, partitions: int):
     """Run an iterative stage with one Spark action per iteration and one check per batch.
 
     Parameters
@@ -79,6 +101,9 @@ def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
     checkpoint_dir : str or None
         Where the last iteration of each batch is checkpointed reliably; the
         others are checkpointed locally.
+    partitions : int
+        ``spark.sql.shuffle.partitions`` inside the loop (:func:`loop_partitions`);
+        the frames the steps join should be hash-partitioned the same way.
 
     Returns
     -------
@@ -103,8 +128,11 @@ def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
     frame = start
     done = 0
     number = float("inf")
-    before = spark.conf.get("spark.sql.adaptive.enabled", None)
-    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    settings = {"spark.sql.adaptive.enabled": "false",
+                "spark.sql.shuffle.partitions": str(partitions)}
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         while done < max_iter:
             ks = list(range(done + 1, min(done + every, max_iter) + 1))
@@ -120,10 +148,11 @@ def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
             done = ks[-1]
         return frame, max_iter, number
     finally:
-        if before is None:
-            spark.conf.unset("spark.sql.adaptive.enabled")
-        else:
-            spark.conf.set("spark.sql.adaptive.enabled", before)
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def iteration_checkpoint(frame, step: int, every: int, directory: str | None):

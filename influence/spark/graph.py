@@ -104,7 +104,7 @@ class PageRankInfo:
 
 
 def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int,
-             tol: float, every: int, checkpoint_dir: str | None, storage):
+             tol: float, every: int, checkpoint_dir: str | None, partitions: int, storage):
     """Weighted PageRank of influence: power iteration on the reversed influence graph.
 
     A customer ``u`` who influenced ``v`` (edge ``u -> v`` of weight ``w``)
@@ -132,6 +132,8 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
     damping, max_iter, tol, every
         Damping factor, most iterations, L1 stopping threshold, iterations per
         batch (one checkpoint each: reliable into ``checkpoint_dir`` when set).
+    partitions : int
+        Partitions of the loop (:func:`influence.spark.frames.loop_partitions`).
 
     Returns
     -------
@@ -146,12 +148,12 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
     share = (edges.join(in_strength, edges["b"] == in_strength["vid"])
              .select(F.col("b").alias("j"), F.col("a").alias("i"),
                      (F.col("weight") / F.col("in_strength")).alias("p")))
-    share = checkpoint(share.repartition("j"), checkpoint_dir)
+    share = checkpoint(share.repartition(partitions, "j"), checkpoint_dir)
     has_in = in_strength.select("vid", F.lit(True).alias("_in"))
     ranks = (spark.range(n).withColumnRenamed("id", "vid").join(has_in, "vid", "left")
              .select("vid", F.col("_in").isNull().alias("dangling"),
                      F.lit(1.0 / n).alias("r")))
-    ranks = checkpoint(ranks, checkpoint_dir)
+    ranks = checkpoint(ranks.repartition(partitions, "vid"), checkpoint_dir)
     base = (1.0 - damping) / n
 
     def step(frame, k):
@@ -176,7 +178,7 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
 
     result, iterations, l1 = batched(
         ranks, step, measure, max_iter=max_iter, every=every, stop=lambda d: d < tol,
-        state=("vid", "dangling", "r"), checkpoint_dir=checkpoint_dir, storage=storage)
+        state=("vid", "dangling", "r"), checkpoint_dir=checkpoint_dir, partitions=partitions)
     logger.debug("pagerank: %d iterations, L1 change %.3g", iterations, l1)
     chosen = F.col(f"r{iterations}")
     total = result.agg(F.sum(fixed(chosen)).alias("t")).first()["t"]
