@@ -674,3 +674,136 @@ def test_money_sums_bit_identical_to_the_local_engine_on_shuffled_rows(spark, tm
                                   check_exact=True)
     assert remote.segments["median_reach_2"].isna().tolist() == \
         local.segments["median_reach_2"].isna().tolist()
+
+
+# --- a real cluster: a standalone master and worker on 127.0.0.1 -------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(ready, seconds: float, what: str, logs: list[Path]) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.5)
+    tails = "\n".join(p.read_text(errors="replace")[-2000:] for p in logs if p.exists())
+    pytest.fail(f"{what} not ready after {seconds:.0f} s:\n{tails}")
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    """A Spark standalone cluster: one master and one worker (2 cores, 1 GiB) on 127.0.0.1,
+    started with pyspark's own launcher (bin/spark-class) and stopped by their process ids.
+    Yields the master URL."""
+    if WHY is not None:
+        pytest.skip(WHY)
+    import socket
+    import urllib.request
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    launcher = home / "bin" / "spark-class"
+    if not launcher.is_file():
+        pytest.skip(f"pyspark has no launcher at {launcher}")
+    folder = tmp_path_factory.mktemp("standalone")
+    port, ui = _free_port(), _free_port()
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOG_DIR": str(folder),
+           "SPARK_WORKER_DIR": str(folder / "work"), "SPARK_LOCAL_IP": "127.0.0.1",
+           "SPARK_NO_DAEMONIZE": "1"}
+    processes = []
+
+    def start(name: str, *args: str) -> None:
+        log = (folder / f"{name}.log").open("w")
+        # spark-class execs the JVM: the process id is the master's (or worker's) own
+        processes.append(subprocess.Popen([str(launcher), *args], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, cwd=folder))
+
+    def workers_alive() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as got:
+                state = json.loads(got.read())
+        except OSError:
+            return False
+        return any(w.get("state") == "ALIVE" for w in state.get("workers", []))
+
+    def listening() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    logs = [folder / "master.log", folder / "worker.log"]
+    try:
+        start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+              "--port", str(port), "--webui-port", str(ui))
+        _wait_for(listening, 120, "the standalone master", logs)
+        start("worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+              "--cores", "2", "--memory", "1g", "--webui-port", str(_free_port()),
+              "--work-dir", str(folder / "work"), f"spark://127.0.0.1:{port}")
+        _wait_for(workers_alive, 120, "the standalone worker", logs)
+        yield f"spark://127.0.0.1:{port}"
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@needs_spark
+def test_standalone_cluster_agrees_with_local_mode(standalone, above, data, tmp_path):
+    # the CLI on a real cluster (executors in the worker's JVM, tasks over the network),
+    # hand-off off: distributed PageRank, label propagation and referral forest; the files
+    # are the local[2] run's byte for byte
+    config = tmp_path / "c.toml"
+    config.write_text("[spark]\ndriver_edges_max = 0\nshuffle_partitions = 3\n")
+    out = tmp_path / "cluster"
+    env = {**_bare_environment(tmp_path), "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run(
+        [str(_console_script()), "analyze", str(data["events"]), "--engine", "spark",
+         "--spark-master", standalone, "--customers", str(data["customers"]), "--seed", "0",
+         "--config", str(config), "--out", str(out), "--no-report", "-q"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"]["master"] == standalone
+    assert manifest["engine"]["driver_handoff"] is False
+    above[1].save(tmp_path / "local2")
+    for name in ("customers.csv", "communities.csv", "segments.csv", "cascades.csv",
+                 "kfactor.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "local2" / name).read_bytes(), name
+    assert not (out / "edges.csv").exists()
+
+
+@needs_spark
+def test_executor_tier_cut_points_give_the_local_tiers_exactly(spark):
+    # the only global input of the tiers is one k-th largest value per tier; found on the
+    # executors (approxQuantile bracket + one counting pass), it gives assign_tiers' tiers
+    from influence.segments import assign_tiers
+    from influence.spark.finish import kth_largest, tier_column, tier_cuts
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    values = np.round(rng.pareto(1.5, n), 1)  # heavy ties, many zeros
+    values[rng.choice(n, 200, replace=False)] = 0.0
+    values[:7] = np.nan
+    import pyarrow as pa
+
+    frame = spark.createDataFrame(pa.table({"x": values}))
+    clean = np.nan_to_num(values)
+    for k in (1, 2, 37, 300, 1500, n):
+        assert kth_largest(frame, "x", k, n=n) == np.sort(clean)[::-1][k - 1], k
+    assert kth_largest(frame, "x", 0, n=n) is None
+    for high, mid in ((0.10, 0.40), (0.01, 0.05), (0.5, 0.5), (0.0, 0.2)):
+        cuts = tier_cuts(frame, "x", n=n, high_share=high, mid_share=mid)
+        got = frame.select(tier_column("x", cuts).alias("t")).toArrow().column("t")
+        assert got.to_pylist() == assign_tiers(values, high, mid).tolist(), (high, mid)
