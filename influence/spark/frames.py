@@ -121,14 +121,17 @@ def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
     of every iteration is an aggregate over the batch's last frame, once per
     batch, instead of an action per iteration. Adaptive execution is off
     inside the loop: its coalescing gains nothing on frames partitioned by the
-    engine, and it runs every shuffle stage as a job of its own, so each
-    iteration is one job.
+    engine, and it runs every shuffle stage as a job of its own; so are
+    broadcast joins (each broadcast is a job). So each iteration is one job.
     """
     spark = start.sparkSession
     frame = start
     done = 0
     number = float("inf")
+    # no broadcast joins either: each broadcast is a job of its own, and the one-row
+    # aggregates joined into an iteration (PageRank's dangling mass) would be one
     settings = {"spark.sql.adaptive.enabled": "false",
+                "spark.sql.autoBroadcastJoinThreshold": "-1",
                 "spark.sql.shuffle.partitions": str(partitions)}
     before = {key: spark.conf.get(key, None) for key in settings}
     for key, value in settings.items():

@@ -168,7 +168,7 @@ def pagerank(spark, edges, in_strength, n: int, *, damping: float, max_iter: int
         new = jump + F.lit(damping) * (F.coalesce(F.col("_c"), F.lit(0)).cast("double")
                                        / F.lit(_SCALE))
         kept = [c for c in frame.columns if c != "r"]
-        return (frame.join(gathered, "vid", "left").crossJoin(F.broadcast(mass))
+        return (frame.join(gathered, "vid", "left").crossJoin(mass)
                 .select(*kept, new.alias("r"), fixed(F.abs(new - F.col("r"))).alias(f"d{k}"))
                 .withColumn(f"r{k}", F.col("r")))
 
