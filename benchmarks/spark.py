@@ -236,7 +236,7 @@ def _table(rows: list[dict]) -> str:
               "communities", "propagators", "rank", "spread", "segments", "profiles"]
     head = (["engine", "rows", "customers", "edges"] + [f"{s} s" for s in stages]
             + ["analyze s", "save s", "process s", "jobs", "tasks", "peak tree MiB",
-               "driver MiB", "JVM MiB", "hand-off B/edge"])
+               "driver MiB", "driver KiB/customer", "JVM MiB", "hand-off B/edge"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["engine"], f"{r['rows']:,}", f"{r['customers']:,}", f"{r['edges']:,}"]
@@ -246,7 +246,9 @@ def _table(rows: list[dict]) -> str:
         tasks = sum(g["tasks"] for g in shuffle.values()) if shuffle else ""
         cells += [f"{r['analyze_s']:.1f}", f"{r['save_s']:.1f}", f"{r.get('process_s', 0):.1f}",
                   str(jobs), str(tasks), f"{r['peak_tree_mb']:,}",
-                  f"{r['peak_driver_mb']:,}", f"{r['peak_jvm_mb']:,}",
+                  f"{r['peak_driver_mb']:,}",
+                  f"{r['peak_driver_mb'] * 1024 / max(r['customers'], 1):.1f}",
+                  f"{r['peak_jvm_mb']:,}",
                   str(r.get("handoff_bytes_per_edge", ""))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
