@@ -631,7 +631,12 @@ def main(argv=None) -> int:
     parser.add_argument("--max-share", type=float, default=0.10)
     parser.add_argument("--cost-size", type=int, default=100_000)
     parser.add_argument("--only", default="", help="comma-separated dataset names")
+    parser.add_argument("--all-influence", action="store_true",
+                        help="features count every influence event, not only those "
+                             "followed by activity (the first version of the score)")
     args = parser.parse_args(argv)
+    if args.all_influence:
+        S.FOLLOWED = False
     sections = set(args.sections.split(","))
     data = Path(args.data)
     cases = []

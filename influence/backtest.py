@@ -427,7 +427,7 @@ def _time_scores(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
     n = len(ids)
     base = score.baseline_scores(source, target, reverse, days, end, n)
     model = score.calibrate(source, target, reverse, days, n, end=end, converted=converted)
-    rows, by, _ = score.influence_events(source, target, reverse)
-    features = score.decayed_influence(by, days[rows], end, n, half_lives=model.half_lives)
+    features = score.features_at(source, target, reverse, days, end, n,
+                                 half_lives=model.half_lives, converted=converted)
     return {"received": base["received"], "received_7d": base["received_7d"],
             "expected_influence": score.expected_influence(features, model.weights)}

@@ -64,9 +64,9 @@ CUSTOMERS = (
     Column("segment", "str", "contract", "segments"),
     Column("segment_reason", "str", "contract", "segments"),
     Column("influence_score", "float64", "contract", "rank",
-           "Composite in [0, 1]: half how far your influence carries through the network "
-           "(PageRank percentile), half how much you push directly (out-strength "
-           "percentile)."),
+           "In [0, 1]: the share of customers with a smaller expected influence (with "
+           "timestamps); without timestamps, half the PageRank percentile, half the "
+           "out-strength percentile."),
     Column("influence_rank", "int64", "contract", "rank",
            "1 = most influential; ties broken by customer id."),
     Column("pagerank", "float64", "contract", "centrality",
@@ -113,7 +113,17 @@ CUSTOMERS = (
 
 #: Computed per-customer columns written after the per-type counts ``sent_<type>``.
 COMPUTED = (
+    Column("expected_influence", "float64", "computed", "rank",
+           "Influence events the customer is expected to be credited with in the next "
+           "30 days (horizon: [score] horizon_days): recent influence weighted as your "
+           "own history says it predicts. Timestamps only."),
     Column("community_confidence", "float64", "computed", "communities"),
+    Column("cross_influence", "float64", "computed", "communities",
+           "Influence exerted on customers of other communities (edge weight)."),
+    Column("influence_rate", "float64", "computed", "segments",
+           "Influence exerted per 30 days of active life (out-strength x 30 / days from "
+           "first to last event sent, at least 30): what waking a dormant customer brings "
+           "back."),
     Column("frequency", "float64", "computed", "activity"),
     Column("rfm_recency", "str", "computed", "segments"),
     Column("rfm_frequency", "str", "computed", "segments"),
@@ -127,9 +137,9 @@ COMPUTED = (
 )
 
 #: Where the glossary of the report takes its lines from, in its order.
-_GLOSSARY = ("influence_score", "influence_rank", "pagerank", "out_strength", "in_strength",
-             "coreness", "events_sent", "recency_days", "community", "propagator_rank",
-             "expected_spread")
+_GLOSSARY = ("influence_score", "expected_influence", "influence_rank", "pagerank",
+             "out_strength", "in_strength", "coreness", "events_sent", "recency_days",
+             "community", "propagator_rank", "expected_spread")
 
 #: The other tables: column -> dtype where a CSV round trip would change it
 #: (the rest read back as written).

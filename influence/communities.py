@@ -21,7 +21,8 @@ from .graph import InfluenceGraph
 
 __all__ = ["detect_communities", "modularity", "community_profiles", "community_edge_sums",
            "profiles_from_sums", "community_roles", "roles_from_strengths", "renumber",
-           "community_confidence", "community_links", "community_link_weights", "ROLES"]
+           "community_confidence", "community_links", "community_link_weights", "ROLES",
+           "cross_community_influence"]
 
 #: Values of ``community_role``.
 ROLES = ("local_leader", "connector", "member", "peripheral", "isolated")
@@ -145,6 +146,22 @@ def community_profiles(graph: InfluenceGraph, membership: np.ndarray,
     sums = community_edge_sums(graph, membership)
     return profiles_from_sums(membership, rank, graph.ids, sums, top=top, segment=segment,
                               segment_names=segment_names)
+
+
+def cross_community_influence(graph: InfluenceGraph, membership: np.ndarray) -> np.ndarray:
+    """Influence each customer exerted on customers of other communities.
+
+    The weight of the influence edges ``u -> v`` with ``v`` in another community
+    than ``u``, per ``u``: what makes a bridge worth a campaign (a participation
+    coefficient alone marks almost everyone on a weakly modular graph).
+    Summed in edge order (the graph's edges are sorted), so the same bytes on
+    every engine that hands the graph over.
+    """
+    src = graph.edges["src"].to_numpy()
+    dst = graph.edges["dst"].to_numpy()
+    other = membership[src] != membership[dst]
+    return np.bincount(src[other], weights=graph.edges["weight"].to_numpy()[other],
+                       minlength=graph.n_customers).astype(np.float64)
 
 
 def community_edge_sums(graph: InfluenceGraph, membership: np.ndarray) -> pd.DataFrame:

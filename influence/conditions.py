@@ -26,7 +26,8 @@ against the known names when the rule is loaded). ``NUMBER`` is a decimal
 number (``5``, ``0.25``, ``1e-3``, ``-2``); ``STRING`` is quoted with ``"`` or
 ``'``. ``pct(column)`` is the customer's percentile on that column: the share
 of customers with a strictly smaller value, times 100 (so ``pct(pagerank) >=
-99`` is the top 1%). Keywords are lower case.
+99`` is the top 1%); segment rules compute it among the customers with events
+(``Condition.evaluate(..., among=...)``). Keywords are lower case.
 
 Missing values (no timestamp, a customer who never sent anything) never match
 a comparison, ``!=`` and ``not in`` included; ``not`` applied to such a
@@ -306,9 +307,14 @@ class Condition:
     def __repr__(self) -> str:
         return f"Condition({self.text!r})"
 
-    def evaluate(self, table: pd.DataFrame) -> np.ndarray:
-        """Boolean mask over the rows of ``table`` (which has every column read)."""
-        return self._eval(self.tree, table, {})
+    def evaluate(self, table: pd.DataFrame, *, among: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask over the rows of ``table`` (which has every column read).
+
+        ``among`` (a boolean mask) is the population of ``pct()``: percentiles are
+        computed among those rows only, and the other rows never match a
+        comparison that reads a percentile.
+        """
+        return self._eval(self.tree, table, {"among": among})
 
     def _eval(self, node, table: pd.DataFrame, cache: dict) -> np.ndarray:
         n = len(table)
@@ -331,7 +337,12 @@ def _values(operand: Operand, table: pd.DataFrame, cache: dict):
     if operand.percentile:
         key = ("pct", operand.name)
         if key not in cache:
-            cache[key] = percentile(pd.to_numeric(table[operand.name], errors="coerce"))
+            values = pd.to_numeric(table[operand.name], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan)
+            among = cache.get("among")
+            if among is not None:
+                values = np.where(among, values, np.nan)
+            cache[key] = percentile(values)
         return cache[key]
     return table[operand.name]
 

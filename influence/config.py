@@ -66,7 +66,8 @@ if TYPE_CHECKING:
 __all__ = [
     "TIMESTAMP_UNITS", "InputConfig", "WindowConfig", "CommunityConfig", "CentralityConfig",
     "RoleConfig", "SegmentConfig", "SegmentRule", "PrivacyConfig", "LifecycleConfig",
-    "ReachConfig", "PropagatorConfig", "SparkConfig", "AnalysisConfig", "SECTIONS",
+    "ReachConfig", "PropagatorConfig", "ScoreConfig", "SparkConfig", "AnalysisConfig",
+    "SECTIONS",
     "load_config", "config_from_dict", "as_config", "parameter",
 ]
 
@@ -82,6 +83,7 @@ _POSITIVE = Interval(float, 0, None, closed="neither")   # a number > 0
 _OPEN_UNIT = Interval(float, 0, 1, closed="neither")     # a number in (0, 1)
 _COUNT = Interval(int, 0)                                # an integer >= 0
 _DAYS = Interval(int, 0, None, closed="neither")         # an integer > 0
+_SHARE = Interval(float, 0, 1, closed="right")           # a number in (0, 1]
 
 
 def _is_date_only(value: Any) -> bool:
@@ -223,12 +225,17 @@ _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 def check_condition(text: Any, key: str, rule: str):
     """Parse a rule condition and check it against the known output columns.
 
+    Names that are not declared output columns (``sent_<type>``, customer
+    attributes such as ``plan``) are accepted here and checked against the
+    analysis' columns when it runs (:func:`influence.segments.check_rule_columns`:
+    an unknown one is a :class:`ConfigError` there).
+
     Raises
     ------
     ConfigError
-        Naming the rule and the key, on a syntax error, an unknown column or
-        operator, a date column, a text column compared with a number (or the
-        reverse), or a value a fixed-valued column never takes.
+        Naming the rule and the key, on a syntax error, an unknown operator, a
+        date column, a text column compared with a number (or the reverse), or
+        a value a fixed-valued column never takes.
     """
     from .conditions import Column, ConditionSyntaxError, Literal, parse_condition
 
@@ -239,10 +246,8 @@ def check_condition(text: Any, key: str, rule: str):
     except ConditionSyntaxError as exc:
         raise ConfigError(f"segment rule {rule!r} ({key} = {text!r}): {exc}") from None
     for name in condition.columns:
-        if name not in RULE_COLUMNS:
-            raise ConfigError(
-                f"segment rule {rule!r} ({key} = {text!r}): unknown column {name!r}; "
-                f"rules can read {list(RULE_COLUMNS)}")
+        # other names (sent_<type>, customer attributes) are checked when the
+        # analysis knows its columns: influence.segments.check_rule_columns
         if name in DATE_COLUMNS:
             raise ConfigError(
                 f"segment rule {rule!r} ({key}): column {name!r} is a date and cannot be "
@@ -254,6 +259,8 @@ def check_condition(text: Any, key: str, rule: str):
         columns = [x for x in sides if isinstance(x, Column)]
         literals = [x for x in sides if isinstance(x, Literal)]
         for column in columns:
+            if column.name not in RULE_COLUMNS:
+                continue  # an attribute or sent_<type>: its kind is known at run time
             text_column = column.name in TEXT_COLUMNS and not column.percentile
             if column.percentile and column.name in TEXT_COLUMNS:
                 raise ConfigError(f"segment rule {rule!r} ({key}): pct() needs a numeric "
@@ -372,11 +379,27 @@ class SegmentConfig:
         60, _DAYS, "A customer with no event sent in the last ``dormant_days`` days before "
         "the analysis end date is inactive (only with timestamps).")
     dormant_min_events: int = param(
-        3, _DAYS, "A low-influence inactive customer is a dormant advocate only with at "
-        "least this many events sent.")
+        3, _DAYS, "Unused since the dormant-advocate rule became relative (issue 16); still "
+        "accepted so that older configs load.")
     new_days: int = param(
         30, _DAYS, "A customer first active at most this many days before the end date is "
         "new (rising stars, newcomers).")
+    max_share: float = param(
+        0.10, _SHARE, "Cap of each action segment (champions, dormant_advocates, "
+        "connectors, local_leaders, rising_stars, quiet_influencers): at most this share "
+        "of the customers with events, the best by the segment's ranking (influence rank; "
+        "dormant advocates by influence rate while active, connectors by cross-community "
+        "influence); the others fall through to the next rules. Applies to custom rules "
+        "naming these segments too: a rule can narrow a segment, never widen it past the "
+        "cap.")
+    dormant_share: float = param(
+        0.50, _SHARE, "Dormant advocates: influence rate while active in the top "
+        "``dormant_share`` of the customers with events.")
+    rising_share: float = param(
+        0.20, _SHARE, "Rising stars: influence score in the top ``rising_share``.")
+    connector_share: float = param(
+        0.10, _SHARE, "Connectors: cross-community influence in the top "
+        "``connector_share``.")
     rules: tuple = param(
         (), _Rules(), "Custom rules (``[[segments.rules]]``, each with ``name``, ``when`` "
         "and optionally ``segment``). A rule named like a built-in one replaces its "
@@ -474,8 +497,51 @@ class PropagatorConfig:
         100, _DAYS, "Monte Carlo runs per seed set for ``expected_spread`` and the "
         "baseline comparison.")
     candidates: int = param(
-        1000, _COUNT, "``expected_spread`` is simulated for the top ``candidates`` "
+        1000, _COUNT, "``expected_spread`` is estimated for the top ``candidates`` "
         "customers by influence rank and the seed set (NaN for the others).")
+    spread_method: str = param(
+        "rr_sets", OneOf("rr_sets", "simulation"), "How ``expected_spread`` is estimated: "
+        "from the RR sets IMM drew for the seed set (no extra cost), or by ``simulations`` "
+        "Monte Carlo cascades per candidate (the slow first version; ``docs/reach.md``).")
+
+
+class _Numbers(Constraint):
+    """A non-empty array of numbers within an :class:`Interval`, kept as a tuple."""
+
+    def __init__(self, each: Interval) -> None:
+        self.each = each
+        self.expected = f"a non-empty array, each {each.expected}"
+        self.type_name = f"tuple of {each.type_name}"
+
+    def convert(self, key: str, value: Any) -> tuple:
+        if not isinstance(value, (list, tuple)) or isinstance(value, str):
+            raise TypeError(value)
+        return tuple(value)
+
+    def accepts(self, value: Any) -> bool:
+        return len(value) > 0 and all(self.each.accepts(v) for v in value)
+
+
+@section("score")
+class ScoreConfig:
+    """The expected-influence score and its self-check (timestamps only; see
+    ``docs/concepts.md``)."""
+
+    horizon_days: float = param(
+        30.0, _POSITIVE, "What the score predicts (influence events in the next "
+        "``horizon_days``), and the length of the calibration and self-check periods.")
+    half_lives: tuple = param(
+        (7.0, 30.0, 90.0, 365.0), _Numbers(_POSITIVE), "Memories (days) of the decayed "
+        "influence counts the score combines.")
+    shrinkage: float = param(
+        10.0, Interval(float, 0), "Calibrated weights are shrunk toward the prior weights by "
+        "``lambda = S / (S + shrinkage)``, ``S`` = customers who exerted influence in the "
+        "calibration period.")
+    self_check: bool = param(
+        True, Flag(), "Run the inner backtest (``manifest['score_check']`` and the "
+        "report's \"Does the score work on your data?\"; needs three horizons of history).")
+    check_k: tuple = param(
+        (100, 1000), _Numbers(Interval(int, 1)), "The cut-offs k of the self-check.")
 
 
 def _default_types() -> dict[str, EventType]:
@@ -487,7 +553,7 @@ def _default_types() -> dict[str, EventType]:
 # (section() returns a plain `type` to mypy: the attribute it sets is not seen)
 SECTIONS: dict[str, type] = {cls.__config_section__: cls for cls in (  # type: ignore[union-attr]
     InputConfig, WindowConfig, CommunityConfig, CentralityConfig, RoleConfig, SegmentConfig,
-    PrivacyConfig, LifecycleConfig, ReachConfig, PropagatorConfig, SparkConfig)}
+    PrivacyConfig, LifecycleConfig, ReachConfig, PropagatorConfig, ScoreConfig, SparkConfig)}
 
 
 def _check_type(name: str, spec: Any) -> None:
@@ -523,6 +589,7 @@ class AnalysisConfig:
     lifecycle : LifecycleConfig
     reach : ReachConfig
     propagators : PropagatorConfig
+    score : ScoreConfig
     spark : SparkConfig
         Only read by the Spark engine (:mod:`influence.spark.config`).
     """
@@ -539,6 +606,7 @@ class AnalysisConfig:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     reach: ReachConfig = field(default_factory=ReachConfig)
     propagators: PropagatorConfig = field(default_factory=PropagatorConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def __post_init__(self) -> None:

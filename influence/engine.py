@@ -156,6 +156,10 @@ class EngineRun:
     versions : dict of str to str
     engine_section : dict or None
         ``manifest["engine"]`` (engines other than local).
+    score : influence.metrics.score.ScoreRun or None
+        The expected-influence features, their calibrated weights and the
+        self-check (:func:`influence.metrics.score.fit_and_check`); ``None``
+        without timestamps (the rank then uses the composite score).
     """
 
     engine: str
@@ -181,6 +185,7 @@ class EngineRun:
     timings: dict[str, float]
     versions: dict[str, str]
     engine_section: dict[str, Any] | None = None
+    score: Any = None
 
     def section(self, key: str) -> Any:
         """The manifest section ``key`` supplied by one of the stages (``None`` if none)."""
@@ -192,8 +197,8 @@ class EngineRun:
 
 def customer_table(ids: pd.Index, *, pagerank, in_strength, out_strength, coreness,
                    betweenness, hub, authority, membership, roles: pd.DataFrame, reach_1,
-                   reach_2, confidence=None, parts: tuple[pd.DataFrame, ...] = ()
-                   ) -> pd.DataFrame:
+                   reach_2, confidence=None, cross_influence=None,
+                   parts: tuple[pd.DataFrame, ...] = ()) -> pd.DataFrame:
     """:attr:`EngineRun.metrics` from an engine's per-vertex arrays (every engine
     builds it here): the columns in one order, HITS rounded to 15 places (their
     last bits depend on the summation order), then ``parts`` (activity, referral
@@ -214,4 +219,6 @@ def customer_table(ids: pd.Index, *, pagerank, in_strength, out_strength, corene
     })
     if confidence is not None:
         table["community_confidence"] = confidence
+    table["cross_influence"] = (np.full(len(ids), np.nan) if cross_influence is None
+                                else cross_influence)
     return pd.concat([table, *parts], axis=1)

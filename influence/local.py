@@ -20,6 +20,7 @@ from .communities import (
     community_confidence,
     community_edge_sums,
     community_roles,
+    cross_community_influence,
     detect_communities,
     modularity,
 )
@@ -39,12 +40,14 @@ from .metrics import (
     pagerank,
     strength,
 )
+from .metrics.score import expected_influence_run
 from .parallel import Background, can_fork
 from .progress import StageClock
 from .reach import cascades_table, k_hop_reach, referral_forest, referral_metrics
 from .reach.cascades import referral_counts
 from .reach.propagators import edge_probabilities, run_propagators, seed_set
 from .reach.spread import adjacency
+from .segments import check_rule_columns
 from .sources import read_customers, read_events
 from .validation import add_customers, clean_events
 
@@ -60,6 +63,9 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
     with clock.stage("read"):
         raw, info = read_events(events, columns=config.columns, input_format=input_format)
         table = read_customers(customers) if customers is not None else None
+        # a rule reading a column this input cannot have fails before the analysis
+        check_rule_columns(config.segments, types=config.types,
+                           attributes=() if table is None else table.columns)
     with clock.stage("validate"):
         clean = clean_events(raw, config)
         del raw
@@ -99,6 +105,10 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
                 activity["lifecycle_stage"] = pd.array(
                     lifecycle_stages(clean.events, codes[0], activity, clean.end,
                                      config.lifecycle).astype(str), dtype="str")
+        score_run = None
+        if clean.has_timestamps:
+            with clock.stage("score"):
+                score_run = expected_influence_run(clean.events, codes, config, clean.end, n)
         with clock.stage("referrals"):
             forest = referral_forest(clean.events, codes, n)
             referrals = referral_metrics(clean.events, codes, forest, ids)
@@ -131,6 +141,7 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
                                     connector_participation=rc.connector_participation,
                                     peripheral_z=rc.peripheral_z)
             sums = community_edge_sums(graph, membership)
+            cross = cross_community_influence(graph, membership)
     finally:
         if leiden is not None:
             leiden.cancel()
@@ -151,7 +162,7 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
         betweenness=between.scores, hub=hub, authority=authority, membership=membership,
         roles=roles, reach_1=reach_1,
         reach_2=reach_2 if reach_2 is not None else np.full(n, np.nan),
-        confidence=confidence, parts=(activity, referrals, by_type))
+        confidence=confidence, cross_influence=cross, parts=(activity, referrals, by_type))
     process = "forked worker" if fork else "main"
     stages = (
         Stage("read"), Stage("validate"), Stage("graph"),
@@ -161,7 +172,8 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
             "pagerank": {"graph": "reversed influence flow",
                          "damping": config.centrality.damping,
                          "solver": "igraph prpack, 1 thread"}}),
-        Stage("activity"), Stage("referrals"),
+        Stage("activity"), *((Stage("score"),) if score_run is not None else ()),
+        Stage("referrals"),
         Stage("reach", sections={"reach": {
             "reach_2": "exact" if reach_2 is not None else
             f"skipped: {graph.n_edges} edges > reach.max_edges_exact "
@@ -178,7 +190,7 @@ def run_local(events, *, customers=None, config: AnalysisConfig, input_format=No
         community_sums=sums, graph=graph, n_edges=graph.n_edges, invites=invites,
         conversions=conversions, cycle_days=cycle, cohort_month=cohort,
         propagation=propagation, accounting=accounting, stages=stages,
-        timings=clock.timings, versions=versions())
+        timings=clock.timings, versions=versions(), score=score_run)
 
 
 def _background(graph: InfluenceGraph, cc, propagators, imm_job) -> tuple:

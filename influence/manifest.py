@@ -24,7 +24,8 @@ import pandas as pd
 from . import __version__
 
 __all__ = ["build_manifest", "versions", "plain", "STAGE_SECTIONS", "HITS_SECTION",
-           "communities_section", "customers_input", "add_snapshots", "pseudonymized"]
+           "communities_section", "customers_input", "add_snapshots", "pseudonymized",
+           "score_section", "score_check"]
 
 #: Libraries whose versions the manifest records.
 _VERSIONED = ("pandas", "numpy", "pyarrow", "igraph", "leidenalg", "networkx")
@@ -70,7 +71,8 @@ def plain(value: Any) -> Any:
 
 def build_manifest(run, config, *, plans, segments: pd.DataFrame, kfactor: pd.DataFrame,
                    attribute_columns: list[str], propagators: dict[str, Any] | None,
-                   timings: dict[str, float]) -> dict[str, Any]:
+                   timings: dict[str, float], caps: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
     """The manifest of one analysis.
 
     Parameters
@@ -88,6 +90,8 @@ def build_manifest(run, config, *, plans, segments: pd.DataFrame, kfactor: pd.Da
         The ``propagators`` section (None when no seed set was asked for).
     timings : dict of str to float
         Seconds per stage.
+    caps : dict, optional
+        How the action segments were capped (``assign_segments``' ``attrs["caps"]``).
     """
     acc = run.accounting
     forest, cascades = run.forest, run.cascades
@@ -117,6 +121,7 @@ def build_manifest(run, config, *, plans, segments: pd.DataFrame, kfactor: pd.Da
             "default": config.segments.default,
             "sizes": {row.segment: int(row.size) for row in segments.itertuples()},
             "suppressed": [row.segment for row in segments.itertuples() if row.suppressed],
+            "caps": caps,
         },
         "attribute_columns": attribute_columns,
         "pagerank": section("pagerank"),
@@ -141,9 +146,80 @@ def build_manifest(run, config, *, plans, segments: pd.DataFrame, kfactor: pd.Da
         "warnings": list(acc.warnings),
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
+    manifest["score"] = score_section(run.score, config)
+    check = score_check(run.score, config)
+    if check is not None:
+        manifest["score_check"] = check
     if run.engine_section is not None:
         manifest["engine"] = run.engine_section
     return manifest
+
+
+def _day_text(days: float) -> str:
+    """ISO timestamp (UTC) of a time in float days since the epoch, to the second."""
+    return pd.Timestamp(round(days * 86_400), unit="s", tz="UTC").isoformat()
+
+
+def score_section(score_run, config) -> dict[str, Any]:
+    """The ``score`` section: how ``influence_score`` was set in this run."""
+    if score_run is None:
+        return {"method": "composite",
+                "formula": "(pct(pagerank) + pct(out_strength)) / 2",
+                "why": "no timestamps: nothing to calibrate the expected influence on"}
+    model = score_run.model.to_dict()
+    if model.get("split") is not None:
+        model["split"] = _day_text(model["split"])
+    method = ("expected influence, weights fitted on your history"
+              if model["method"] == "fitted" else
+              "expected influence, prior weights (too little history to fit)")
+    return {"method": method, "horizon_days": config.score.horizon_days,
+            "formula": "expected_influence = sum_h w_h sum over influence events credited "
+                       "0.5 ** (age / h); influence_score = its percentile",
+            "model": {k: plain(v) if not isinstance(v, list) else v
+                      for k, v in model.items()},
+            "self_check": ({"skipped": score_run.check_summary["skipped"]}
+                           if "skipped" in score_run.check_summary else "score_check")}
+
+
+#: Names of the self-check's rows in ``score_check`` (the product's score first).
+_CHECK_NAMES = {"expected_influence": "influence_score",
+                "received": "received (influence events credited)",
+                "received_7d": "received, 7-day half-life",
+                "out_degree": "out_degree (distinct customers influenced)",
+                "events": "events (sent + received)",
+                "oracle": "best possible (the top k by later influence)"}
+
+
+def score_check(score_run, config) -> dict[str, Any] | None:
+    """``manifest["score_check"]``: the inner backtest, in the report's shape.
+
+    ``None`` when there is no self-check (no timestamps, too little history,
+    turned off, or nobody exerted influence in the last period).
+    """
+    if score_run is None or "skipped" in score_run.check_summary or score_run.check.empty:
+        return None
+    summary = score_run.check_summary
+    table = score_run.check
+    ks = [int(k) for k in dict.fromkeys(table["k"].tolist())]
+    rows = []
+    for name in dict.fromkeys(table["score"].tolist()):
+        part = table[table["score"] == name]
+        row = {"score": _CHECK_NAMES.get(name, name),
+               "precision_at_k": {str(int(r.k)): plain(r.precision) for r in part.itertuples()},
+               "captured": {str(int(r.k)): plain(r.capture) for r in part.itertuples()}}
+        if name == "oracle":
+            row["reference"] = True
+        rows.append(row)
+    model = dict(summary["model"])
+    if model.get("split") is not None:
+        model["split"] = _day_text(model["split"])
+    return {"horizon": f"{summary['horizon_days']:g} days", "k": ks, "rows": rows,
+            "split": _day_text(summary["check"]), "judged": int(summary["judged"]),
+            "spreaders": int(summary["spreaders"]),
+            "later_influence": int(summary["later_total"]),
+            "target": "influence events of the period credited to their influencer and "
+                      "followed by activity (docs/backtest.md), unweighted",
+            "model": {k: plain(v) if not isinstance(v, list) else v for k, v in model.items()}}
 
 
 def communities_section(config, membership: np.ndarray, q: float, roles: pd.DataFrame, *,

@@ -27,19 +27,26 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from .columns import customer_order
+from .columns import customer_order, is_computed
 from .communities import profiles_from_sums
 from .config import AnalysisConfig
 from .engine import EngineRun
 from .lifecycle import rfm_tiers, rfm_value_basis
 from .manifest import build_manifest
 from .metrics import influence_score
+from .metrics.score import contributions, expected_influence, reason_text, score_percentile
 from .progress import StageClock
 from .reach.cascades import kfactor_table
 from .reach.propagators import candidate_spread
 from .result import Analysis
 from .schema import COMMUNITY_COLUMNS, CUSTOMER_ID
-from .segments import assign_segments, plan_rules, segment_profiles, suppress_segments
+from .segments import (
+    assign_segments,
+    check_rule_columns,
+    plan_rules,
+    segment_profiles,
+    suppress_segments,
+)
 
 __all__ = ["finish", "rank_customers"]
 
@@ -49,13 +56,25 @@ logger = logging.getLogger(__name__)
 _EMPTY_SPREAD = ("expected_spread", "expected_spread_se", "propagator_rank")
 
 
-def rank_customers(metrics: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``influence_score`` and ``influence_rank`` of each vertex, and the vertex order
-    by rank.
+def rank_customers(metrics: pd.DataFrame, *, score_run=None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``influence_score`` and ``influence_rank`` of each vertex, the vertex order by
+    rank, and the expected influence behind them.
 
-    The rank is 1 for the highest score; ties go to the smaller customer id.
+    With timestamps (``score_run``, :func:`influence.metrics.score.fit_and_check`'s
+    result) the score is the **expected influence**: the influence events a
+    customer is expected to be credited with in the next ``[score]
+    horizon_days``, from decayed counts of the influence they exerted, with
+    weights calibrated on the customer base's own history
+    (:mod:`influence.metrics.score`). ``influence_score`` is its percentile
+    (share of customers with a smaller value, 6 decimals) and the rank sorts by
+    it, ties by the composite below, then by customer id. Without timestamps
+    (nothing to calibrate or check) the score is the composite
+    ``(pct(pagerank) + pct(out_strength)) / 2``
+    (:func:`influence.metrics.influence_score`) and ties go to the smaller id.
+
     Vertices are numbered in customer-id order by every engine, so a stable sort
-    of the negated score breaks ties by id.
+    breaks the last ties by id.
 
     Returns
     -------
@@ -63,28 +82,46 @@ def rank_customers(metrics: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     rank : numpy.ndarray of int64
     order : numpy.ndarray of int64
         Vertices sorted by rank (``rank[order] == 1, 2, ...``).
+    expected : numpy.ndarray of float64 or None
+        Expected influence (``None`` without ``score_run``).
 
     >>> import pandas as pd
     >>> m = pd.DataFrame({"pagerank": [0.2, 0.5, 0.3], "out_strength": [1.0, 4.0, 1.0]})
     >>> rank_customers(m)[1].tolist()
     [3, 1, 2]
     """
-    score = influence_score(metrics["pagerank"].to_numpy(dtype=np.float64),
-                            metrics["out_strength"].to_numpy(dtype=np.float64))
-    order = np.argsort(-score, kind="stable")
+    composite = influence_score(metrics["pagerank"].to_numpy(dtype=np.float64),
+                                metrics["out_strength"].to_numpy(dtype=np.float64))
+    expected = None
+    if score_run is None:
+        score = composite
+        order = np.argsort(-score, kind="stable")
+    else:
+        expected = expected_influence(score_run.features, score_run.model.weights)
+        score = score_percentile(expected)
+        order = np.lexsort((np.arange(len(score)), -composite, -expected))
     rank = np.empty(len(score), dtype=np.int64)
     rank[order] = np.arange(1, len(score) + 1)
-    return score, rank, order
+    return score, rank, order, expected
 
 
 def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysis:
     """Rank, spread, segments, profiles and the manifest: the same for every engine."""
     n = len(run.ids)
+    check_rule_columns(config.segments, types=config.types,
+                       attributes=() if run.attributes is None else run.attributes.columns)
     with clock.stage("rank"):
-        score, rank, order = rank_customers(run.metrics)
+        score, rank, order, expected = rank_customers(run.metrics, score_run=run.score)
         metrics = run.metrics.copy()
         metrics.insert(1, "influence_score", score)
         metrics["influence_rank"] = rank
+        score_text = None
+        if expected is not None:
+            metrics["expected_influence"] = expected
+            sc = config.score
+            score_text = reason_text(
+                expected, contributions(run.score.features, run.score.model.weights),
+                horizon_days=sc.horizon_days, half_lives=sc.half_lives)
     propagators = None
     if run.propagation is not None:
         with clock.stage("spread"):
@@ -100,14 +137,20 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
                 propagators = {"skipped": run.propagation.skipped}
             for name in _EMPTY_SPREAD:
                 metrics[name] = columns[name]
+            if propagators.get("note"):
+                logger.warning(propagators["note"])
     has_time = run.accounting.has_timestamps
     with clock.stage("segments"):
-        # the key-propagator rule reads propagator_rank: after the spread
-        metrics = pd.concat([metrics, assign_segments(metrics, config.segments, has_time,
-                                                      end=run.accounting.end)], axis=1)
-        plans = plan_rules(config.segments, metrics.columns)
+        # RFM first: rules may read rfm_code; the key-propagator rule reads
+        # propagator_rank: after the spread
         metrics = pd.concat([metrics, rfm_tiers(metrics, config.segments, has_time,
                                                 value=rfm_value_basis(metrics))], axis=1)
+        rule_table = _with_attributes(metrics, run.attributes)
+        assigned = assign_segments(rule_table, config.segments, has_time,
+                                   end=run.accounting.end, score_text=score_text)
+        caps = assigned.attrs.pop("caps", None)
+        metrics = pd.concat([metrics, assigned], axis=1)
+        plans = plan_rules(config.segments, set(rule_table.columns) | set(assigned.columns))
         groups = {"community": run.membership,
                   "segment": metrics["segment"].to_numpy(object)}
         if run.cohort_month is not None:
@@ -127,7 +170,7 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
     manifest = build_manifest(
         run, config, plans=plans, segments=segments, kfactor=kfactor,
         attribute_columns=[c for c in customers.columns if c not in metrics.columns],
-        propagators=propagators, timings=clock.timings)
+        propagators=propagators, caps=caps, timings=clock.timings)
     for message in run.accounting.warnings:
         logger.warning(message)
     for plan in plans:
@@ -141,6 +184,20 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
                     cascades=run.cascades, kfactor=kfactor)
 
 
+def _with_attributes(metrics: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
+    """``metrics`` with the customers-table attributes beside it, for the segment rules
+    (named as in the output: ``attribute_<name>`` where a name clashes)."""
+    if attributes is None or attributes.shape[1] <= 1:
+        return metrics
+    attrs = attributes.set_index(CUSTOMER_ID)
+    attrs = attrs.rename(columns={c: f"attribute_{c}" for c in attrs.columns
+                                  if c in metrics.columns or is_computed(c)
+                                  or c in ("segment", "segment_reason")})
+    joined = attrs.reindex(metrics[CUSTOMER_ID].to_numpy())
+    joined.index = metrics.index
+    return pd.concat([metrics, joined], axis=1)
+
+
 def _assemble(metrics: pd.DataFrame, order: np.ndarray, attributes: pd.DataFrame | None,
               by_type=()) -> pd.DataFrame:
     """Column order of :mod:`influence.columns`, sorted by rank, attributes joined last."""
@@ -148,7 +205,8 @@ def _assemble(metrics: pd.DataFrame, order: np.ndarray, attributes: pd.DataFrame
     table = table.reset_index(drop=True)
     if attributes is not None and attributes.shape[1] > 1:
         attrs = attributes.set_index(CUSTOMER_ID)
-        clash = [c for c in attrs.columns if c in table.columns]
+        clash = [c for c in attrs.columns if c in table.columns or is_computed(c)
+                 or c in ("segment", "segment_reason")]
         attrs = attrs.rename(columns={c: f"attribute_{c}" for c in clash})
         if clash:
             logger.warning("customer attributes %s renamed with prefix 'attribute_' "

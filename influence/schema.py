@@ -19,7 +19,7 @@ __all__ = [
     "EVENT_COLUMNS", "REQUIRED_COLUMNS", "CUSTOMER_ID", "BAD_ID",
     "EventType", "BUILTIN_TYPES", "FLOWS", "CUSTOMER_COLUMNS", "COMMUNITY_COLUMNS",
     "SEGMENT_COLUMNS", "RULE_COLUMNS", "TEXT_COLUMNS", "DATE_COLUMNS", "KNOWN_VALUES",
-    "SEGMENT_PROFILE_COLUMNS", "BUILTIN_RULES", "SEGMENTS",
+    "SEGMENT_PROFILE_COLUMNS", "BUILTIN_RULES", "SEGMENTS", "CAPPED_SEGMENTS",
 ]
 
 SOURCE = "source"
@@ -82,10 +82,12 @@ COMMUNITY_COLUMNS = (
 #: ``tenure_days`` (days from ``first_active`` to the end date; timestamps only).
 SEGMENT_COLUMNS = _columns.SEGMENT_COLUMNS
 
-#: Columns a segment rule (``[[segments.rules]] when = ...``) may read: the
-#: per-customer outputs, whether or not this build or this input produces them.
+#: Columns a segment rule (``[[segments.rules]] when = ...``) may read: every declared
+#: per-customer output (:mod:`influence.columns`), whether or not this build or this
+#: input produces it. Rules may also read ``sent_<type>`` and the customers table's
+#: attributes, checked when the analysis knows them (``segments.check_rule_columns``).
 RULE_COLUMNS = tuple(c for c in CUSTOMER_COLUMNS if c not in ("segment", "segment_reason")) \
-    + SEGMENT_COLUMNS
+    + SEGMENT_COLUMNS + _columns.COMPUTED_COLUMNS
 
 #: Rule columns that hold text (compared with quoted strings).
 TEXT_COLUMNS = tuple(c for c in RULE_COLUMNS if _columns.dtype_of(c) == "str")
@@ -113,22 +115,43 @@ SEGMENT_PROFILE_COLUMNS = (
 )
 
 #: Built-in segment rules (:mod:`influence.segments`) in priority order:
-#: (rule name, segment, condition template).
+#: (rule name, segment, condition template). ``pct()`` is among the customers with
+#: events; "exerted influence" is ``events_sent > 0 and out_strength > 0``.
 BUILTIN_RULES = (
     ("isolated", "isolated", "events_sent == 0 and events_received == 0"),
     ("dormant_advocates", "dormant_advocates",
-     'recency_days > {dormant_days} and out_strength > 0 and '
-     '(influence_tier != "low" or events_sent >= {dormant_min_events})'),
-    ("key_propagators", "champions", "propagator_rank >= 1"),
-    ("champions", "champions", 'influence_tier == "high" and activity_tier != "low"'),
-    ("connectors", "connectors", 'community_role == "connector"'),
-    ("local_leaders", "local_leaders", 'community_role == "local_leader"'),
-    ("rising_stars", "rising_stars", 'tenure_days <= {new_days} and influence_tier != "low"'),
-    ("quiet_influencers", "quiet_influencers", 'influence_tier == "high"'),
+     "recency_days > {dormant_days} and events_sent > 0 and out_strength > 0 and "
+     "pct(influence_rate) >= {dormant_pct}"),
+    ("key_propagators", "champions",
+     "propagator_rank >= 1 and events_sent > 0 and out_strength > 0"),
+    ("champions", "champions",
+     'influence_tier == "high" and activity_tier != "low" and out_strength > 0'),
+    ("connectors", "connectors",
+     'community_role == "connector" and cross_influence > 0 and '
+     "pct(cross_influence) >= {connector_pct}"),
+    ("local_leaders", "local_leaders",
+     'community_role == "local_leader" and out_strength > 0'),
+    ("rising_stars", "rising_stars",
+     "tenure_days <= {new_days} and pct(influence_score) >= {rising_pct} and "
+     "out_strength > 0"),
+    ("quiet_influencers", "quiet_influencers",
+     'influence_tier == "high" and out_strength > 0'),
     ("engaged_members", "engaged_members", 'activity_tier == "high"'),
     ("contributors", "contributors", 'influence_tier == "mid"'),
     ("newcomers", "newcomers", "tenure_days <= {new_days}"),
 )
+
+#: The action segments, each capped at ``[segments] max_share`` of the customers with
+#: events: segment -> (ranking column, ascending). Customers beyond the cap fall
+#: through to the next rules.
+CAPPED_SEGMENTS = {
+    "dormant_advocates": ("influence_rate", False),
+    "champions": ("influence_rank", True),
+    "connectors": ("cross_influence", False),
+    "local_leaders": ("influence_rank", True),
+    "rising_stars": ("influence_rank", True),
+    "quiet_influencers": ("influence_rank", True),
+}
 
 #: Segment names of the built-in rules, in priority order, then the default.
 SEGMENTS = tuple(dict.fromkeys([segment for _, segment, _ in BUILTIN_RULES]

@@ -50,10 +50,11 @@ import pandas as pd
 
 from .conditions import Column, Condition, Literal
 from .config import SegmentConfig, SegmentRule, check_condition
-from .schema import BUILTIN_RULES, SEGMENTS
+from .schema import BUILTIN_RULES, CAPPED_SEGMENTS, SEGMENTS
 
 __all__ = ["SEGMENTS", "BUILTIN_RULES", "RulePlan", "assign_tiers", "plan_rules",
-           "assign_segments", "segment_profiles", "suppress_segments"]
+           "assign_segments", "influence_rate", "check_rule_columns", "segment_profiles",
+           "suppress_segments"]
 
 
 _REACH_COLUMNS = ("reach_2", "reach_1")
@@ -91,7 +92,7 @@ class RulePlan:
 
 
 def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
-                 mid_share: float = 0.40) -> np.ndarray:
+                 mid_share: float = 0.40, *, among: np.ndarray | None = None) -> np.ndarray:
     """Cut values into ``high``/``mid``/``low`` tiers by rank.
 
     Parameters
@@ -100,6 +101,9 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
         Larger is better. Missing values are ``low``.
     high_share, mid_share : float
         Shares of customers in the high and mid tiers.
+    among : numpy.ndarray of bool, optional
+        The customers the shares are of (the customers with events); the
+        others are ``low``. Default: all.
 
     Returns
     -------
@@ -112,17 +116,84 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
     """
     values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
     n = len(values)
+    population = n
+    if among is not None:
+        values = np.where(among, values, 0.0)
+        population = int(np.count_nonzero(among))
     above = pd.Series(values).rank(method="min", ascending=False).to_numpy() - 1
     # how many customers each tier holds, rounded up (>= 1 customer when share > 0);
     # the epsilon keeps 0.1 + 0.2 from counting as 0.30000000000000004
-    n_high = np.ceil(high_share * n - 1e-9)
-    n_mid = np.ceil((high_share + mid_share) * n - 1e-9)
+    n_high = np.ceil(high_share * population - 1e-9)
+    n_mid = np.ceil((high_share + mid_share) * population - 1e-9)
     tiers = np.full(n, "low", dtype=object)
     mid = (above < n_mid) & (values > 0)
     high = (above < n_high) & (values > 0)
     tiers[mid] = "mid"
     tiers[high] = "high"
     return tiers
+
+
+def check_rule_columns(config: SegmentConfig, *, types=(), attributes=()) -> None:
+    """Fail on a custom rule that reads a column no analysis of this input can have.
+
+    A rule may read any declared output column (:data:`influence.schema.RULE_COLUMNS`),
+    ``sent_<type>`` for a declared event type, and the customers table's
+    attributes (``plan``, ``lifetime_value``; ``attribute_<name>`` for one that
+    clashes with an output column).
+
+    Parameters
+    ----------
+    config : SegmentConfig
+    types : iterable of str
+        Declared event types.
+    attributes : iterable of str
+        Columns of the customers table (``customer_id`` excluded or not).
+
+    Raises
+    ------
+    ConfigError
+        Naming the rule, the column and what rules can read (exit 4).
+
+    Examples
+    --------
+    >>> from influence.config import SegmentRule
+    >>> cfg = SegmentConfig(rules=(SegmentRule("vip", "plan == 'pro'"),))
+    >>> check_rule_columns(cfg, attributes=["plan"])
+    >>> check_rule_columns(cfg)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    influence.errors.ConfigError: segment rule 'vip' ...: unknown column 'plan'; ...
+    """
+    from .columns import is_computed
+    from .errors import ConfigError
+    from .schema import RULE_COLUMNS
+
+    known = set(RULE_COLUMNS) | {f"sent_{t}" for t in types}
+    extra = []
+    for name in attributes:
+        if name == "customer_id":
+            continue
+        clash = is_computed(name) or name in RULE_COLUMNS or name in ("segment",
+                                                                       "segment_reason")
+        extra.append(f"attribute_{name}" if clash else name)
+    known |= set(extra)
+    for rule in config.rules:
+        condition = check_condition(rule.when, f"segments.rules[{rule.name}].when", rule.name)
+        for name in condition.columns:
+            if name not in known:
+                where = ("declared event types: " + ", ".join(sorted(types))
+                         if name.startswith("sent_") else
+                         "customer attributes: " + (", ".join(extra) if extra else
+                                                    "none (no --customers table)"))
+                raise ConfigError(
+                    f"segment rule {rule.name!r} (segments.rules[{rule.name}].when = "
+                    f"{rule.when!r}): unknown column {name!r}; rules can read the output "
+                    f"columns (docs/segments.md), sent_<type> and customer attributes "
+                    f"({where})")
+
+
+def _pct_text(share: float) -> str:
+    """The ``pct()`` threshold of a top share: 0.1 -> ``"90"``."""
+    return f"{round(100.0 * (1.0 - share), 6):g}"
 
 
 def plan_rules(config: SegmentConfig, columns=None) -> list[RulePlan]:
@@ -145,7 +216,10 @@ def plan_rules(config: SegmentConfig, columns=None) -> list[RulePlan]:
     """
     thresholds = {"dormant_days": config.dormant_days,
                   "dormant_min_events": config.dormant_min_events,
-                  "new_days": config.new_days}
+                  "new_days": config.new_days,
+                  "dormant_pct": _pct_text(config.dormant_share),
+                  "rising_pct": _pct_text(config.rising_share),
+                  "connector_pct": _pct_text(config.connector_share)}
     custom = {rule.name: rule for rule in config.rules}
     builtin_names = {name for name, _, _ in BUILTIN_RULES}
     rules: list[tuple[SegmentRule, bool]] = [
@@ -196,8 +270,9 @@ def _int_text(values: np.ndarray) -> np.ndarray:
 class _Facts:
     """Readable facts about each customer, one column at a time (vectorised, cached)."""
 
-    def __init__(self, table: pd.DataFrame) -> None:
+    def __init__(self, table: pd.DataFrame, score_text: np.ndarray | None = None) -> None:
         self.table = table
+        self.score_text = score_text
         self.cache: dict[str, np.ndarray] = {}
 
     def num(self, column: str) -> np.ndarray:
@@ -213,8 +288,12 @@ class _Facts:
         t = self.table
         if column in ("influence_tier", "influence_score"):
             score = self.num("influence_score")
-            return (("influence " + t["influence_tier"].astype(str).to_numpy(dtype=object)
-                     + " (score ") + _text("%.3f", score) + ", "
+            tier = "influence " + t["influence_tier"].astype(str).to_numpy(dtype=object)
+            if self.score_text is not None:
+                # what drove the expected influence (influence.metrics.score.reason_text)
+                return (tier + " (" + _top_percent(score).astype(object) + "): "
+                        + self.score_text.astype(object))
+            return (tier + " (score " + _text("%.3f", score) + ", "
                     + _top_percent(score).astype(object) + ")")
         if column in ("activity_tier", "events_sent"):
             sent = self.num("events_sent")
@@ -319,16 +398,18 @@ def _derived(customers: pd.DataFrame, config: SegmentConfig,
              end: pd.Timestamp | None) -> pd.DataFrame:
     """Tiers per axis and tenure, as extra columns (same index)."""
     derived = pd.DataFrame(index=customers.index)
+    active = _active(customers)
     derived["influence_tier"] = assign_tiers(
         customers["influence_score"].to_numpy(dtype=float), config.high_share,
-        config.mid_share)
+        config.mid_share, among=active)
     derived["activity_tier"] = assign_tiers(
-        customers["events_sent"].to_numpy(dtype=float), config.high_share, config.mid_share)
+        customers["events_sent"].to_numpy(dtype=float), config.high_share, config.mid_share,
+        among=active)
     reach = next((c for c in _REACH_COLUMNS if c in customers.columns), None)
     if reach is not None:
         derived["reach_tier"] = assign_tiers(
             pd.to_numeric(customers[reach], errors="coerce").to_numpy(dtype=float),
-            config.high_share, config.mid_share)
+            config.high_share, config.mid_share, among=active)
     if "first_active" in customers.columns:
         first = pd.to_datetime(customers["first_active"], utc=True)
         if end is None and "last_active" in customers.columns:
@@ -336,12 +417,48 @@ def _derived(customers: pd.DataFrame, config: SegmentConfig,
         if end is not None and end is not pd.NaT:
             tenure = (end - first).dt.total_seconds() / 86400.0
             derived["tenure_days"] = np.floor(tenure.clip(lower=0)).to_numpy(dtype=float)
+    if {"first_active", "last_active", "out_strength"} <= set(customers.columns):
+        derived["influence_rate"] = influence_rate(customers)
     return derived
+
+
+def _active(customers: pd.DataFrame) -> np.ndarray:
+    """Customers with an event, sent or received."""
+    sent = pd.to_numeric(customers["events_sent"], errors="coerce").fillna(0).to_numpy()
+    if "events_received" not in customers.columns:
+        return sent > 0
+    received = pd.to_numeric(customers["events_received"], errors="coerce").fillna(0)
+    return (sent + received.to_numpy()) > 0
+
+
+def influence_rate(customers: pd.DataFrame) -> np.ndarray:
+    """Influence exerted per 30 days of active life.
+
+    ``out_strength x 30 / max(30, days from first_active to last_active)``: the
+    influence a customer brought per month while they acted, so a customer who
+    moved many in a short active spell ranks above one who moved as many over
+    years. NaN for customers who never sent an event.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"out_strength": [90.0, 90.0, 0.0],
+    ...                   "first_active": pd.to_datetime(["2026-01-01", "2025-01-01", None]),
+    ...                   "last_active": pd.to_datetime(["2026-01-11", "2026-01-01", None])})
+    >>> influence_rate(t).round(2).tolist()
+    [90.0, 7.4, nan]
+    """
+    first = pd.to_datetime(customers["first_active"], utc=True)
+    last = pd.to_datetime(customers["last_active"], utc=True)
+    span = ((last - first).dt.total_seconds() / 86_400.0).to_numpy(dtype=np.float64,
+                                                                    na_value=np.nan)
+    out = pd.to_numeric(customers["out_strength"], errors="coerce").to_numpy(dtype=np.float64)
+    return np.round(out * 30.0 / np.maximum(span, 30.0), 9)
 
 
 def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
                     has_timestamps: bool | None = None, *,
-                    end: pd.Timestamp | None = None) -> pd.DataFrame:
+                    end: pd.Timestamp | None = None,
+                    score_text: np.ndarray | None = None) -> pd.DataFrame:
     """Name one segment per customer, with tiers and a reason.
 
     Parameters
@@ -358,6 +475,10 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     end : pandas.Timestamp, optional
         Analysis end date, for ``tenure_days``; defaults to the latest
         ``last_active``.
+    score_text : numpy.ndarray of str, optional
+        Per customer, what drove the score (``expected influence 12.3 in the
+        next 30 days (71% from the last weeks, ...)``); shown in the reasons in
+        place of the score's value.
 
     Returns
     -------
@@ -394,14 +515,21 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     segment = np.full(n, config.default, dtype=object)
     reason = np.empty(n, dtype=object)
     undecided = np.ones(n, dtype=bool)
-    facts = _Facts(table)
+    facts = _Facts(table, score_text)
+    active = _active(table)
+    cap = int(np.floor(config.max_share * np.count_nonzero(active) + 1e-9))
+    caps: dict[str, dict[str, int]] = {}
     for plan in plans:
         if plan.skipped or not undecided.any():
             continue
-        hit = plan.condition.evaluate(table) & undecided
+        hit = plan.condition.evaluate(table, among=active) & undecided
         if not hit.any():
             continue
         rows = np.flatnonzero(hit)
+        if plan.rule.segment in CAPPED_SEGMENTS:
+            rows, hit = _capped(table, plan.rule.segment, rows, cap, caps)
+            if len(rows) == 0:
+                continue
         segment[rows] = plan.rule.segment
         if plan.rule.name == "isolated" and plan.builtin:
             reason[rows] = "no events sent or received"
@@ -421,7 +549,32 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
         values = derived[column]
         out[column] = (pd.array(values.astype(str).to_numpy(), dtype="str")
                        if column.endswith("_tier") else values)
+    out.attrs["caps"] = {"max_share": config.max_share,
+                         "customers_with_events": int(np.count_nonzero(active)),
+                         "cap": cap, "segments": caps}
     return out
+
+
+def _capped(table: pd.DataFrame, segment: str, rows: np.ndarray, cap: int,
+            caps: dict[str, dict[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``rows`` a capped segment keeps: the best by its ranking column
+    (:data:`influence.schema.CAPPED_SEGMENTS`) while the segment holds fewer than
+    ``cap``; ties (and missing values, last) by row order, i.e. customer id."""
+    record = caps.setdefault(segment, {"eligible": 0, "kept": 0})
+    record["eligible"] += len(rows)
+    room = max(cap - record["kept"], 0)
+    if len(rows) > room:
+        column, ascending = CAPPED_SEGMENTS[segment]
+        if column not in table.columns:
+            column, ascending = "influence_score", False
+        key = pd.to_numeric(table[column], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)[rows]
+        key = np.where(np.isnan(key), np.inf, key if ascending else -key)
+        rows = np.sort(rows[np.lexsort((rows, key))[:room]])
+    record["kept"] += len(rows)
+    hit = np.zeros(len(table), dtype=bool)
+    hit[rows] = True
+    return rows, hit
 
 
 _MEDIANS = ("influence_score", "pagerank", "out_strength", "events_sent", "recency_days",

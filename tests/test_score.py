@@ -200,3 +200,66 @@ def test_fit_and_check_shares_the_passes():
     assert list(run.check["k"].unique()) == [10]
     short = score.fit_and_check(source, target, reverse, days, n, end=days.min() + 70)
     assert short.check.empty and short.model.method == "fitted"
+
+
+def test_features_count_only_influence_that_moved_someone():
+    """A share counts when its target acted afterwards (or it converted); a comment
+    always. Before: every share counted, so a spammer whose shares move nobody
+    out-scored the customers whose shares were followed (tests/test_backtest.py's
+    constructed case)."""
+    source = np.array([0, 0, 1, 2, 3])
+    target = np.array([1, 2, 4, -1, 0])
+    reverse = np.array([False, False, False, False, True])
+    times = np.array([0.0, 0.0, 1.0, 2.0, 3.0])
+    got = score.features_at(source, target, reverse, times, 10.0, 5, half_lives=(None,))
+    # 0 -> 1 followed (1 sent at day 1), 0 -> 2 followed (2 sent at day 2), 1 -> 4 not
+    # (4 never sent), the comment 3 -> 0 credits 0
+    assert got[:, 0].tolist() == [3.0, 0.0, 0.0, 0.0, 0.0]
+    # at day 1.5 the share to 2 was not followed yet
+    early = score.features_at(source, target, reverse, times, 1.5, 5, half_lives=(None,))
+    assert early[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    converted = np.array([False, False, True, False, False])
+    got = score.features_at(source, target, reverse, times, 10.0, 5, half_lives=(None,),
+                            converted=converted)
+    assert got[1, 0] == 1.0
+    every = score.features_at(source, target, reverse, times, 10.0, 5, half_lives=(None,),
+                              followed=False)
+    assert every[:, 0].tolist() == [3.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_analyze_ranks_by_expected_influence_and_checks_itself():
+    """Issue 16: with timestamps, influence_score is the percentile of expected
+    influence (the rank follows it), and the manifest carries the self-check in the
+    report's shape; without timestamps the composite and no check."""
+    from influence import analyze
+    from influence.report import render_report
+
+    events, _ = generate_events(600, days=150, seed=3)
+    result = analyze(events)
+    table = result.customers
+    assert table["influence_rank"].tolist() == list(range(1, len(table) + 1))
+    expected = table["expected_influence"].to_numpy()
+    assert (np.diff(expected) <= 0).all()                     # the rank follows it
+    assert table["influence_score"].to_numpy() == pytest.approx(
+        score.score_percentile(expected), abs=1e-6)
+    model = result.manifest["score"]["model"]
+    assert model["method"] == "fitted" and len(model["weights"]) == 4
+    check = result.manifest["score_check"]
+    # k is at most the customers judged
+    assert check["k"] == [100, min(1000, check["judged"])] and check["horizon"] == "30 days"
+    names = [row["score"] for row in check["rows"]]
+    assert names[0] == "influence_score" and names[-1].startswith("best possible")
+    assert check["rows"][-1]["reference"] is True
+    assert 0 < check["rows"][0]["captured"]["100"] <= 1 and check["judged"] > 0
+    html = render_report(result)
+    section = html[html.index('<section id="score-check">'):]
+    assert "<em>best possible" in section[:section.index("</section>")]
+    reason = table["segment_reason"].iloc[0]
+    assert "expected influence" in reason and "% from the last" in reason
+    timeless = analyze(events.drop(columns="timestamp"))
+    assert "expected_influence" not in timeless.customers.columns
+    assert "score_check" not in timeless.manifest
+    assert timeless.manifest["score"]["method"] == "composite"
+    off = analyze(events, config=AnalysisConfig().replace(score__self_check=False))
+    assert "score_check" not in off.manifest
+    assert off.customers["influence_score"].equals(table["influence_score"])

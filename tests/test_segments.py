@@ -33,10 +33,13 @@ def test_rules_in_priority_order():
         events_sent=[50, 0, 30, 2, 100, 0, 1, 1, 1, 1],
         events_received=[5, 5, 5, 1, 0, 0, 1, 1, 1, 1],
         recency_days=[1, np.nan, 200, 3, 1, np.nan, 4, 5, 6, 7],
-        out_strength=[90, 0, 40, 3, 100, 0, 1, 1, 1, 1],
+        out_strength=[90, 5, 40, 3, 100, 0, 1, 1, 1, 1],
+        influence_rate=[9, np.nan, 30, 1, 2, np.nan, 1, 1, 1, 1],
     )
+    # max_share=1: no cap on ten customers (the caps have their own tests)
     got = assign_segments(customers, SegmentConfig(high_share=0.3, mid_share=0.3,
-                                                   dormant_days=60), has_timestamps=True)
+                                                   dormant_days=60, max_share=1.0),
+                          has_timestamps=True)
     assert got["segment"].tolist()[:6] == ["champions", "quiet_influencers",
                                            "dormant_advocates", "contributors",
                                            "engaged_members", "isolated"]
@@ -47,13 +50,14 @@ def test_rules_in_priority_order():
 
 def test_dormant_days_has_effect_and_no_dormancy_without_time():
     customers = table(influence_score=[0.9, 0.1], events_sent=[10, 1],
-                      events_received=[1, 1], recency_days=[45, 1], out_strength=[20, 2])
-    strict = assign_segments(customers, SegmentConfig(dormant_days=30), True)
-    loose = assign_segments(customers, SegmentConfig(dormant_days=60), True)
+                      events_received=[1, 1], recency_days=[45, 1], out_strength=[20, 2],
+                      influence_rate=[20, 2])
+    strict = assign_segments(customers, SegmentConfig(dormant_days=30, max_share=1.0), True)
+    loose = assign_segments(customers, SegmentConfig(dormant_days=60, max_share=1.0), True)
     assert strict.loc[0, "segment"] == "dormant_advocates"
     assert loose.loc[0, "segment"] == "champions"
     timeless = assign_segments(customers.drop(columns="recency_days"),
-                               SegmentConfig(dormant_days=30), False)
+                               SegmentConfig(dormant_days=30, max_share=1.0), False)
     assert timeless.loc[0, "segment"] == "champions"
     assert "last active" not in timeless.loc[0, "segment_reason"]
 
@@ -76,14 +80,20 @@ def full_table():
                          np.nan],
         referrals_sent=[10, 0, 1, 4, 2, 0, 0, 0, 0, 1],
         referrals_converted=[4, 0, 1, 1, 1, 0, 0, 0, 0, 0],
+        influence_rate=[8, 1, 1, 30, 2, 3, 1, 1, np.nan, 2],
+        cross_influence=[0, 5, 0, 0, 0, 0, 0, 0, 0, 0],
     )
+
+
+#: Ten customers: the caps would keep one per action segment (they have their own tests).
+UNCAPPED = dict(max_share=1.0, connector_share=1.0, rising_share=0.6)
 
 
 def test_rules_light_up_with_columns_from_other_stages():
     customers = full_table()
     end = pd.Timestamp("2026-07-01", tz="UTC")
-    got = assign_segments(customers, SegmentConfig(high_share=0.2, mid_share=0.3), True,
-                          end=end)
+    got = assign_segments(customers, SegmentConfig(high_share=0.2, mid_share=0.3,
+                                                   **UNCAPPED), True, end=end)
     assert got["segment"].tolist() == [
         "champions", "connectors", "local_leaders", "dormant_advocates", "champions",
         "contributors", "newcomers", "newcomers", "isolated", "rising_stars"]
@@ -122,7 +132,7 @@ def test_every_customer_gets_exactly_one_segment_on_odd_inputs():
 def test_custom_rules_order_disable_and_default():
     customers = full_table()
     config = SegmentConfig(
-        high_share=0.2, mid_share=0.3,
+        high_share=0.2, mid_share=0.3, **UNCAPPED,
         rules=({"name": "vip_referrers", "when": "referrals_converted >= 4 and "
                                                  "recency_days <= 30"},
                {"name": "champions", "when": "pct(reach_2) >= 80"}),
@@ -141,17 +151,18 @@ def test_custom_rules_order_disable_and_default():
 def test_thresholds_have_effect():
     customers = full_table()
     end = pd.Timestamp("2026-07-01", tz="UTC")
-    short = assign_segments(customers, SegmentConfig(new_days=5), True, end=end)
-    long = assign_segments(customers, SegmentConfig(new_days=30), True, end=end)
+    short = assign_segments(customers, SegmentConfig(new_days=5, **UNCAPPED), True, end=end)
+    long = assign_segments(customers, SegmentConfig(new_days=30, **UNCAPPED), True, end=end)
     assert short.loc[9, "segment"] != "rising_stars"
     assert long.loc[9, "segment"] in ("rising_stars", "newcomers")
     assert short.loc[9, "tenure_days"] == 6
+    # dormant advocates: influence rate while active in the top dormant_share
     few = table(influence_score=[0.9, 0.0, 0.0, 0.0], events_sent=[10, 2, 1, 1],
                 events_received=[1, 1, 1, 1], recency_days=[1, 90, 1, 1],
-                out_strength=[5, 1, 0, 0])
-    assert assign_segments(few, SegmentConfig(dormant_min_events=2), True).loc[
+                out_strength=[5, 1, 1, 1], influence_rate=[5, 3, 2, 4])
+    assert assign_segments(few, SegmentConfig(dormant_share=0.8, max_share=1.0), True).loc[
         1, "segment"] == "dormant_advocates"
-    assert assign_segments(few, SegmentConfig(dormant_min_events=3), True).loc[
+    assert assign_segments(few, SegmentConfig(dormant_share=0.5, max_share=1.0), True).loc[
         1, "segment"] != "dormant_advocates"
 
 
@@ -173,3 +184,62 @@ def test_profiles_k_factor_and_suppression():
     assert a["size"] == 4 and a["share"] == pytest.approx(0.4)
     plain = segment_profiles(customers.drop(columns=["referrals_sent"]))
     assert "k_factor" not in plain.columns and not plain["suppressed"].any()
+
+
+def _crowd(n=100):
+    """``n`` customers who all sent events and exerted influence, ranked by id."""
+    rank = np.arange(1, n + 1)
+    return table(influence_score=1.0 - rank / n, influence_rank=rank,
+                 events_sent=np.full(n, 10), events_received=np.full(n, 1),
+                 out_strength=np.full(n, 5.0), recency_days=np.full(n, 1.0))
+
+
+def test_action_segments_are_capped_and_rules_only_narrow():
+    """Issue 16: each action segment holds at most max_share of the customers with events,
+    the best by its ranking; the rest fall through. Before: 50 champions of 100."""
+    got = assign_segments(_crowd(), SegmentConfig(high_share=0.5), True)
+    counts = got["segment"].value_counts()
+    assert counts["champions"] == 10 and counts["quiet_influencers"] == 10
+    assert got["segment"].tolist()[:10] == ["champions"] * 10        # ranks 1-10
+    assert (got["segment"].iloc[10:20] == "quiet_influencers").all()  # the next ones
+    caps = got.attrs["caps"]
+    assert caps["cap"] == 10 and caps["segments"]["champions"] == {"eligible": 50, "kept": 10}
+    # a custom rule can narrow a capped segment, never widen it past the cap
+    wide = SegmentConfig(high_share=0.5, rules=({"name": "champions", "when": "events_sent > 0"},))
+    assert (assign_segments(_crowd(), wide, True)["segment"] == "champions").sum() == 10
+    narrow = SegmentConfig(high_share=0.5, max_share=0.3,
+                           rules=({"name": "champions", "when": "influence_rank <= 3"},))
+    assert (assign_segments(_crowd(), narrow, True)["segment"] == "champions").sum() == 3
+    # the cap is a share of the customers with events, not of everyone listed
+    crowd = pd.concat([_crowd(), table(influence_score=[0.0] * 100, influence_rank=range(101, 201),
+                                       events_sent=[0] * 100, events_received=[0] * 100,
+                                       out_strength=[0.0] * 100, recency_days=[np.nan] * 100)],
+                      ignore_index=True)
+    got = assign_segments(crowd, SegmentConfig(high_share=0.5), True)
+    assert (got["segment"] == "champions").sum() == 10
+    assert (got["segment"] == "isolated").sum() == 100
+
+
+def test_dormant_advocates_ranked_by_influence_rate():
+    crowd = _crowd(40).assign(recency_days=200.0, influence_rate=np.arange(40.0))
+    got = assign_segments(crowd, SegmentConfig(), True)
+    dormant = np.flatnonzero(got["segment"] == "dormant_advocates")
+    assert dormant.tolist() == [36, 37, 38, 39]                      # the 4 highest rates
+    assert "influence rate 39 (rule: percentile >= 50)" in got.loc[39, "segment_reason"]
+
+
+def test_nobody_who_never_acted_is_champion_dormant_or_key_propagator():
+    """Issue 16: customers with no event sent or no influence exerted became champions
+    through the key-propagator rule, and every customer of a tiny input was one."""
+    crowd = _crowd(100)
+    crowd.loc[:9, "events_sent"] = 0         # the ten best never sent anything
+    crowd.loc[10:19, "out_strength"] = 0.0   # the next ten moved nobody
+    crowd["propagator_rank"] = pd.array([1, 2, 3, 4, 5] + [pd.NA] * 6 + [6] + [pd.NA] * 88,
+                                        dtype="Int64")
+    crowd["influence_rate"] = 1.0
+    crowd.loc[:19, "recency_days"] = 200.0
+    got = assign_segments(crowd, SegmentConfig(high_share=0.5, max_share=1.0), True)
+    acted = (crowd["events_sent"] > 0) & (crowd["out_strength"] > 0)
+    for name in ("champions", "dormant_advocates"):
+        assert acted[got["segment"] == name].all(), name
+    assert not got.loc[:19, "segment"].isin(["champions", "dormant_advocates"]).any()

@@ -50,7 +50,8 @@ from ..arrays import sorted_unique
 __all__ = ["HALF_LIVES", "HORIZON_DAYS", "SHRINKAGE", "influence_events", "decayed_influence",
            "later_influence", "prior_weights", "fit_weights", "expected_influence",
            "ScoreModel", "ScoreRun", "calibrate", "fit_and_check", "top_k_metrics",
-           "baseline_scores", "self_check", "contributions", "reason_text"]
+           "baseline_scores", "self_check", "contributions", "reason_text", "event_arrays",
+           "DAY_NS", "expected_influence_run", "score_percentile", "features_at", "FOLLOWED"]
 
 #: Half-lives (days) of the decayed influence counts: a week, a month, a quarter, a year.
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
@@ -60,6 +61,42 @@ HORIZON_DAYS = 30.0
 SHRINKAGE = 10.0
 _LN2 = float(np.log(2.0))
 _QUANTUM = float(2 ** 30)
+
+
+#: Nanoseconds per day: ``times = timestamps.view("int64") / DAY_NS``.
+DAY_NS = 86_400e9
+
+
+def event_arrays(types, timestamps, converted, flows: dict[str, bool]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``reverse``, ``times`` (float days) and ``converted`` arrays of clean events.
+
+    Parameters
+    ----------
+    types : array-like of str
+        Each event's type.
+    timestamps : array-like of datetime64[ns] or int64 nanoseconds
+    converted : array-like of bool or None
+        Missing values count as not converted.
+    flows : dict of str to bool
+        Whether each event type has ``reverse`` flow.
+
+    Examples
+    --------
+    >>> r, t, c = event_arrays(["share", "comment"], np.array([0, 86_400 * 10**9]), None,
+    ...                        {"share": False, "comment": True})
+    >>> r.tolist(), t.tolist(), c
+    ([False, True], [0.0, 1.0], None)
+    """
+    kinds = pd.Series(np.asarray(types, dtype=object))
+    reverse = kinds.map(flows).fillna(False).to_numpy(dtype=bool)
+    stamps = np.asarray(timestamps)
+    if stamps.dtype.kind == "M":
+        stamps = stamps.astype("datetime64[ns]").view(np.int64)
+    times = stamps.astype(np.int64) / DAY_NS
+    if converted is not None:
+        converted = pd.Series(converted).fillna(False).to_numpy(dtype=bool)
+    return reverse, times, converted
 
 
 def influence_events(source: np.ndarray, target: np.ndarray,
@@ -145,6 +182,49 @@ def decayed_influence(influencer: np.ndarray, times: np.ndarray, end: float, n: 
             decay = np.round(np.exp2(-age / float(h)) * _QUANTUM) / _QUANTUM
             out[:, j] = np.bincount(who, weights=decay, minlength=n)
     return out
+
+
+#: Whether the features count only influence events that were followed by activity
+#: (:func:`features_at`); ``False`` counts every influence event (the first version).
+FOLLOWED = True
+
+
+def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
+                times: np.ndarray, end: float, n: int, *, half_lives=HALF_LIVES,
+                converted: np.ndarray | None = None, followed: bool | None = None
+                ) -> np.ndarray:
+    """The score's features at ``end``: decayed counts of the influence that moved someone.
+
+    :func:`decayed_influence` over the influence events before ``end`` that were
+    *followed by activity* by ``end``, the backtest's test applied to the past:
+    a ``reverse`` event always (it is the influenced customer's own act), a
+    ``forward`` event when it converted or its target sent any event later
+    (before ``end``). A share to someone who never acts is not influence: a
+    customer who sends many shares that move nobody gets no credit for them.
+    ``followed=False`` counts every influence event. O(m), no sort.
+
+    Examples
+    --------
+    >>> features_at(np.array([0, 0, 1]), np.array([1, 2, -1]), np.zeros(3, bool),
+    ...             np.array([0.0, 0.0, 1.0]), 2.0, 3, half_lives=(None,)).tolist()
+    [[1.0], [0.0], [0.0]]
+    """
+    followed = FOLLOWED if followed is None else followed
+    source = np.asarray(source, dtype=np.int64)
+    target = np.asarray(target, dtype=np.int64)
+    times = np.asarray(times, dtype=np.float64)
+    reverse = np.asarray(reverse, dtype=bool)
+    rows, by, to = influence_events(source, target, reverse)
+    when = times[rows]
+    if followed:
+        before = times < end
+        last_sent = np.full(n, -np.inf)
+        np.maximum.at(last_sent, source[before], times[before])
+        keep = reverse[rows] | (last_sent[to] > when)
+        if converted is not None:
+            keep |= np.asarray(converted, dtype=bool)[rows]
+        by, when = by[keep], when[keep]
+    return decayed_influence(by, when, end, n, half_lives=half_lives)
 
 
 def later_influence(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
@@ -277,6 +357,18 @@ def expected_influence(features: np.ndarray, weights: npt.ArrayLike) -> np.ndarr
     return np.round(np.asarray(features, dtype=np.float64) @ np.asarray(weights), 9)
 
 
+def score_percentile(expected: np.ndarray) -> np.ndarray:
+    """``influence_score`` from expected influence: the share of customers with a
+    smaller value, in [0, 1], 6 decimals (as the composite score).
+
+    >>> score_percentile(np.array([0.0, 2.5, 0.0, 7.0])).tolist()
+    [0.0, 0.666667, 0.0, 1.0]
+    """
+    from .centrality import _percentile
+
+    return np.round(_percentile(np.asarray(expected, dtype=np.float64)), 6)
+
+
 @dataclass(frozen=True)
 class ScoreModel:
     """How the expected-influence score was set for one run (for the manifest).
@@ -400,9 +492,8 @@ def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     if not before.any() or end - times[before].min() < 2 * horizon_days:
         return _short(horizon_days, half_lives, 2)
     split = end - horizon_days
-    _, by, _ = influence_events(source, target, reverse)
-    has = target >= 0
-    features = decayed_influence(by, times[has], split, n, half_lives=half_lives)
+    features = features_at(source, target, reverse, times, split, n, half_lives=half_lives,
+                           converted=converted)
     judged = _first_seen(source, target, times, n) < split
     later = later_influence(source, target, reverse, times, split, end, n, converted=converted)
     return _fit(features, judged, later, split=split, horizon_days=horizon_days,
@@ -505,7 +596,7 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                   times: np.ndarray, n: int, *, end: float | None = None,
                   converted: np.ndarray | None = None, horizon_days: float = HORIZON_DAYS,
                   half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE,
-                  ks=(100, 1000)) -> ScoreRun:
+                  ks=(100, 1000), check: bool = True) -> ScoreRun:
     """The score at ``end`` and its self-check, with shared passes over the events.
 
     With ``H = horizon_days``, ``check = end - H`` and ``split = end - 2H``:
@@ -527,6 +618,8 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage
         As for :func:`calibrate`.
     ks : sequence of int, default=(100, 1000)
+    check : bool, default=True
+        ``False`` skips the self-check (``check_summary = {"skipped": ...}``).
 
     Returns
     -------
@@ -541,10 +634,11 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     times = np.asarray(times, dtype=np.float64)
     if end is None:
         end = float(times.max()) + 1.0 / 86400.0
-    _, by, _ = influence_events(source, target, reverse)
-    has = target >= 0
-    by_times = times[has]
-    features = decayed_influence(by, by_times, end, n, half_lives=half_lives)
+    def at(when: float) -> np.ndarray:
+        return features_at(source, target, reverse, times, when, n, half_lives=half_lives,
+                           converted=converted)
+
+    features = at(end)
     first = _first_seen(source, target, times, n)
     seen = first[first < end]
     history = end - seen.min() if len(seen) else 0.0
@@ -552,11 +646,15 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     if history < 2 * horizon_days:
         return ScoreRun(_short(horizon_days, half_lives, 2), features, _empty_check(),
                         {"skipped": f"history shorter than 3 x {horizon_days:g} days"})
+    run_check = check
     check = end - horizon_days
-    at_check = decayed_influence(by, by_times, check, n, half_lives=half_lives)
+    at_check = at(check)
     judged = first < check
     later = later_influence(source, target, reverse, times, check, end, n, converted=converted)
     model = _fit(at_check, judged, later, split=check, **fit)
+    if not run_check:
+        return ScoreRun(model, features, _empty_check(),
+                        {"skipped": "turned off ([score] self_check = false)"})
     if history < 3 * horizon_days:
         return ScoreRun(model, features, _empty_check(),
                         {"skipped": f"history shorter than 3 x {horizon_days:g} days"})
@@ -566,7 +664,7 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     split = check - horizon_days
     earlier = later_influence(source, target, reverse, times, split, check, n,
                               converted=converted)
-    past = _fit(decayed_influence(by, by_times, split, n, half_lives=half_lives),
+    past = _fit(at(split),
                 first < split, earlier, split=split, **fit)
     scores = {"expected_influence": expected_influence(at_check, past.weights)}
     scores.update(baseline_scores(source, target, reverse, times, check, n))
@@ -691,3 +789,42 @@ def reason_text(expected: np.ndarray, shares: np.ndarray, *, horizon_days: float
     pieces.append(pa.array(np.full(len(rows), ")")))
     out[rows] = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
     return out
+
+
+def expected_influence_run(events: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray],
+                           config, end: pd.Timestamp, n: int) -> ScoreRun:
+    """:func:`fit_and_check` on an engine's clean events, with the ``[score]`` config.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Clean events with ``type``, ``timestamp`` and, optionally, ``converted``.
+    codes : (source, target) of numpy.ndarray
+        Vertex codes (target ``-1`` where missing).
+    config : influence.config.AnalysisConfig
+    end : pandas.Timestamp
+        The analysis end date; events at it count (the score is set one
+        second after it).
+    n : int
+        Number of customers (vertices).
+    """
+    from ..schema import CONVERTED, TIMESTAMP, TYPE
+
+    flows = {name: spec.flow == "reverse" for name, spec in config.types.items()}
+    reverse, times, converted = event_arrays(
+        events[TYPE].to_numpy(dtype=object), events[TIMESTAMP].to_numpy(dtype="datetime64[ns]"),
+        events[CONVERTED].to_numpy(dtype=object) if CONVERTED in events.columns else None,
+        flows)
+    return score_arrays(codes[0], codes[1], reverse, times, end, config.score,
+                        converted=converted, n=n)
+
+
+def score_arrays(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
+                 times: np.ndarray, end: pd.Timestamp, config, *,
+                 converted: np.ndarray | None = None, n: int) -> ScoreRun:
+    """:func:`fit_and_check` at ``end`` + 1 second with a :class:`~influence.config.ScoreConfig`."""
+    return fit_and_check(source, target, reverse, times, n,
+                         end=end.value / DAY_NS + 1.0 / 86_400.0, converted=converted,
+                         horizon_days=config.horizon_days, half_lives=config.half_lives,
+                         shrinkage=config.shrinkage, ks=config.check_k,
+                         check=config.self_check)

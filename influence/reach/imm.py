@@ -241,6 +241,13 @@ def imm(reverse_adj: Adjacency, k: int, epsilon: float = 0.5, ell: float = 1.0,
     gain = n * gains / fresh.count
     table = pd.DataFrame({"order": np.arange(1, len(seeds) + 1), "vertex": seeds,
                           "marginal_gain": gain, "cumulative_spread": np.cumsum(gain)})
+    # how many of the final RR sets grown from *another* vertex hold each vertex:
+    # 1 + n * count / theta estimates the spread of the vertex alone (itself included;
+    # what candidate_spread reuses instead of simulating)
+    coverage = np.bincount(fresh.node, minlength=n).astype(np.int64)
+    if fresh.root is not None:
+        coverage -= np.bincount(fresh.root, minlength=n).astype(np.int64)
     return table, {"theta": theta, "lower_bound": lower, "rr_sets": drawn,
                    "rr_entries": int(fresh.entries), "seeds": int(len(seeds)),
-                   "stopped_early": bool(len(seeds) < k)}
+                   "stopped_early": bool(len(seeds) < k), "rr_final": int(fresh.count),
+                   "coverage": coverage}

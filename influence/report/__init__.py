@@ -563,6 +563,7 @@ def _score_check(manifest: dict) -> dict | None:
                  "precision_at_k": {"100": 0.44, "1000": 0.31},
                  "captured": {"100": 0.18, "1000": 0.52}},
                 {"score": "out_degree", ...},
+                {"score": "best possible", ..., "reference": true},
             ],
             "split": "2026-03-01",         # optional: scored on events before it
             "judged": 5321,                # optional: customers judged
@@ -572,7 +573,9 @@ def _score_check(manifest: dict) -> dict | None:
     the top k by later influence; ``captured`` the share of all later
     influence that the top k carry (``docs/backtest.md``). Keys of the two
     dicts are the k values as text (JSON object keys); a missing one shows
-    empty. Returns ``None`` (no section) when the key is absent or malformed.
+    empty. A row with ``"reference": true`` (the oracle: the best any list could
+    do) is shown last, in italics, and never marked best. Returns ``None`` (no
+    section) when the key is absent or malformed.
     """
     check = manifest.get("score_check")
     if not isinstance(check, dict) or not isinstance(check.get("rows"), list):
@@ -593,16 +596,20 @@ def _score_check(manifest: dict) -> dict | None:
             found = measured if isinstance(measured, dict) else {}
             values += [found.get(k) if isinstance(found.get(k), (int, float)) else None
                        for k in ks]
-        rows.append({"score": _cell(row.get("score")), "values": values})
+        rows.append({"score": _cell(row.get("score")), "values": values,
+                     "reference": row.get("reference") is True})
     if not rows:
         return None
+    rows.sort(key=lambda r: r["reference"])  # stable: references last
     best = []
     for i in range(2 * len(ks)):
-        present = [r["values"][i] for r in rows if r["values"][i] is not None]
+        present = [r["values"][i] for r in rows
+                   if r["values"][i] is not None and not r["reference"]]
         best.append(max(present) if present else None)
     for row in rows:
         row["cells"] = [(_number(v, 3) if v is not None else "",
-                         v is not None and v == best[i]) for i, v in enumerate(row["values"])]
+                         v is not None and not row["reference"] and v == best[i])
+                        for i, v in enumerate(row["values"])]
     return {"horizon": _cell(horizon) if horizon is not None else "",
             "split": _cell(check.get("split"))[:10] if check.get("split") else "",
             "judged": _number(check.get("judged")) if check.get("judged") is not None else "",
