@@ -25,9 +25,10 @@ seeds). Sections:
     The inner backtest a run would print (:func:`influence.metrics.score.self_check`):
     the score set one horizon before the end, judged on the last horizon.
 ``segments``
-    Today's ``analyze`` segments as shares of the customers with events, and
-    the relative-rule prototype of this file (:func:`relative_segments`); on
-    generated data the planted-truth precision and recall of both.
+    ``analyze``'s segments (relative rules, capped action segments: issue 16)
+    as shares of the customers with events, how many champions or dormant
+    advocates never acted, the seconds of ``analyze``, its score and spread
+    stages; on generated data the planted-truth precision and recall.
 ``communities``
     Leiden NMI against the ground truth of the labelled graphs for candidate
     default changes.
@@ -236,6 +237,16 @@ def score_section(cases, fracs, horizon, reps) -> pd.DataFrame:
         wide = wide.reindex([s for s in order if s in wide.index])
         print(f"\n### {name}: capture and precision at k, by split (horizon {horizon:g} days)\n")
         print(markdown(wide, floatfmt=".3f"))
+    print("\n### Per dataset: influence_score, each baseline and the oracle (mean of the "
+          "splits)\n")
+    table = results[results["score"].isin(["influence_score", *BASELINES, "oracle"])]
+    table = table.groupby(["data", "score", "k"], sort=False)[["capture", "precision"]].mean()
+    table = table.unstack("k")
+    table.columns = [f"{m}@{k}" for m, k in table.columns]
+    for name in results["data"].unique():
+        print(f"\n{name}\n")
+        part = table.loc[name].reindex(["influence_score", *BASELINES, "oracle"])
+        print(markdown(part, floatfmt=".3f"))
     print("\n### expected_influence and influence_score against the best single baseline\n")
     for cand in ("expected_influence", "influence_score"):
         part = summary[summary["score"] == cand]
@@ -310,177 +321,52 @@ def selfcheck_section(cases, horizon) -> None:
 
 # --------------------------------------------------------------------------- segments
 
-def _pct_rank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Share of the ``mask`` customers with a strictly smaller value (NaN outside)."""
-    out = np.full(len(values), np.nan)
-    v = np.nan_to_num(np.asarray(values, dtype=float)[mask])
-    if len(v) > 1:
-        out[mask] = (pd.Series(v).rank(method="min").to_numpy() - 1) / (len(v) - 1)
-    elif len(v):
-        out[mask] = 0.0
-    return out
-
-
-def cross_community_influence(graph, community: np.ndarray) -> np.ndarray:
-    """Weight of influence each vertex exerted on customers of other communities."""
-    src = graph.edges["src"].to_numpy()
-    dst = graph.edges["dst"].to_numpy()
-    other = community[src] != community[dst]
-    return np.bincount(src[other], weights=graph.edges["weight"].to_numpy()[other],
-                       minlength=graph.n_customers)
-
-
-def influence_rate(customers: pd.DataFrame) -> np.ndarray:
-    """Influence exerted per 30 days of active life: ``out_strength`` x 30 / max(30,
-    days from ``first_active`` to ``last_active``); 0 without activity dates."""
-    span = (customers["last_active"] - customers["first_active"]).dt.total_seconds() / 86_400
-    span = np.maximum(np.nan_to_num(span.to_numpy(dtype=float), nan=0.0), 30.0)
-    return customers["out_strength"].to_numpy(dtype=float) * 30.0 / span
-
-
-def relative_segments(customers: pd.DataFrame, graph, *, max_share: float = 0.10,
-                      dormant_share: float = 0.50, rising_share: float = 0.20,
-                      active_share: float = 0.50, dormant_days: float = 60,
-                      new_days: float = 30, score: str = "influence_score") -> np.ndarray:
-    """Prototype: action segments with thresholds relative to the customers with events.
-
-    ``customers`` is ``Analysis.customers`` in vertex order (sorted ids); ``graph`` its
-    ``Analysis.graph``. "Active" = customers with an event (sent or received);
-    every percentile ``pct`` is among them (share with a strictly smaller value).
-    Rules in priority order, each an *eligibility* (the conditions below) then a
-    *cap*: at most ``max_share`` of the active customers, the best by the segment's
-    ranking; the others fall through to the next rules. "Exerted" = sent an event
-    and ``out_strength > 0``.
-
-    ==================  ================================================  ==============
-    segment             eligible                                          ranked by
-    ==================  ================================================  ==============
-    isolated            no events
-    dormant_advocates   recency > dormant_days; exerted; pct(influence     influence rate
-                        rate while active) >= 1 - dormant_share            while active
-    champions           exerted; a key propagator, or pct(score) >=       score
-                        1 - max_share and pct(events_sent) >=
-                        1 - active_share
-    connectors          community_role connector; pct(cross-community      cross-community
-                        influence) >= 1 - max_share                        influence
-    local_leaders       community_role local_leader; out_strength > 0     score
-    rising_stars        tenure <= new_days; pct(score) >= 1 -             score
-                        rising_share; out_strength > 0
-    quiet_influencers   pct(score) >= 1 - max_share; out_strength > 0     score
-    engaged_members     pct(events_sent) >= 0.9 (not capped)
-    contributors        pct(score) >= 0.5 (not capped)
-    newcomers           tenure <= new_days (not capped)
-    passive_audience    the rest
-    ==================  ================================================  ==============
-    """
-    c = customers
-    n = len(c)
-    sent = c["events_sent"].to_numpy(float)
-    active = (sent + c["events_received"].to_numpy(float)) > 0
-    cap = int(np.floor(max_share * active.sum()))
-    out_strength = c["out_strength"].to_numpy(float)
-    value = c[score].to_numpy(float)
-    p_score = _pct_rank(value, active)
-    p_sent = _pct_rank(sent, active)
-    rate = influence_rate(c) if "first_active" in c else np.zeros(n)
-    p_rate = _pct_rank(rate, active)
-    cross = cross_community_influence(graph, c["community"].to_numpy(np.int64))
-    p_cross = _pct_rank(cross, active)
-    recency = c["recency_days"].to_numpy(float) if "recency_days" in c else np.full(n, np.nan)
-    tenure = c["tenure_days"].to_numpy(float) if "tenure_days" in c else np.full(n, np.nan)
-    role = c["community_role"].astype(str).to_numpy()
-    key = c["propagator_rank"].notna().to_numpy() if "propagator_rank" in c else np.zeros(n, bool)
-    exerted = (sent >= 1) & (out_strength > 0)
-    top = 1.0 - max_share
-    rules = [
-        ("isolated", ~active, None),
-        ("dormant_advocates", (recency > dormant_days) & exerted
-         & (p_rate >= 1 - dormant_share), rate),
-        ("champions", exerted & (key | ((p_score >= top) & (p_sent >= 1 - active_share))),
-         value),
-        ("connectors", (role == "connector") & (cross > 0) & (p_cross >= top), cross),
-        ("local_leaders", (role == "local_leader") & (out_strength > 0), value),
-        ("rising_stars", (tenure <= new_days) & (p_score >= 1 - rising_share)
-         & (out_strength > 0), value),
-        ("quiet_influencers", (p_score >= top) & (out_strength > 0), value),
-        ("engaged_members", active & (p_sent >= 0.9), None),
-        ("contributors", active & (p_score >= 0.5), None),
-        ("newcomers", tenure <= new_days, None),
-    ]
-    segment = np.full(n, "passive_audience", dtype=object)
-    free = np.ones(n, dtype=bool)
-    for name, eligible, rank_by in rules:
-        hit = np.flatnonzero(eligible & free)
-        if rank_by is not None and len(hit) > cap:
-            order = np.lexsort((hit, -np.nan_to_num(rank_by[hit])))
-            hit = hit[order[:cap]]
-        segment[hit] = name
-        free[hit] = False
-    return segment
-
-
 def _shares(segment: np.ndarray, active: np.ndarray) -> dict[str, float]:
     values, counts = np.unique(segment[active], return_counts=True)
     return {v: c / active.sum() for v, c in zip(values, counts)}
 
 
 def segments_section(cases, max_share: float, horizon: float) -> None:
-    """Today's segments and the prototype, as shares of the customers with events.
-
-    ``analyze`` runs with the dataset's config and ``propagators.candidates = 0``:
-    the key-propagator seed set (IMM) is kept, the per-customer ``expected_spread``
-    simulations (which segments do not read, and which take minutes on the
-    mathoverflow layers) are skipped.
-    """
+    """The product's segments (``analyze`` with the dataset's config and defaults) as
+    shares of the customers with events, and planted truth on generated data; with
+    the seconds of ``analyze`` and of its spread stage (``expected_spread`` from IMM's
+    RR sets, the default since issue 16)."""
     rows, planted = [], []
     for name, events, config, truth in cases:
         if name == "collegemsg-rev":
             continue
         began = time.perf_counter()
-        result = analyze(events, config=config.replace(propagators__candidates=0))
+        result = analyze(events, config=config.replace(segments__max_share=max_share))
         seconds = time.perf_counter() - began
-        customers = result.customers.set_index("customer_id").reindex(
-            result.graph.ids.astype(str)).reset_index()
-        history = History(events, config)
-        end = history.days.max() + 1.0 / 86_400
-        model = S.calibrate(history.source, history.target, history.reverse, history.days,
-                            history.n, end=end, converted=history.converted,
-                            horizon_days=horizon)
-        expected = pd.Series(S.expected_influence(history.features(end), model.weights),
-                             index=history.ids.astype(str))
-        customers["expected_influence"] = expected.reindex(customers["customer_id"]).to_numpy()
+        customers = result.customers
+        segment = customers["segment"].astype(str).to_numpy()
         active = ((customers["events_sent"] + customers["events_received"]) > 0).to_numpy()
-        never_sent = customers["events_sent"].to_numpy() == 0
-        variants = {
-            "today": customers["segment"].astype(str).to_numpy(),
-            "relative, influence_score": relative_segments(customers, result.graph,
-                                                           max_share=max_share),
-            "relative, expected_influence": relative_segments(
-                customers, result.graph, max_share=max_share, score="expected_influence"),
-        }
-        for label, segment in variants.items():
-            shares = _shares(segment, active)
-            row = {"data": name, "rules": label, "active": int(active.sum())}
-            row.update({s: shares.get(s, 0.0) for s in ACTION_SEGMENTS})
-            row["champions never sent"] = int(((segment == "champions") & never_sent).sum())
-            rows.append(row)
-            if truth is not None:
-                role = truth.set_index("customer_id")["role"].reindex(
-                    customers["customer_id"]).to_numpy()
-                for seg, planted_role in (("champions", "propagator"),
-                                          ("dormant_advocates", "dormant")):
-                    members = segment == seg
-                    hits = int((members & (role == planted_role)).sum())
-                    total = int((role == planted_role).sum())
-                    planted.append({"data": name, "rules": label, "segment": seg,
-                                    "planted": f"{planted_role} ({total})",
-                                    "size": int(members.sum()), "hits": hits,
-                                    "precision": hits / max(int(members.sum()), 1),
-                                    "recall": hits / max(total, 1)})
-        seeds = result.manifest["propagators"] and result.customers["propagator_rank"].dropna()
-        _log(f"segments: {name} analyzed in {seconds:.1f} s "
-             f"(propagators {result.manifest['timings'].get('propagators', 0):.1f} s, "
-             f"{len(seeds)} seeds)")
+        never = ((customers["events_sent"] == 0) | (customers["out_strength"] == 0)).to_numpy()
+        shares = _shares(segment, active)
+        row = {"data": name, "active": int(active.sum())}
+        row.update({s: shares.get(s, 0.0) for s in ACTION_SEGMENTS})
+        row["champions or dormant who never acted"] = int(
+            (np.isin(segment, ["champions", "dormant_advocates"]) & never).sum())
+        row["key propagators"] = int(customers["propagator_rank"].notna().sum())
+        timings = result.manifest["timings"]
+        row["analyze s"] = round(seconds, 1)
+        row["score s"] = round(timings.get("score", 0.0), 2)
+        row["spread s"] = round(timings.get("spread", 0.0), 2)
+        rows.append(row)
+        if truth is not None:
+            role = truth.set_index("customer_id")["role"].reindex(
+                customers["customer_id"]).to_numpy()
+            for seg, planted_role in (("champions", "propagator"),
+                                      ("dormant_advocates", "dormant")):
+                members = segment == seg
+                hits = int((members & (role == planted_role)).sum())
+                total = int((role == planted_role).sum())
+                planted.append({"data": name, "segment": seg,
+                                "planted": f"{planted_role} ({total})",
+                                "size": int(members.sum()), "hits": hits,
+                                "precision": hits / max(int(members.sum()), 1),
+                                "recall": hits / max(total, 1)})
+        _log(f"segments: {name} analyzed in {seconds:.1f} s")
     print(f"\n### Action segments as shares of the customers with events (cap {max_share:.0%})\n")
     print(markdown(pd.DataFrame(rows), index=False))
     if planted:

@@ -138,7 +138,8 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
             for name in _EMPTY_SPREAD:
                 metrics[name] = columns[name]
             if propagators.get("note"):
-                logger.warning(propagators["note"])
+                # said in the manifest; not a warning: small inputs often have few
+                logger.info(propagators["note"])
     has_time = run.accounting.has_timestamps
     with clock.stage("segments"):
         # RFM first: rules may read rfm_code; the key-propagator rule reads

@@ -482,6 +482,9 @@ def test_expected_spread_from_rr_sets_agrees_with_simulation():
 
 
 def test_fewer_seeds_than_k_are_said_in_the_manifest(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="influence")
     events = pd.DataFrame({"source": ["a", "a", "b", "c", "d"],
                            "target": ["b", "c", "c", "e", "e"], "type": ["share"] * 5})
     result = analyze(events, config=AnalysisConfig().replace(propagators__k=10,
