@@ -496,10 +496,12 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     Examples
     --------
     >>> import pandas as pd
-    >>> table = pd.DataFrame({"influence_score": [0.9, 0.1, 0.0],
+    >>> table = pd.DataFrame({"influence_score": [0.9, 0.1, 0.0], "out_strength": [5, 1, 0],
     ...                       "events_sent": [12, 1, 0], "events_received": [3, 1, 0]})
-    >>> assign_segments(table, SegmentConfig(high_share=0.3))["segment"].tolist()
+    >>> assign_segments(table, SegmentConfig(high_share=0.3, max_share=1.0))["segment"].tolist()
     ['champions', 'contributors', 'isolated']
+    >>> assign_segments(table, SegmentConfig(high_share=0.3))["segment"].tolist()  # 10% of 2
+    ['engaged_members', 'contributors', 'isolated']
     """
     table = customers
     if has_timestamps is False:

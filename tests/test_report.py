@@ -307,7 +307,9 @@ def _list_data(html: str) -> dict[str, dict]:
 
 
 def test_action_lists_open_the_report_with_reasons(small_events):
-    result = analyze(small_events, config=AnalysisConfig().replace(privacy__min_segment_size=1))
+    # six customers: no cap (10% of them is no one)
+    result = analyze(small_events, config=AnalysisConfig().replace(privacy__min_segment_size=1,
+                                                                   segments__max_share=1.0))
     html = render_report(result)
     assert html.index('id="actions"') < html.index('id="summary"')
     lists = _list_data(html)

@@ -34,7 +34,10 @@ def report(tmp_path_factory) -> Path:
     from influence.synth import generate_events
 
     events, _ = generate_events(300, seed=2)
-    config = AnalysisConfig().replace(privacy__min_segment_size=1)
+    # no IMM seed set: renamed ids renumber the vertices, and with them the RR samples, so
+    # the key propagators (who fill the capped champions first) could change; the tiers
+    # do not
+    config = AnalysisConfig().replace(privacy__min_segment_size=1, propagators__k=0)
     customers = analyze(events, seed=2, config=config).customers
     top = customers.loc[customers["segment"] == "champions", "customer_id"].head(4).tolist()
     for old, new in zip(top, (SCRIPT_ID, FORMULA_ID, COMMENT_ID, QUOTE_ID)):
