@@ -605,7 +605,7 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                   times: np.ndarray, n: int, *, end: float | None = None,
                   converted: np.ndarray | None = None, horizon_days: float = HORIZON_DAYS,
                   half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE,
-                  ks=(100, 1000), check: bool = True) -> ScoreRun:
+                  ks=(100, 1000), self_check: bool = True) -> ScoreRun:
     """The score at ``end`` and its self-check, with shared passes over the events.
 
     With ``H = horizon_days``, ``check = end - H`` and ``split = end - 2H``:
@@ -627,7 +627,7 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage
         As for :func:`calibrate`.
     ks : sequence of int, default=(100, 1000)
-    check : bool, default=True
+    self_check : bool, default=True
         ``False`` skips the self-check (``check_summary = {"skipped": ...}``).
 
     Returns
@@ -655,13 +655,12 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     if history < 2 * horizon_days:
         return ScoreRun(_short(horizon_days, half_lives, 2), features, _empty_check(),
                         {"skipped": f"history shorter than 3 x {horizon_days:g} days"})
-    run_check = check
     check = end - horizon_days
     at_check = at(check)
     judged = first < check
     later = later_influence(source, target, reverse, times, check, end, n, converted=converted)
     model = _fit(at_check, judged, later, split=check, **fit)
-    if not run_check:
+    if not self_check:
         return ScoreRun(model, features, _empty_check(),
                         {"skipped": "turned off ([score] self_check = false)"})
     if history < 3 * horizon_days:
@@ -836,4 +835,4 @@ def score_arrays(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                          end=end.value / DAY_NS + 1.0 / 86_400.0, converted=converted,
                          horizon_days=config.horizon_days, half_lives=config.half_lives,
                          shrinkage=config.shrinkage, ks=config.check_k,
-                         check=config.self_check)
+                         self_check=config.self_check)

@@ -192,6 +192,7 @@ def candidate_spread(forward: Adjacency, result: Propagators, rank: np.ndarray,
     if method == "rr_sets" and (coverage is None or theta == 0):
         method = "simulation"  # no RR sets to reuse (an empty graph, an older result)
     if method == "rr_sets":
+        assert coverage is not None
         share = coverage[candidates] / theta
         mean = np.round(1.0 + n * share, 9)
         se = np.round(n * np.sqrt(share * (1.0 - share) / theta), 9)

@@ -244,6 +244,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                              "lifecycle rules on the driver")
     score_run = None
     if has_time:
+        assert end_ns is not None  # every timestamped input has an end date
         with clock.stage("score"):
             score_run = _score(coded, config, end_ns, n, has_converted=clean.has_converted)
         placement["score"] = ("driver: the events with a target (vertex codes, type, time, "
