@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .conditions import Column, Condition, Literal
 from .config import SegmentConfig, SegmentRule, check_condition
@@ -246,16 +248,16 @@ def plan_rules(config: SegmentConfig, columns=None) -> list[RulePlan]:
     return plans
 
 
-def _text(fmt: str, values: np.ndarray) -> np.ndarray:
-    """``fmt % value`` for each value, formatted once per distinct value (object array)."""
+def _text(fmt: str, values: np.ndarray) -> pa.Array:
+    """``fmt % value`` for each value, formatted once per distinct value."""
     values = np.asarray(values)
     if len(values) == 0:
-        return np.zeros(0, dtype=object)
+        return pa.array([], type=pa.string())
     distinct, inverse = np.unique(values, return_inverse=True)
-    return np.array([fmt % v for v in distinct.tolist()], dtype=object)[inverse.ravel()]
+    return pa.array([fmt % v for v in distinct.tolist()]).take(pa.array(inverse.ravel()))
 
 
-def _top_percent(score: np.ndarray) -> np.ndarray:
+def _top_percent(score: np.ndarray) -> pa.Array:
     n = len(score)
     above = pd.Series(score).rank(method="min", ascending=False,
                                   na_option="bottom").to_numpy() - 1
@@ -263,8 +265,25 @@ def _top_percent(score: np.ndarray) -> np.ndarray:
     return _text("top %d%%", share)
 
 
-def _int_text(values: np.ndarray) -> np.ndarray:
+def _int_text(values: np.ndarray) -> pa.Array:
     return _text("%d", np.nan_to_num(values).astype(np.int64))
+
+
+def _join(*parts) -> pa.Array:
+    """Element-wise concatenation of string arrays and scalars (Arrow's kernel: no Python
+    string per piece; the reasons of a million customers are tens of millions of pieces)."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _strings(values: pd.Series, missing: str = "missing") -> pa.Array:
+    """A column as Arrow strings, ``missing`` where it has no value."""
+    text = pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string(),
+                    from_pandas=True)
+    return pc.fill_null(text, missing)
+
+
+def _where(mask: np.ndarray, yes, no: pa.Array) -> pa.Array:
+    return pc.if_else(pa.array(mask), yes, no)
 
 
 class _Facts:
@@ -273,71 +292,69 @@ class _Facts:
     def __init__(self, table: pd.DataFrame, score_text: np.ndarray | None = None) -> None:
         self.table = table
         self.score_text = score_text
-        self.cache: dict[str, np.ndarray] = {}
+        self.cache: dict[str, pa.Array] = {}
 
     def num(self, column: str) -> np.ndarray:
         return pd.to_numeric(self.table[column], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan)
 
-    def get(self, column: str) -> np.ndarray:
+    def get(self, column: str) -> pa.Array:
         if column not in self.cache:
-            self.cache[column] = np.asarray(self._make(column), dtype=object)
+            self.cache[column] = self._make(column)
         return self.cache[column]
 
-    def _make(self, column: str) -> np.ndarray:
+    def _make(self, column: str) -> pa.Array:
         t = self.table
         if column in ("influence_tier", "influence_score"):
             score = self.num("influence_score")
-            tier = "influence " + t["influence_tier"].astype(str).to_numpy(dtype=object)
+            tier = _strings(t["influence_tier"])
             if self.score_text is not None:
                 # what drove the expected influence (influence.metrics.score.reason_text)
-                return (tier + " (" + _top_percent(score).astype(object) + "): "
-                        + self.score_text.astype(object))
-            return (tier + " (score " + _text("%.3f", score) + ", "
-                    + _top_percent(score).astype(object) + ")")
+                return _join("influence ", tier, " (", _top_percent(score), "): ",
+                             pa.array(self.score_text, type=pa.string()))
+            return _join("influence ", tier, " (score ", _text("%.3f", score), ", ",
+                         _top_percent(score), ")")
         if column in ("activity_tier", "events_sent"):
-            sent = self.num("events_sent")
-            return ("activity " + t["activity_tier"].astype(str).to_numpy(dtype=object)
-                    + " (" + _int_text(sent).astype(object) + " events sent)")
+            return _join("activity ", _strings(t["activity_tier"]), " (",
+                         _int_text(self.num("events_sent")), " events sent)")
         if column == "reach_tier":
             source = next(c for c in _REACH_COLUMNS if c in t.columns)
-            return ("reach " + t["reach_tier"].astype(str).to_numpy(dtype=object) + " ("
-                    + _int_text(self.num(source)).astype(object)
-                    + f" customers within {source[-1]} hop{'s' if source[-1] != '1' else ''})")
+            return _join("reach ", _strings(t["reach_tier"]), " (",
+                         _int_text(self.num(source)),
+                         f" customers within {source[-1]} hop{'s' if source[-1] != '1' else ''})")
         if column == "recency_days":
             days = self.num("recency_days")
-            return np.where(np.isnan(days), "never sent an event",
-                            "last active " + _int_text(days).astype(object) + " days ago")
+            return _where(np.isnan(days), "never sent an event",
+                          _join("last active ", _int_text(days), " days ago"))
         if column == "tenure_days":
             days = self.num("tenure_days")
-            return np.where(np.isnan(days), "never sent an event",
-                            "first active " + _int_text(days).astype(object) + " days ago")
+            return _where(np.isnan(days), "never sent an event",
+                          _join("first active ", _int_text(days), " days ago"))
         if column == "pagerank":
             pr = self.num("pagerank")
-            return ("PageRank " + _text("%.4g", pr) + " ("
-                    + _top_percent(pr).astype(object) + ")")
+            return _join("PageRank ", _text("%.4g", pr), " (", _top_percent(pr), ")")
         if column == "referral_downstream":
-            return _int_text(self.num(column)).astype(object) + " downstream referrals"
+            return _join(_int_text(self.num(column)), " downstream referrals")
         if column == "propagator_rank":
             rank = self.num(column)
-            return np.where(np.isnan(rank), "not a key propagator",
-                            "key propagator #" + _int_text(rank).astype(object))
+            return _where(np.isnan(rank), "not a key propagator",
+                          _join("key propagator #", _int_text(rank)))
         if column == "community_role":
-            role = t[column].astype(str).to_numpy(dtype=object)
+            role = _strings(t[column])
             if "community" in t.columns:
-                return role + " of community " + _int_text(self.num("community"))
-            return "community role " + role
+                return _join(role, " of community ", _int_text(self.num("community")))
+            return _join("community role ", role)
         if column == "out_strength":
-            return "influence exerted " + _text("%.4g", self.num(column))
+            return _join("influence exerted ", _text("%.4g", self.num(column)))
         if column == "events_received":
-            return _int_text(self.num(column)).astype(object) + " events received"
+            return _join(_int_text(self.num(column)), " events received")
         values = t[column]
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
                 values.dtype):
             text = _text("%.4g", self.num(column))
         else:
-            text = values.astype(str).to_numpy(dtype=object)
-        return column.replace("_", " ") + " " + text
+            text = _strings(values)
+        return _join(column.replace("_", " ") + " ", text)
 
 
 def _annotations(condition: Condition) -> dict[str, list[str]]:
@@ -369,29 +386,32 @@ _SAME_FACT = {"influence_score": "influence_tier", "events_sent": "activity_tier
 
 
 def _reason(plan: RulePlan | None, facts: _Facts, rows: np.ndarray,
-            columns: set[str]) -> np.ndarray:
+            columns: set[str]) -> pa.Array:
     shown: list[str] = []
-    parts: list[np.ndarray] = []
+    items: list[list[Any]] = []
     notes = _annotations(plan.condition) if plan is not None else {}
+    take = pa.array(rows)
     for column in (plan.condition.columns if plan is not None else ()) + _CONTEXT:
         key = _SAME_FACT.get(column, column)
         if key in shown or key not in columns:
             continue
         shown.append(key)
-        text = facts.get(key)[rows]
+        item = [facts.get(key).take(take)]
         note = notes.get(column) or notes.get(key)
         if note:
-            text = text + f" (rule: {', '.join(note)})"
-        parts.append(text)
+            item.append(f" (rule: {', '.join(note)})")
+        items.append(item)
     if plan is None:
-        parts.insert(0, np.full(len(rows), "no rule matched", dtype=object))
-    if not parts:
-        assert plan is not None  # without a plan, parts holds "no rule matched"
-        return np.full(len(rows), f"rule {plan.rule.name}", dtype=object)
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + "; " + part
-    return out
+        items.insert(0, ["no rule matched"])
+    if not items:
+        assert plan is not None  # without a plan, items holds "no rule matched"
+        items = [[f"rule {plan.rule.name}"]]
+    pieces: list[Any] = []
+    for i, item in enumerate(items):
+        pieces.extend((["; "] if i else []) + item)
+    if all(isinstance(piece, str) for piece in pieces):
+        return pa.array(["".join(pieces)] * len(rows), type=pa.string())
+    return _join(*pieces)
 
 
 def _derived(customers: pd.DataFrame, config: SegmentConfig,
@@ -515,7 +535,8 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     columns = set(table.columns)
     plans = plan_rules(config, columns)
     segment = np.full(n, config.default, dtype=object)
-    reason = np.empty(n, dtype=object)
+    reasons: list[pa.Array] = []  # one array per group of rows, in the order of ``placed``
+    placed: list[np.ndarray] = []
     undecided = np.ones(n, dtype=bool)
     facts = _Facts(table, score_text)
     active = _active(table)
@@ -533,17 +554,26 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
             if len(rows) == 0:
                 continue
         segment[rows] = plan.rule.segment
+        placed.append(rows)
         if plan.rule.name == "isolated" and plan.builtin:
-            reason[rows] = "no events sent or received"
+            reasons.append(pa.array(["no events sent or received"] * len(rows),
+                                    type=pa.string()))
         else:
-            reason[rows] = _reason(plan, facts, rows, columns)
+            reasons.append(_reason(plan, facts, rows, columns))
         undecided &= ~hit
     rows = np.flatnonzero(undecided)
     if len(rows):
-        reason[rows] = _reason(None, facts, rows, columns)
+        placed.append(rows)
+        reasons.append(_reason(None, facts, rows, columns))
+    # every row is in exactly one group: put the groups' reasons back in row order
+    where = np.empty(n, dtype=np.int64)
+    if placed:
+        where[np.concatenate(placed)] = np.arange(n)
+    reason = pa.concat_arrays(reasons).take(pa.array(where)) if reasons else pa.array(
+        [], type=pa.string())
     out = pd.DataFrame({
-        # from the object arrays directly: astype(str) would make fixed-width
-        # unicode arrays as wide as the longest reason (hundreds of MB at 1M rows)
+        # from the object array directly: astype(str) would make fixed-width
+        # unicode arrays as wide as the longest name
         "segment": pd.array(segment, dtype="str"),
         "segment_reason": pd.array(reason, dtype="str"),
     }, index=customers.index)

@@ -243,3 +243,24 @@ def test_nobody_who_never_acted_is_champion_dormant_or_key_propagator():
     for name in ("champions", "dormant_advocates"):
         assert acted[got["segment"] == name].all(), name
     assert not got.loc[:19, "segment"].isin(["champions", "dormant_advocates"]).any()
+
+
+def test_rules_on_attributes_with_missing_values_give_reasons():
+    # customers without the attribute (not in --customers) have no value: a rule reading it
+    # used to fail while writing the reasons ("can only concatenate str (not float)")
+    from influence.segments import _Facts
+
+    table = pd.DataFrame({"influence_score": [0.9, 0.5, 0.1, 0.0],
+                          "out_strength": [5.0, 3.0, 1.0, 0.0],
+                          "events_sent": [12, 6, 1, 0], "events_received": [3, 2, 1, 0],
+                          "plan": ["pro", None, "free", None]})
+    config = SegmentConfig(max_share=1.0, rules=[
+        {"name": "pros", "when": "plan == 'pro'"},
+        {"name": "unknown_plan", "when": "events_sent > 0 and influence_score > 0.2"}])
+    out = assign_segments(table, config)
+    assert out["segment"].tolist()[:2] == ["pros", "unknown_plan"]
+    assert out["segment_reason"][0] == ("plan pro; influence high (score 0.900, top 25%); "
+                                        "activity high (12 events sent)")
+    assert _Facts(table).get("plan").to_pylist() == ["plan pro", "plan missing", "plan free",
+                                                     "plan missing"]
+    assert out["segment_reason"].notna().all()
