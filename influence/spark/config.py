@@ -46,7 +46,10 @@ class SparkConfig:
     checkpoint_every: int = param(
         5, Interval(int, 1), "Iterative stages (PageRank, referral forest, label "
         "propagation) cut their lineage with a local checkpoint every iteration, and write "
-        "a reliable checkpoint to ``checkpoint_dir`` (when set) every this many.")
+        "a reliable checkpoint to ``checkpoint_dir`` (when set) every this many. It is also "
+        "the batch of the convergence check: the iterations of a batch are checked in one "
+        "aggregate at its end, so a stage may compute up to this many - 1 iterations past "
+        "the one that met the tolerance; the result is that iteration's.")
     pagerank_on_driver: bool = param(
         True, Flag(), "When the graph is handed to the driver, PageRank is the local "
         "engine's (igraph PRPACK on the handed-off graph: the local numbers exactly, and "
