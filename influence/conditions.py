@@ -307,14 +307,20 @@ class Condition:
     def __repr__(self) -> str:
         return f"Condition({self.text!r})"
 
-    def evaluate(self, table: pd.DataFrame, *, among: np.ndarray | None = None) -> np.ndarray:
+    def evaluate(self, table: pd.DataFrame, *, among: np.ndarray | None = None,
+                 percentiles: dict | None = None) -> np.ndarray:
         """Boolean mask over the rows of ``table`` (which has every column read).
 
         ``among`` (a boolean mask) is the population of ``pct()``: percentiles are
         computed among those rows only, and the other rows never match a
-        comparison that reads a percentile.
+        comparison that reads a percentile. ``percentiles`` (column -> array over
+        the rows, NaN outside the population) gives them instead, for rows that
+        are a part of the table the percentiles are of.
         """
-        return self._eval(self.tree, table, {"among": among})
+        cache: dict = {"among": among}
+        for name, values in (percentiles or {}).items():
+            cache[("pct", name)] = np.asarray(values, dtype=np.float64)
+        return self._eval(self.tree, table, cache)
 
     def _eval(self, node, table: pd.DataFrame, cache: dict) -> np.ndarray:
         n = len(table)

@@ -25,9 +25,9 @@ import pandas as pd
 
 from .config import LifecycleConfig, SegmentConfig
 from .schema import TIMESTAMP
-from .segments import assign_tiers
+from .segments import count_above, tiers_from_above
 
-__all__ = ["LIFECYCLE_STAGES", "lifecycle_stages", "rfm_tiers", "rfm_value_basis"]
+__all__ = ["LIFECYCLE_STAGES", "lifecycle_stages", "rfm_axes", "rfm_tiers", "rfm_value_basis"]
 
 #: Lifecycle stages in rule order.
 LIFECYCLE_STAGES = ("potential", "churned", "dormant", "new", "declining", "active")
@@ -85,8 +85,28 @@ def lifecycle_stages(events: pd.DataFrame, source: np.ndarray, activity: pd.Data
     return np.select(rules, np.array(LIFECYCLE_STAGES, dtype=object), default="active")
 
 
+def rfm_axes(customers: pd.DataFrame, has_timestamps: bool, *,
+             value: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The values each RFM tier ranks (larger is better), row by row: ``rfm_recency``
+    (``1 / (1 + recency_days)``, 0 when never active) and ``rfm_frequency`` with
+    timestamps, ``rfm_value`` always (``value``, else ``referral_value``; NaN as 0)."""
+    if value is None:
+        value = customers["referral_value"].to_numpy(float)
+    axes = {"rfm_value": np.nan_to_num(np.asarray(value, float))}
+    if has_timestamps:
+        recency = customers["recency_days"].to_numpy(dtype=float)
+        # larger is better and 0 means never active: 1 / (1 + days)
+        freshness = np.where(np.isnan(recency), 0.0, 1.0 / (1.0 + np.nan_to_num(recency)))
+        axes = {"rfm_recency": freshness,
+                "rfm_frequency": np.nan_to_num(customers["frequency"].to_numpy(float)),
+                **axes}
+    return axes
+
+
 def rfm_tiers(customers: pd.DataFrame, config: SegmentConfig,
-              has_timestamps: bool, *, value: np.ndarray | None = None) -> pd.DataFrame:
+              has_timestamps: bool, *, value: np.ndarray | None = None,
+              above: dict[str, np.ndarray] | None = None,
+              n: int | None = None) -> pd.DataFrame:
     """RFM-style tiers of social activity (high/mid/low, rank-then-cut).
 
     Parameters
@@ -100,6 +120,11 @@ def rfm_tiers(customers: pd.DataFrame, config: SegmentConfig,
         The value axis, instead of ``customers["referral_value"]`` (the
         analysis passes converted referrals, or referrals sent, when the events
         have no ``value``).
+    above : dict, optional
+        Per axis (:func:`rfm_axes`), how many customers of the whole table have a
+        strictly larger value, when ``customers`` is a part of it (with ``n``, the
+        customers in the whole table); computed from ``customers`` otherwise.
+    n : int, optional
 
     Returns
     -------
@@ -119,18 +144,14 @@ def rfm_tiers(customers: pd.DataFrame, config: SegmentConfig,
     >>> rfm_tiers(c, SegmentConfig(high_share=0.5, mid_share=0.0), True)["rfm_code"].tolist()
     ['HHL', 'LLH']
     """
-    share = (config.high_share, config.mid_share)
     table = pd.DataFrame(index=customers.index)
-    if value is None:
-        value = customers["referral_value"].to_numpy(float)
-    tiers = {"rfm_value": assign_tiers(np.nan_to_num(np.asarray(value, float)), *share)}
-    if has_timestamps:
-        recency = customers["recency_days"].to_numpy(dtype=float)
-        # larger is better and 0 means never active: 1 / (1 + days)
-        freshness = np.where(np.isnan(recency), 0.0, 1.0 / (1.0 + np.nan_to_num(recency)))
-        tiers = {"rfm_recency": assign_tiers(freshness, *share),
-                 "rfm_frequency": assign_tiers(customers["frequency"].to_numpy(float), *share),
-                 **tiers}
+    axes = rfm_axes(customers, has_timestamps, value=value)
+    if above is None:  # the whole table
+        above = {name: count_above(values) for name, values in axes.items()}
+        n = len(customers)
+    assert n is not None  # given with `above`
+    tiers = {name: tiers_from_above(above[name], values, n, config.high_share,
+                                    config.mid_share) for name, values in axes.items()}
     for name, tier in tiers.items():
         table[name] = pd.array(tier.astype(str), dtype="str")
     if has_timestamps:

@@ -48,7 +48,7 @@ from .segments import (
     suppress_segments,
 )
 
-__all__ = ["finish", "rank_customers"]
+__all__ = ["finish", "rank_customers", "ranked_metrics", "with_attributes"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,22 @@ def rank_customers(metrics: pd.DataFrame, *, score_run=None
     return score, rank, order, expected
 
 
-def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysis:
-    """Rank, spread, segments, profiles and the manifest: the same for every engine."""
+def ranked_metrics(run: EngineRun, config: AnalysisConfig, clock: StageClock):
+    """The ``rank`` and ``spread`` stages: the per-customer table the segment rules run on.
+
+    Returns
+    -------
+    metrics : pandas.DataFrame
+        ``run.metrics`` (vertex order) with ``influence_score``, ``influence_rank``,
+        ``expected_influence`` (with timestamps) and the spread columns.
+    order : numpy.ndarray of int64
+        Vertices by rank.
+    score_text : numpy.ndarray of str or None
+        What drove each customer's expected influence, for the reasons.
+    propagators : dict or None
+        The manifest's ``propagators`` section.
+    """
     n = len(run.ids)
-    check_rule_columns(config.segments, types=config.types,
-                       attributes=() if run.attributes is None else run.attributes.columns)
     with clock.stage("rank"):
         score, rank, order, expected = rank_customers(run.metrics, score_run=run.score)
         metrics = run.metrics.copy()
@@ -140,13 +151,22 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
             if propagators.get("note"):
                 # said in the manifest; not a warning: small inputs often have few
                 logger.info(propagators["note"])
+    return metrics, order, score_text, propagators
+
+
+def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysis:
+    """Rank, spread, segments, profiles and the manifest: the same for every engine."""
+    check_rule_columns(config.segments, types=config.types,
+                       attributes=() if run.attributes is None else run.attributes.columns)
+    metrics, order, score_text, propagators = ranked_metrics(run, config, clock)
+    rank = metrics["influence_rank"].to_numpy()
     has_time = run.accounting.has_timestamps
     with clock.stage("segments"):
         # RFM first: rules may read rfm_code; the key-propagator rule reads
         # propagator_rank: after the spread
         metrics = pd.concat([metrics, rfm_tiers(metrics, config.segments, has_time,
                                                 value=rfm_value_basis(metrics))], axis=1)
-        rule_table = _with_attributes(metrics, run.attributes)
+        rule_table = with_attributes(metrics, run.attributes)
         assigned = assign_segments(rule_table, config.segments, has_time,
                                    end=run.accounting.end, score_text=score_text)
         caps = assigned.attrs.pop("caps", None)
@@ -185,7 +205,7 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
                     cascades=run.cascades, kfactor=kfactor)
 
 
-def _with_attributes(metrics: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
+def with_attributes(metrics: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
     """``metrics`` with the customers-table attributes beside it, for the segment rules
     (named as in the output: ``attribute_<name>`` where a name clashes)."""
     if attributes is None or attributes.shape[1] <= 1:

@@ -55,8 +55,10 @@ from .config import SegmentConfig, SegmentRule, check_condition
 from .schema import BUILTIN_RULES, CAPPED_SEGMENTS, SEGMENTS
 
 __all__ = ["SEGMENTS", "BUILTIN_RULES", "RulePlan", "assign_tiers", "plan_rules",
-           "assign_segments", "influence_rate", "check_rule_columns", "segment_profiles",
-           "suppress_segments"]
+           "assign_segments", "count_above", "tiers_from_above", "rank_column", "rank_needs",
+           "rank_columns", "segment_inputs", "segment_end", "SegmentGlobals", "segment_globals",
+           "segment_rows", "cap_key", "profile_table", "influence_rate", "check_rule_columns",
+           "segment_profiles", "suppress_segments"]
 
 
 _REACH_COLUMNS = ("reach_2", "reach_1")
@@ -117,17 +119,38 @@ def assign_tiers(values: np.ndarray | pd.Series, high_share: float = 0.10,
     ['high', 'low', 'mid', 'mid', 'low']
     """
     values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
-    n = len(values)
-    population = n
+    population = len(values)
     if among is not None:
         values = np.where(among, values, 0.0)
         population = int(np.count_nonzero(among))
-    above = pd.Series(values).rank(method="min", ascending=False).to_numpy() - 1
+    return tiers_from_above(count_above(values), values, population, high_share, mid_share)
+
+
+def count_above(values: np.ndarray) -> np.ndarray:
+    """How many values are strictly larger than each (NaN last: above every number)."""
+    return pd.Series(values).rank(method="min", ascending=False,
+                                  na_option="bottom").to_numpy() - 1
+
+
+def tiers_from_above(above: np.ndarray, values: np.ndarray, population: int,
+                     high_share: float, mid_share: float) -> np.ndarray:
+    """:func:`assign_tiers` given, per customer, how many values are strictly larger.
+
+    The only global inputs of a tier are ``above`` (a rank) and ``population``; a
+    finisher that computes them elsewhere (on Spark executors,
+    :mod:`influence.spark.finish`) gets the same tiers from this function.
+
+    >>> tiers_from_above(np.array([0, 4, 1, 1, 3]), np.array([5, 0, 3, 3, 1]), 5,
+    ...                  0.2, 0.4).tolist()
+    ['high', 'low', 'mid', 'mid', 'low']
+    """
+    above = np.asarray(above, dtype=np.float64)
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
     # how many customers each tier holds, rounded up (>= 1 customer when share > 0);
     # the epsilon keeps 0.1 + 0.2 from counting as 0.30000000000000004
     n_high = np.ceil(high_share * population - 1e-9)
     n_mid = np.ceil((high_share + mid_share) * population - 1e-9)
-    tiers = np.full(n, "low", dtype=object)
+    tiers = np.full(len(values), "low", dtype=object)
     mid = (above < n_mid) & (values > 0)
     high = (above < n_high) & (values > 0)
     tiers[mid] = "mid"
@@ -257,11 +280,10 @@ def _text(fmt: str, values: np.ndarray) -> pa.Array:
     return pa.array([fmt % v for v in distinct.tolist()]).take(pa.array(inverse.ravel()))
 
 
-def _top_percent(score: np.ndarray) -> pa.Array:
-    n = len(score)
-    above = pd.Series(score).rank(method="min", ascending=False,
-                                  na_option="bottom").to_numpy() - 1
-    share = np.ceil(100.0 * (above + 1) / max(n, 1)).astype(int)
+def _top_percent(above: np.ndarray, n: int) -> pa.Array:
+    """``top N%`` from how many of ``n`` customers rank strictly above
+    (:func:`count_above`)."""
+    share = np.ceil(100.0 * (np.asarray(above, dtype=np.float64) + 1) / max(n, 1)).astype(int)
     return _text("top %d%%", share)
 
 
@@ -289,9 +311,12 @@ def _where(mask: np.ndarray, yes, no: pa.Array) -> pa.Array:
 class _Facts:
     """Readable facts about each customer, one column at a time (vectorised, cached)."""
 
-    def __init__(self, table: pd.DataFrame, score_text: np.ndarray | None = None) -> None:
+    def __init__(self, table: pd.DataFrame, score_text: np.ndarray | None = None, *,
+                 n: int | None = None) -> None:
         self.table = table
         self.score_text = score_text
+        # customers in the whole table (the rows may be a part of it)
+        self.n = len(table) if n is None else n
         self.cache: dict[str, pa.Array] = {}
 
     def num(self, column: str) -> np.ndarray:
@@ -307,13 +332,13 @@ class _Facts:
         t = self.table
         if column in ("influence_tier", "influence_score"):
             score = self.num("influence_score")
+            top = _top_percent(self.num(rank_column("top", "influence_score")), self.n)
             tier = _strings(t["influence_tier"])
             if self.score_text is not None:
                 # what drove the expected influence (influence.metrics.score.reason_text)
-                return _join("influence ", tier, " (", _top_percent(score), "): ",
+                return _join("influence ", tier, " (", top, "): ",
                              pa.array(self.score_text, type=pa.string()))
-            return _join("influence ", tier, " (score ", _text("%.3f", score), ", ",
-                         _top_percent(score), ")")
+            return _join("influence ", tier, " (score ", _text("%.3f", score), ", ", top, ")")
         if column in ("activity_tier", "events_sent"):
             return _join("activity ", _strings(t["activity_tier"]), " (",
                          _int_text(self.num("events_sent")), " events sent)")
@@ -332,7 +357,8 @@ class _Facts:
                           _join("first active ", _int_text(days), " days ago"))
         if column == "pagerank":
             pr = self.num("pagerank")
-            return _join("PageRank ", _text("%.4g", pr), " (", _top_percent(pr), ")")
+            return _join("PageRank ", _text("%.4g", pr), " (",
+                         _top_percent(self.num(rank_column("top", "pagerank")), self.n), ")")
         if column == "referral_downstream":
             return _join(_int_text(self.num(column)), " downstream referrals")
         if column == "propagator_rank":
@@ -414,31 +440,164 @@ def _reason(plan: RulePlan | None, facts: _Facts, rows: np.ndarray,
     return _join(*pieces)
 
 
-def _derived(customers: pd.DataFrame, config: SegmentConfig,
-             end: pd.Timestamp | None) -> pd.DataFrame:
-    """Tiers per axis and tenure, as extra columns (same index)."""
-    derived = pd.DataFrame(index=customers.index)
-    active = _active(customers)
-    derived["influence_tier"] = assign_tiers(
-        customers["influence_score"].to_numpy(dtype=float), config.high_share,
-        config.mid_share, among=active)
-    derived["activity_tier"] = assign_tiers(
-        customers["events_sent"].to_numpy(dtype=float), config.high_share, config.mid_share,
-        among=active)
-    reach = next((c for c in _REACH_COLUMNS if c in customers.columns), None)
-    if reach is not None:
-        derived["reach_tier"] = assign_tiers(
-            pd.to_numeric(customers[reach], errors="coerce").to_numpy(dtype=float),
-            config.high_share, config.mid_share, among=active)
-    if "first_active" in customers.columns:
-        first = pd.to_datetime(customers["first_active"], utc=True)
-        if end is None and "last_active" in customers.columns:
-            end = pd.to_datetime(customers["last_active"], utc=True).max()
-        if end is not None and end is not pd.NaT:
-            tenure = (end - first).dt.total_seconds() / 86400.0
-            derived["tenure_days"] = np.floor(tenure.clip(lower=0)).to_numpy(dtype=float)
-    if {"first_active", "last_active", "out_strength"} <= set(customers.columns):
-        derived["influence_rate"] = influence_rate(customers)
+_TIME_COLUMNS = ("recency_days", "first_active", "last_active", "active_days")
+#: The tier axes: tier column -> the value columns it ranks (the first present).
+_AXES = {"influence_tier": ("influence_score",), "activity_tier": ("events_sent",),
+         "reach_tier": _REACH_COLUMNS}
+#: Hidden columns of the rows :func:`segment_rows` reads (see :func:`rank_column`).
+_RANK_PREFIX = "_rank_"
+
+
+def rank_column(kind: str, column: str) -> str:
+    """The name of a rank column :func:`segment_rows` reads beside the customer's values.
+
+    ``kind`` is ``"tier"`` (how many customers have a strictly larger value, the
+    value taken as 0 for customers without events and for missing values: the
+    tiers' rank), ``"top"`` (how many have a strictly larger value, missing values
+    last: the ``top N%`` of the reasons) or ``"pct"`` (how many customers with
+    events have a strictly smaller value, missing for the others and for a
+    missing value: ``pct()`` in the rules). They are the only per-customer numbers
+    that depend on the whole table: :func:`rank_columns` computes them on a pandas
+    table, :mod:`influence.spark.finish` on the executors.
+    """
+    return f"{_RANK_PREFIX}{kind}_{column}"
+
+
+def segment_inputs(customers: pd.DataFrame, has_timestamps: bool | None = None, *,
+                   end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The per-customer columns the rules read besides the tiers: ``tenure_days``
+    (from ``end``, see :func:`segment_end`) and ``influence_rate``; the time columns
+    are dropped when ``has_timestamps`` is ``False``. Row by row (no global input
+    but ``end``), so any part of the table gives the same rows."""
+    table = customers
+    if has_timestamps is False:
+        table = table.drop(columns=[c for c in _TIME_COLUMNS if c in table.columns])
+    derived = pd.DataFrame(index=table.index)
+    if "first_active" in table.columns and end is not None and end is not pd.NaT:
+        first = pd.to_datetime(table["first_active"], utc=True)
+        tenure = (end - first).dt.total_seconds() / 86400.0
+        derived["tenure_days"] = np.floor(tenure.clip(lower=0)).to_numpy(dtype=float)
+    if {"first_active", "last_active", "out_strength"} <= set(table.columns):
+        derived["influence_rate"] = influence_rate(table)
+    return pd.concat([table.drop(columns=[c for c in derived.columns if c in table.columns]),
+                      derived], axis=1)
+
+
+def segment_end(customers: pd.DataFrame, end: pd.Timestamp | None = None
+                ) -> pd.Timestamp | None:
+    """The analysis end date for ``tenure_days``: ``end``, else the latest ``last_active``."""
+    if end is None and "first_active" in customers.columns \
+            and "last_active" in customers.columns:
+        end = pd.to_datetime(customers["last_active"], utc=True).max()
+    return None if end is pd.NaT else end
+
+
+def _tier_axes(columns) -> dict[str, str]:
+    """tier column -> the value column it ranks, for the axes ``columns`` allow."""
+    present = set(columns)
+    axes = {}
+    for tier, candidates in _AXES.items():
+        source = next((c for c in candidates if c in present), None)
+        if source is not None:
+            axes[tier] = source
+    return axes
+
+
+def rank_needs(columns, config: SegmentConfig) -> list[tuple[str, str]]:
+    """The rank columns (``(kind, column)``, :func:`rank_column`) that
+    :func:`segment_rows` reads on a table with ``columns`` (after
+    :func:`segment_inputs`)."""
+    columns = [c for c in columns if not c.startswith(_RANK_PREFIX)]
+    axes = _tier_axes(columns)
+    needs = [("tier", source) for source in axes.values()]
+    needs.append(("top", "influence_score"))
+    plans = plan_rules(config, set(columns) | set(axes))
+    read = [c for p in plans if not p.skipped for c in p.condition.columns]
+    if "pagerank" in read and "pagerank" in columns:
+        needs.append(("top", "pagerank"))
+    for plan in plans:
+        if plan.skipped:
+            continue
+        for comparison in plan.condition.comparisons:
+            for side in (comparison.left, comparison.right):
+                if isinstance(side, Column) and side.percentile \
+                        and ("pct", side.name) not in needs:
+                    needs.append(("pct", side.name))
+    return needs
+
+
+def rank_columns(table: pd.DataFrame, needs) -> pd.DataFrame:
+    """The rank columns ``needs`` (:func:`rank_needs`) of the whole ``table`` (same index)."""
+    active = _active(table)
+    out = pd.DataFrame(index=table.index)
+    for kind, column in needs:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+        if kind == "tier":
+            out[rank_column(kind, column)] = count_above(np.where(active, np.nan_to_num(values),
+                                                             0.0))
+        elif kind == "top":
+            out[rank_column(kind, column)] = count_above(values)
+        else:
+            values = np.where(active, values, np.nan)
+            out[rank_column(kind, column)] = pd.Series(values).rank(
+                method="min", ascending=True).to_numpy() - 1
+    return out
+
+
+@dataclass(frozen=True)
+class SegmentGlobals:
+    """The numbers over the whole table that :func:`segment_rows` needs besides the
+    rank columns.
+
+    Attributes
+    ----------
+    n : int
+        Customers.
+    active : int
+        Customers with an event, sent or received (the tiers', ``pct()``'s and the
+        cap's population).
+    pct_counts : dict
+        column -> customers with events and a value in it (``pct()``'s divisor).
+    cap_cuts : dict or None
+        rule name -> the last ``(key, row)`` a capped rule keeps (``None``: every
+        eligible row; key as :func:`cap_key` gives it, row the row number in
+        customer-id order); ``None`` for the whole table: computed while the rules
+        run, as :func:`assign_segments` does.
+    caps : dict or None
+        The manifest's record of the caps (``segment -> eligible, kept``), with
+        ``cap_cuts``.
+    """
+
+    n: int
+    active: int
+    pct_counts: dict
+    cap_cuts: dict | None = None
+    caps: dict | None = None
+
+
+def segment_globals(table: pd.DataFrame, needs) -> SegmentGlobals:
+    """:class:`SegmentGlobals` of the whole ``table`` (after :func:`segment_inputs`)."""
+    active = _active(table)
+    counts = {}
+    for kind, column in needs:
+        if kind == "pct":
+            values = pd.to_numeric(table[column], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan)
+            counts[column] = int(np.count_nonzero(active & ~np.isnan(values)))
+    return SegmentGlobals(n=len(table), active=int(np.count_nonzero(active)),
+                          pct_counts=counts)
+
+
+def _tiers(table: pd.DataFrame, config: SegmentConfig, population: int) -> pd.DataFrame:
+    """Tiers per axis from the rank columns."""
+    derived = pd.DataFrame(index=table.index)
+    for tier, source in _tier_axes(table.columns).items():
+        values = pd.to_numeric(table[source], errors="coerce").to_numpy(dtype=float)
+        above = pd.to_numeric(table[rank_column("tier", source)]).to_numpy(dtype=float)
+        values = np.where(_active(table), np.nan_to_num(values), 0.0)
+        derived[tier] = tiers_from_above(above, values, population, config.high_share,
+                                         config.mid_share)
     return derived
 
 
@@ -513,6 +672,12 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     Every customer gets exactly one segment: the first applied rule (in
     :func:`plan_rules` order) that matches, else ``config.default``.
 
+    The work is split in two so that a finisher that never holds the whole
+    table (:mod:`influence.spark.finish`) runs the same code: what depends on
+    the whole table (:func:`segment_end`, :func:`rank_columns`,
+    :func:`segment_globals`) and the rows given those (:func:`segment_inputs`,
+    :func:`segment_rows`). Here both run on the whole table.
+
     Examples
     --------
     >>> import pandas as pd
@@ -523,34 +688,87 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
     >>> assign_segments(table, SegmentConfig(high_share=0.3))["segment"].tolist()  # 10% of 2
     ['engaged_members', 'contributors', 'isolated']
     """
-    table = customers
-    if has_timestamps is False:
-        table = table.drop(columns=[c for c in ("recency_days", "first_active",
-                                                "last_active", "active_days")
-                                    if c in table.columns])
-    derived = _derived(table, config, end)
+    table = segment_inputs(customers, has_timestamps,
+                           end=segment_end(customers if has_timestamps is not False else
+                                           customers.drop(columns=[
+                                               c for c in _TIME_COLUMNS
+                                               if c in customers.columns]), end))
+    needs = rank_needs(table.columns, config)
+    table = pd.concat([table, rank_columns(table, needs)], axis=1)
+    out = segment_rows(table, config, segment_globals(table, needs), score_text=score_text)
+    out.index = customers.index
+    return out
+
+
+def segment_rows(table: pd.DataFrame, config: SegmentConfig, globals: SegmentGlobals, *,
+                 score_text: np.ndarray | None = None, probe=None
+                 ) -> pd.DataFrame:
+    """Segments, reasons and tiers of ``table``'s rows given the whole table's numbers.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows after :func:`segment_inputs`, with the rank columns of
+        :func:`rank_needs` (:func:`rank_columns`) and, when they are a part of the
+        table, ``_row`` (the row number in the whole table, customer-id order).
+    config : SegmentConfig
+    globals : SegmentGlobals
+        With ``cap_cuts`` unless ``table`` is the whole table.
+    score_text : numpy.ndarray of str, optional
+        As :func:`assign_segments`.
+    probe : collection of str, optional
+        Capped rules' names: return, instead of the segments, the rows each of them
+        would take before its cap, as ``rule``, ``key`` (:func:`cap_key`) and ``row``
+        (for computing their cut points elsewhere). Each probed rule without a cut in
+        ``globals.cap_cuts`` keeps every eligible row, so the rows are right up to
+        the first probed rule whose cap binds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`assign_segments` (``attrs["caps"]`` the caps' record).
+    """
+    n = len(table)
+    derived = _tiers(table, config, globals.active)
     table = pd.concat([table.drop(columns=[c for c in derived.columns if c in table.columns]),
                        derived], axis=1)
-    n = len(table)
-    columns = set(table.columns)
+    rows_of = (table["_row"].to_numpy(dtype=np.int64) if "_row" in table.columns
+               else np.arange(n, dtype=np.int64))
+    columns = {c for c in table.columns if not c.startswith(_RANK_PREFIX) and c != "_row"}
     plans = plan_rules(config, columns)
     segment = np.full(n, config.default, dtype=object)
     reasons: list[pa.Array] = []  # one array per group of rows, in the order of ``placed``
     placed: list[np.ndarray] = []
     undecided = np.ones(n, dtype=bool)
-    facts = _Facts(table, score_text)
+    facts = _Facts(table, score_text, n=globals.n)
     active = _active(table)
-    cap = int(np.floor(config.max_share * np.count_nonzero(active) + 1e-9))
+    percentiles = {column: 100.0 * pd.to_numeric(table[rank_column("pct", column)])
+                   .to_numpy(dtype=np.float64) / max(count, 1)
+                   for column, count in globals.pct_counts.items()}
+    cap = int(np.floor(config.max_share * globals.active + 1e-9))
     caps: dict[str, dict[str, int]] = {}
+    cuts = globals.cap_cuts
+    probed: list[pd.DataFrame] = []
     for plan in plans:
         if plan.skipped or not undecided.any():
             continue
-        hit = plan.condition.evaluate(table, among=active) & undecided
+        hit = plan.condition.evaluate(table, among=active, percentiles=percentiles) \
+            & undecided
+        if probe is not None and plan.rule.name in probe:
+            rows = np.flatnonzero(hit)
+            probed.append(pd.DataFrame({
+                "rule": pd.array(np.full(len(rows), plan.rule.name, dtype=object),
+                                 dtype="str"),
+                "key": cap_key(table, str(plan.rule.segment))[rows], "row": rows_of[rows]}))
         if not hit.any():
             continue
         rows = np.flatnonzero(hit)
         if plan.rule.segment in CAPPED_SEGMENTS:
-            rows, hit = _capped(table, plan.rule.segment, rows, cap, caps)
+            if cuts is None:
+                rows, hit = _capped(table, plan.rule.segment, rows, cap, caps, rows_of)
+            else:
+                rows, hit = _cut(table, plan.rule.segment, rows, cuts.get(plan.rule.name),
+                                 rows_of)
             if len(rows) == 0:
                 continue
         segment[rows] = plan.rule.segment
@@ -561,6 +779,10 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
         else:
             reasons.append(_reason(plan, facts, rows, columns))
         undecided &= ~hit
+    if probe is not None:
+        return pd.concat(probed, ignore_index=True) if probed else pd.DataFrame(
+            {"rule": pd.array([], dtype="str"), "key": np.zeros(0),
+             "row": np.zeros(0, dtype=np.int64)})
     rows = np.flatnonzero(undecided)
     if len(rows):
         placed.append(rows)
@@ -576,19 +798,31 @@ def assign_segments(customers: pd.DataFrame, config: SegmentConfig,
         # unicode arrays as wide as the longest name
         "segment": pd.array(segment, dtype="str"),
         "segment_reason": pd.array(reason, dtype="str"),
-    }, index=customers.index)
+    }, index=table.index)
     for column in derived.columns:
-        values = derived[column]
-        out[column] = (pd.array(values.astype(str).to_numpy(), dtype="str")
-                       if column.endswith("_tier") else values)
+        out[column] = pd.array(derived[column].astype(str).to_numpy(), dtype="str")
+    for column in ("tenure_days", "influence_rate"):
+        if column in table.columns:
+            out[column] = table[column]
     out.attrs["caps"] = {"max_share": config.max_share,
-                         "customers_with_events": int(np.count_nonzero(active)),
-                         "cap": cap, "segments": caps}
+                         "customers_with_events": globals.active,
+                         "cap": cap, "segments": caps if cuts is None else globals.caps}
     return out
 
 
+def cap_key(table: pd.DataFrame, segment: str) -> np.ndarray:
+    """The key a capped segment keeps its best rows by, smallest first (missing last)."""
+    column, ascending = CAPPED_SEGMENTS[segment]
+    if column not in table.columns:
+        column, ascending = "influence_score", False
+    key = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64,
+                                                                 na_value=np.nan)
+    return np.where(np.isnan(key), np.inf, key if ascending else -key)
+
+
 def _capped(table: pd.DataFrame, segment: str, rows: np.ndarray, cap: int,
-            caps: dict[str, dict[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+            caps: dict[str, dict[str, int]], rows_of: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
     """The ``rows`` a capped segment keeps: the best by its ranking column
     (:data:`influence.schema.CAPPED_SEGMENTS`) while the segment holds fewer than
     ``cap``; ties (and missing values, last) by row order, i.e. customer id."""
@@ -596,14 +830,21 @@ def _capped(table: pd.DataFrame, segment: str, rows: np.ndarray, cap: int,
     record["eligible"] += len(rows)
     room = max(cap - record["kept"], 0)
     if len(rows) > room:
-        column, ascending = CAPPED_SEGMENTS[segment]
-        if column not in table.columns:
-            column, ascending = "influence_score", False
-        key = pd.to_numeric(table[column], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan)[rows]
-        key = np.where(np.isnan(key), np.inf, key if ascending else -key)
-        rows = np.sort(rows[np.lexsort((rows, key))[:room]])
+        key = cap_key(table, segment)[rows]
+        rows = np.sort(rows[np.lexsort((rows_of[rows], key))[:room]])
     record["kept"] += len(rows)
+    hit = np.zeros(len(table), dtype=bool)
+    hit[rows] = True
+    return rows, hit
+
+
+def _cut(table: pd.DataFrame, segment: str, rows: np.ndarray, cut, rows_of: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``rows`` a capped rule keeps given its cut point (``None``: all)."""
+    if cut is not None:
+        key = cap_key(table, segment)[rows]
+        at, last = cut
+        rows = rows[(key < at) | ((key == at) & (rows_of[rows] <= last))]
     hit = np.zeros(len(table), dtype=bool)
     hit[rows] = True
     return rows, hit
@@ -640,8 +881,6 @@ def segment_profiles(customers: pd.DataFrame, *, min_segment_size: int = 1,
     """
     total = len(customers)
     names = list(dict.fromkeys(customers["segment"].astype(str)))
-    rank = {name: i for i, name in enumerate(order or ())}
-    names.sort(key=lambda s: (rank.get(s, len(rank)), s))
     labels = customers["segment"].astype(str).to_numpy()
     rows = []
     referral = {"referrals_sent", "referrals_converted"} <= set(customers.columns)
@@ -665,8 +904,17 @@ def segment_profiles(customers: pd.DataFrame, *, min_segment_size: int = 1,
             row.update(referrers=referrers, invites_per_referrer=per, conversion_rate=rate,
                        k_factor=per * rate if referrers and sent.sum() > 0 else np.nan)
         rows.append(row)
+    return profile_table(rows, order=order)
+
+
+def profile_table(rows: list[dict], *, order=None) -> pd.DataFrame:
+    """:func:`segment_profiles`' table from its rows (one dict per segment, any order):
+    segments by ``order`` then name, suppressed segments' figures emptied, columns
+    and types of :data:`influence.schema.SEGMENT_PROFILE_COLUMNS`."""
     from .schema import SEGMENT_PROFILE_COLUMNS
 
+    rank = {name: i for i, name in enumerate(order or ())}
+    rows = sorted(rows, key=lambda r: (rank.get(r["segment"], len(rank)), r["segment"]))
     profiles = pd.DataFrame(rows)
     if profiles.empty:
         profiles = pd.DataFrame(columns=["segment", "size", "share", "suppressed"])
