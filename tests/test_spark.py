@@ -869,3 +869,71 @@ def test_distributed_pagerank_runs_one_job_per_iteration(spark):
                      directed=True)
     want = graph.pagerank(damping=0.85, weights=weights.tolist(), implementation="prpack")
     assert np.abs(got.column("pagerank").to_numpy()[order] - np.array(want)).max() < 1e-9
+
+
+@needs_spark
+def test_executor_finish_gives_the_local_segments_and_reasons(spark, tmp_path):
+    # the finish's global numbers (ranks behind tiers, top N%, pct(); the caps' cut
+    # points; the counts) computed on the executors, the rows by the local code in
+    # mapInArrow: the local engine's tiers, segments and reasons, character for character
+    import pyarrow as pa
+
+    from influence.local import run_local
+    from influence.pipeline import finish, ranked_metrics, with_attributes
+    from influence.progress import StageClock
+    from influence.spark.finish import (
+        ROW,
+        SCORE_TEXT,
+        finish_segments,
+        rank_customers,
+        segment_profiles,
+        write_customers,
+    )
+
+    events, truth = generate_events(300, seed=4)
+    customers = pd.DataFrame({"customer_id": truth["customer_id"][:40],
+                              "plan": ["pro", "free"] * 20})
+    # caps that bind (5% of the customers with events) and a rule reading pct() and plan
+    config = config_from_dict({"segments": {"max_share": 0.05, "rules": [
+        {"name": "pro_hubs", "segment": "pro_hubs",
+         "when": "plan == 'pro' and pct(pagerank) >= 50"}]}})
+    run = run_local(events, customers=customers, config=config, clock=StageClock())
+    local = finish(run, config, StageClock())
+    caps = local.manifest["segments"]["caps"]
+    assert any(c["eligible"] > c["kept"] for c in caps["segments"].values())
+    metrics, _, score_text, _ = ranked_metrics(run, config, StageClock())
+    table = with_attributes(metrics, run.attributes)
+    table[ROW] = np.arange(len(table))
+    table[SCORE_TEXT] = score_text
+    frame = spark.createDataFrame(pa.Table.from_pandas(
+        table.drop(columns=["influence_score", "influence_rank"]), preserve_index=False))
+    frame = rank_customers(frame.repartition(3))
+    ranked = frame.select(ROW, "influence_score", "influence_rank").toArrow().to_pandas() \
+        .sort_values(ROW)
+    np.testing.assert_array_equal(ranked["influence_score"], metrics["influence_score"])
+    np.testing.assert_array_equal(ranked["influence_rank"], metrics["influence_rank"])
+    got = finish_segments(frame, config.segments, has_timestamps=True, end=run.accounting.end)
+    result = got.customers.toArrow().to_pandas().sort_values(ROW).set_index("customer_id")
+    want = local.customers.set_index("customer_id").loc[result.index]
+    assert got.caps == caps
+    profiles = segment_profiles(got.customers, order=list(local.segments["segment"]),
+                                min_segment_size=config.privacy.min_segment_size)
+    pd.testing.assert_frame_equal(profiles, local.segments, check_exact=False, rtol=1e-12)
+    # written by the executors as Parquet parts, sorted by rank, in the local column order
+    folder = tmp_path / "customers"
+    write_customers(got.customers, folder, by_type=run.by_type, attributes=["plan"])
+    parts = sorted(p.name for p in folder.glob("part-*.parquet"))
+    assert len(parts) > 1
+    written = pd.read_parquet(folder)
+    assert list(written.columns) == list(local.customers.columns)
+    assert written["customer_id"].tolist() == local.customers["customer_id"].tolist()
+    assert written["segment_reason"].tolist() == local.customers["segment_reason"].tolist()
+    assert (written["last_active"] == local.customers["last_active"]).all()
+    columns = ["segment", "segment_reason", "influence_tier", "activity_tier", "reach_tier",
+               "rfm_recency", "rfm_frequency", "rfm_value", "rfm_code"]
+    assert (want["segment"] == "pro_hubs").any()
+    for column in columns:
+        assert result[column].tolist() == want[column].astype(str).tolist(), column
+    for column in ("tenure_days", "influence_rate"):
+        np.testing.assert_array_equal(result[column].to_numpy(float),
+                                      want[column].to_numpy(float), err_msg=column)
