@@ -355,12 +355,12 @@ def finish_segments(frame, config: SegmentConfig, *, has_timestamps: bool,
     -----
     What depends on the whole table is computed on the executors and comes to
     the driver as a few numbers: the ranks behind the tiers, ``top N%`` and
-    ``pct()`` (:func:`count_before`, one range-partitioned pass per rank column,
-    exact), the counts of :class:`~influence.segments.SegmentGlobals`, the end
-    date and each capped rule's cut point (one pass per capped rule that binds:
-    the rules up to it run on each partition, then the position of its last
-    kept row). The rows are then finished by
-    :func:`influence.segments.segment_rows` and
+    ``pct()`` (:func:`count_before`, exact; all rank columns of a stage in one
+    range-partitioned pass), the counts of
+    :class:`~influence.segments.SegmentGlobals`, the end date and each capped
+    rule's cut point (one probe pass, plus one after each rule whose cap binds:
+    the rules run on each partition, then the position of the last kept row).
+    The rows are then finished by :func:`influence.segments.segment_rows` and
     :func:`influence.lifecycle.rfm_tiers` in ``mapInArrow``, so tiers, segments
     and reason texts are the local engine's, character for character.
     """
