@@ -62,19 +62,23 @@ def spark():
         session.stop()
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """1000 generated customers (~10k events) as CSV, plus a customers table with an
-    attribute and one customer who has no events."""
-    folder = tmp_path_factory.mktemp("spark-data")
-    events, truth = generate_events(1000, seed=3)
+def _generated(folder: Path, customers: int, gold: int) -> dict:
+    """``customers`` generated customers (~10 events each) as CSV, plus a customers table
+    with an attribute (``gold`` of them gold) and one customer who has no events."""
+    events, truth = generate_events(customers, seed=3)
     path = folder / "events.csv"
     events.to_csv(path, index=False)
-    customers = pd.DataFrame({"customer_id": list(truth["customer_id"][:50]) + ["zz-quiet"],
-                              "tier": ["gold"] * 50 + ["none"]})
+    table = pd.DataFrame({"customer_id": list(truth["customer_id"][:gold]) + ["zz-quiet"],
+                          "tier": ["gold"] * gold + ["none"]})
     customers_path = folder / "customers.csv"
-    customers.to_csv(customers_path, index=False)
+    table.to_csv(customers_path, index=False)
     return {"events": path, "customers": customers_path, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """1000 generated customers (~10k events): :func:`_generated`."""
+    return _generated(tmp_path_factory.mktemp("spark-data"), 1000, 50)
 
 
 @pytest.fixture(scope="module")
@@ -557,15 +561,7 @@ def small_data(tmp_path_factory):
     """300 generated customers (~3k events) and a customers table: the hand-off-off runs
     are the suite's slowest (one Spark job per PageRank / label propagation iteration), and
     what they check does not need more customers."""
-    folder = tmp_path_factory.mktemp("spark-small")
-    events, truth = generate_events(300, seed=3)
-    path = folder / "events.csv"
-    events.to_csv(path, index=False)
-    customers = pd.DataFrame({"customer_id": list(truth["customer_id"][:20]) + ["zz-quiet"],
-                              "tier": ["gold"] * 20 + ["none"]})
-    customers_path = folder / "customers.csv"
-    customers.to_csv(customers_path, index=False)
-    return {"events": path, "customers": customers_path}
+    return _generated(tmp_path_factory.mktemp("spark-small"), 300, 20)
 
 
 @pytest.fixture(scope="module")
