@@ -270,7 +270,7 @@ def worker(path: str, with_networkx: bool, sequential: bool = False) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    stages = ["read", "validate", "graph", "centrality", "activity", "referrals", "reach",
+    stages = ["read", "validate", "graph", "centrality", "activity", "score", "referrals", "reach",
               "communities", "propagators", "rank", "spread", "segments", "profiles"]
     head = (["rows", "customers", "edges"] + [f"{s} s" for s in stages]
             + ["analyze s", "analyze CPU s", "save + report s", "command s", "peak RSS MiB",

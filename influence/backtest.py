@@ -428,6 +428,7 @@ def _time_scores(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
     base = score.baseline_scores(source, target, reverse, days, end, n)
     model = score.calibrate(source, target, reverse, days, n, end=end, converted=converted)
     features = score.features_at(source, target, reverse, days, end, n,
-                                 half_lives=model.half_lives, converted=converted)
+                                 half_lives=model.half_lives, converted=converted,
+                                 reach_half_lives=model.reach_half_lives)
     return {"received": base["received"], "received_7d": base["received_7d"],
             "expected_influence": score.expected_influence(features, model.weights)}

@@ -506,11 +506,13 @@ class PropagatorConfig:
 
 
 class _Numbers(Constraint):
-    """A non-empty array of numbers within an :class:`Interval`, kept as a tuple."""
+    """An array of numbers within an :class:`Interval`, kept as a tuple (non-empty
+    unless ``empty``)."""
 
-    def __init__(self, each: Interval) -> None:
+    def __init__(self, each: Interval, *, empty: bool = False) -> None:
         self.each = each
-        self.expected = f"a non-empty array, each {each.expected}"
+        self.empty = empty
+        self.expected = f"{'an' if empty else 'a non-empty'} array, each {each.expected}"
         self.type_name = f"tuple of {each.type_name}"
 
     def convert(self, key: str, value: Any) -> tuple:
@@ -519,7 +521,7 @@ class _Numbers(Constraint):
         return tuple(value)
 
     def accepts(self, value: Any) -> bool:
-        return len(value) > 0 and all(self.each.accepts(v) for v in value)
+        return (self.empty or len(value) > 0) and all(self.each.accepts(v) for v in value)
 
 
 @section("score")
@@ -533,6 +535,10 @@ class ScoreConfig:
     half_lives: tuple = param(
         (7.0, 30.0, 90.0, 365.0), _Numbers(_POSITIVE), "Memories (days) of the decayed "
         "influence counts the score combines.")
+    reach_half_lives: tuple = param(
+        (7.0,), _Numbers(_POSITIVE, empty=True), "Memories (days) of the decayed counts of "
+        "distinct customers each customer influenced (each aged by its last contact), "
+        "combined with the influence counts; ``[]`` leaves them out.")
     shrinkage: float = param(
         10.0, Interval(float, 0), "Calibrated weights are shrunk toward the prior weights by "
         "``lambda = S / (S + shrinkage)``, ``S`` = customers who exerted influence in the "

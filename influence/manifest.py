@@ -174,7 +174,9 @@ def score_section(score_run, config) -> dict[str, Any]:
               "expected influence, prior weights (too little history to fit)")
     return {"method": method, "horizon_days": config.score.horizon_days,
             "formula": "expected_influence = sum_h w_h sum over influence events credited "
-                       "0.5 ** (age / h); influence_score = its percentile",
+                       "and followed by activity 0.5 ** (age / h) + sum_g v_g sum over "
+                       "distinct customers influenced 0.5 ** (age of the last contact / g); "
+                       "influence_score = its percentile",
             "model": {k: plain(v) if not isinstance(v, list) else v
                       for k, v in model.items()},
             "self_check": ({"skipped": score_run.check_summary["skipped"]}

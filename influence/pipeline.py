@@ -129,10 +129,11 @@ def ranked_metrics(run: EngineRun, config: AnalysisConfig, clock: StageClock):
         score_text = None
         if expected is not None:
             metrics["expected_influence"] = expected
-            sc = config.score
+            model = run.score.model
             score_text = reason_text(
-                expected, contributions(run.score.features, run.score.model.weights),
-                horizon_days=sc.horizon_days, half_lives=sc.half_lives)
+                expected, contributions(run.score.features, model.weights),
+                horizon_days=model.horizon_days, half_lives=model.half_lives,
+                reach_half_lives=model.reach_half_lives)
     propagators = None
     if run.propagation is not None:
         with clock.stage("spread"):

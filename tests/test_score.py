@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from influence import AnalysisConfig
+from influence import AnalysisConfig, config_from_dict
 from influence.backtest import downstream_spread, evaluate_scores
 from influence.graph import encode_events
 from influence.metrics import score
@@ -125,14 +125,15 @@ def test_calibration_learns_the_memory_of_the_data():
         clean, source, target, reverse, days, _ = _arrays(_bursty_history(steady))
         model = score.calibrate(source, target, reverse, days, len(clean.ids))
         assert model.method == "fitted" and model.spreaders > 40 and model.shrink > 0.8
-        share = np.asarray(model.weights) * score.decayed_influence(
-            *score.influence_events(source, target, reverse)[1:2],
-            days[target >= 0], model.split, len(clean.ids)).mean(axis=0)
+        share = np.asarray(model.weights) * score.features_at(
+            source, target, reverse, days, model.split, len(clean.ids)).mean(axis=0)
         share /= share.sum()
+        # the week's memory: the 7-day influence count and the customers reached in a week
+        week = share[0] + share[4]
         if steady:   # long memory: the week carries little of the prediction
-            assert share[0] < 0.5, share
+            assert week < 0.5, share
         else:        # bursts: the week carries most of it
-            assert share[0] > 0.5, share
+            assert week > 0.5, share
 
 
 def test_calibration_falls_back_to_the_prior():
@@ -140,14 +141,15 @@ def test_calibration_falls_back_to_the_prior():
     n = len(clean.ids)
     short = score.calibrate(source, target, reverse, days, n, end=days.min() + 50)
     assert short.method == "prior" and "history shorter" in short.notes[0]
-    np.testing.assert_allclose(short.weights, score.prior_weights())
+    # the prior gives the reach features no weight: the rate formula alone
+    np.testing.assert_allclose(short.weights, np.r_[score.prior_weights(), 0.0])
     # a constant rate r for long: R_h = r h / ln 2, so the prior predicts r x horizon
     r = 2.0
     features = r * np.array(score.HALF_LIVES) / np.log(2)
     assert features @ score.prior_weights(30.0) == pytest.approx(r * 30.0)
     model = score.calibrate(source, target, reverse, days, n)
     blend = (model.shrink * np.asarray(model.fitted)
-             + (1 - model.shrink) * score.prior_weights())
+             + (1 - model.shrink) * np.r_[score.prior_weights(), 0.0])
     np.testing.assert_allclose(model.weights, blend)
     assert model.shrink == pytest.approx(model.spreaders / (model.spreaders + 10))
 
@@ -194,12 +196,51 @@ def test_fit_and_check_shares_the_passes():
     run = score.fit_and_check(source, target, reverse, days, n, end=end, ks=(10,))
     alone = score.calibrate(source, target, reverse, days, n, end=end)
     assert run.model == alone
-    _, by, _ = score.influence_events(source, target, reverse)
-    np.testing.assert_array_equal(run.features,
+    _, by, to = score.influence_events(source, target, reverse)
+    # comments only: every influence event is followed by activity
+    np.testing.assert_array_equal(run.features[:, :4],
                                   score.decayed_influence(by, days[target >= 0], end, n))
+    np.testing.assert_array_equal(run.features[:, 4:],
+                                  score.decayed_reach(by, to, days[target >= 0], end, n))
     assert list(run.check["k"].unique()) == [10]
     short = score.fit_and_check(source, target, reverse, days, n, end=days.min() + 70)
     assert short.check.empty and short.model.method == "fitted"
+    assert short.check_summary["skipped"] == "history shorter than 3 x 30 days"
+
+
+def test_fit_and_check_skip_message_names_its_rule():
+    """Under two horizons of history the model is the prior and the check is skipped:
+    the message says 2 x (it said 3 x, the rule of the next case)."""
+    clean, source, target, reverse, days, _ = _arrays(_bursty_history(False, seed=5))
+    n = len(clean.ids)
+    run = score.fit_and_check(source, target, reverse, days, n, end=days.min() + 50)
+    assert run.model.method == "prior" and run.check.empty
+    assert run.check_summary["skipped"] == "history shorter than 2 x 30 days"
+    assert run.model.notes == ["history shorter than 2 x 30 days"]
+
+
+def test_decayed_reach_counts_distinct_customers_by_last_contact():
+    """D_g: each customer influenced counts once, aged by the last contact before the
+    scoring time; the same whatever the order of the rows, with or without the
+    shared next-contact times."""
+    by = np.array([0, 0, 0, 0, 1, 1])
+    to = np.array([1, 1, 2, 1, 0, 0])
+    t = np.array([0.0, 7.0, 14.0, 30.0, 3.0, 3.0])
+    got = score.decayed_reach(by, to, t, 14.0, 3, half_lives=(7.0, None))
+    # 0 reached 1 last at day 7 (age 7: 0.5) and 2 at day 14 (not before 14): the
+    # contact at day 30 is after the scoring time; 1 reached 0 twice at day 3
+    np.testing.assert_allclose(got, [[0.5, 1.0], [0.5 ** (11 / 7), 1.0], [0.0, 0.0]],
+                               atol=1e-9)
+    order = np.random.default_rng(1).permutation(len(by))
+    again = score.decayed_reach(by[order], to[order], t[order], 14.0, 3,
+                                half_lives=(7.0, None))
+    np.testing.assert_array_equal(again, got)
+    shared = score._next_contact(by, to, t, 3)
+    for end in (5.0, 14.0, 31.0):
+        np.testing.assert_array_equal(
+            score.decayed_reach(by, to, t, end, 3, next_contact=shared),
+            score.decayed_reach(by, to, t, end, 3))
+    assert score.decayed_reach(by, to, t, 14.0, 3, half_lives=()).shape == (3, 0)
 
 
 def test_features_count_only_influence_that_moved_someone():
@@ -243,7 +284,8 @@ def test_analyze_ranks_by_expected_influence_and_checks_itself():
     assert table["influence_score"].to_numpy() == pytest.approx(
         score.score_percentile(expected), abs=1e-6)
     model = result.manifest["score"]["model"]
-    assert model["method"] == "fitted" and len(model["weights"]) == 4
+    assert model["method"] == "fitted" and len(model["weights"]) == 5  # 4 memories + reach
+    assert model["reach_half_lives"] == [7.0]
     check = result.manifest["score_check"]
     # k is at most the customers judged
     assert check["k"] == [100, min(1000, check["judged"])] and check["horizon"] == "30 days"
@@ -263,3 +305,22 @@ def test_analyze_ranks_by_expected_influence_and_checks_itself():
     off = analyze(events, config=AnalysisConfig().replace(score__self_check=False))
     assert "score_check" not in off.manifest
     assert off.customers["influence_score"].equals(table["influence_score"])
+
+
+def test_reach_features_can_be_left_out():
+    """``[score] reach_half_lives = []`` gives the four influence memories alone (the
+    score before the reach features); a non-positive memory is a config error (exit 4)."""
+    from influence import analyze
+    from influence.errors import ConfigError
+
+    events, _ = generate_events(600, days=150, seed=3)
+    plain = analyze(events, config=config_from_dict({"score": {"reach_half_lives": []}}))
+    model = plain.manifest["score"]["model"]
+    assert model["reach_half_lives"] == [] and len(model["weights"]) == 4
+    reasons = plain.customers["segment_reason"]
+    assert not reasons.str.contains("customers reached").any()
+    reached = analyze(events)
+    assert reached.customers["segment_reason"].str.contains(
+        "from the customers reached in the last weeks").any()
+    with pytest.raises(ConfigError, match="reach_half_lives"):
+        config_from_dict({"score": {"reach_half_lives": [0]}})

@@ -14,15 +14,21 @@ engines can call them:
    (:func:`influence_events`).
 2. **Features.** For each half-life ``h`` in :data:`HALF_LIVES` (7, 30, 90 and
    365 days), ``R_h(u) = sum of 0.5 ** (age / h)`` over the events credited to
-   ``u`` before the scoring time ``end`` (:func:`decayed_influence`).
-3. **Expected influence.** ``E(u) = sum_h w_h R_h(u)``: the influence events
+   ``u`` before the scoring time ``end`` (:func:`decayed_influence`), counting
+   the events followed by activity (:func:`features_at`); and for each
+   half-life ``g`` in :data:`REACH_HALF_LIVES` (7 days), ``D_g(u) = sum of
+   0.5 ** (age / g)`` over the distinct customers ``u`` influenced, aged by
+   its last contact with each (:func:`decayed_reach`): the breadth of recent
+   influence, every influence event counted.
+3. **Expected influence.** ``E(u) = sum_h w_h R_h(u) + sum_g v_g D_g(u)``: the influence events
    ``u`` is expected to be credited with in the next ``horizon_days``
    (:func:`expected_influence`). The weights ``w >= 0`` are fitted on the
    customer base's own history (:func:`calibrate`): features at ``end -
    horizon``, judged by the later influence (:func:`later_influence`, the
    target of ``influence backtest``) in the last ``horizon`` days, by Poisson
    maximum likelihood (:func:`fit_weights`), shrunk toward the fixed
-   :func:`prior_weights` when the period holds few spreaders.
+   :func:`prior_weights` when the period holds few spreaders (the prior gives
+   ``D_g`` no weight: without history the score is the rate formula alone).
 4. **Self-check.** The whole procedure repeated one horizon earlier and judged,
    with the baselines, on the last ``horizon`` days: what a run prints under
    "does the score work on your data" (:func:`self_check`).
@@ -47,14 +53,18 @@ import pandas as pd
 
 from ..arrays import sorted_unique
 
-__all__ = ["HALF_LIVES", "HORIZON_DAYS", "SHRINKAGE", "influence_events", "decayed_influence",
+__all__ = ["HALF_LIVES", "REACH_HALF_LIVES", "HORIZON_DAYS", "SHRINKAGE", "influence_events",
+           "decayed_influence",
            "later_influence", "prior_weights", "fit_weights", "expected_influence",
            "ScoreModel", "ScoreRun", "calibrate", "fit_and_check", "top_k_metrics",
            "baseline_scores", "self_check", "contributions", "reason_text", "event_arrays",
-           "DAY_NS", "expected_influence_run", "score_percentile", "features_at", "FOLLOWED"]
+           "DAY_NS", "expected_influence_run", "score_percentile", "features_at", "FOLLOWED",
+           "decayed_reach"]
 
 #: Half-lives (days) of the decayed influence counts: a week, a month, a quarter, a year.
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
+#: Half-lives (days) of the decayed count of distinct customers influenced (:func:`decayed_reach`).
+REACH_HALF_LIVES = (7.0,)
 #: Default horizon (days) the score predicts, and the length of the calibration period.
 HORIZON_DAYS = 30.0
 #: Shrinkage toward the prior weights: ``lambda = spreaders / (spreaders + SHRINKAGE)``.
@@ -189,6 +199,66 @@ def decayed_influence(influencer: np.ndarray, times: np.ndarray, end: float, n: 
     return out
 
 
+def _next_contact(influencer: np.ndarray, influenced: np.ndarray, times: np.ndarray,
+                  n: int) -> np.ndarray:
+    """Time of the next influence event of the same (influencer, influenced) pair (``inf``: none).
+
+    One sort of the influence events; shared by every scoring time of a run.
+    """
+    key = np.asarray(influencer, dtype=np.int64) * np.int64(n) + np.asarray(influenced,
+                                                                          dtype=np.int64)
+    order = np.lexsort((times, key))
+    nxt = np.full(len(key), np.inf)
+    same = key[order][1:] == key[order][:-1]
+    nxt[order[:-1][same]] = times[order][1:][same]
+    return nxt
+
+
+def decayed_reach(influencer: np.ndarray, influenced: np.ndarray, times: np.ndarray,
+                  end: float, n: int, *, half_lives=REACH_HALF_LIVES,
+                  next_contact: np.ndarray | None = None) -> np.ndarray:
+    """Distinct customers each customer influenced before ``end``, decayed by the last contact.
+
+    ``D_g(u) = sum over customers v that u influenced before end of
+    0.5 ** ((end - last(u, v)) / g)``, where ``last(u, v)`` is the time of
+    the last influence event from ``u`` to ``v`` before ``end``: ``out_degree``
+    (distinct customers influenced) with a memory. Every influence event
+    counts, followed by activity or not: breadth of reach is the evidence a
+    customer's next events will find an audience.
+
+    Parameters
+    ----------
+    influencer, influenced : numpy.ndarray of int64
+        Each influence event's pair (:func:`influence_events`).
+    times : numpy.ndarray of float64
+        Event times in days, aligned with the pairs.
+    end : float
+    n : int
+    half_lives : sequence of float, default=REACH_HALF_LIVES
+    next_contact : numpy.ndarray of float64, optional
+        Time of each event's next event of the same pair (``inf``: none), to
+        share its one sort between scoring times; computed when omitted.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(half_lives))
+
+    Examples
+    --------
+    >>> decayed_reach(np.array([0, 0, 0, 1]), np.array([1, 1, 2, 0]),
+    ...               np.array([0.0, 7.0, 0.0, 20.0]), 14.0, 2, half_lives=(7.0,)).tolist()
+    [[0.75], [0.0]]
+    """
+    influencer = np.asarray(influencer, dtype=np.int64)
+    times = np.asarray(times, dtype=np.float64)
+    if not len(half_lives):
+        return np.zeros((n, 0))
+    if next_contact is None:
+        next_contact = _next_contact(influencer, influenced, times, n)
+    last = (times < end) & (next_contact >= end)
+    return decayed_influence(influencer[last], times[last], end, n, half_lives=half_lives)
+
+
 #: Whether the features count only influence events that were followed by activity
 #: (:func:`features_at`); ``False`` counts every influence event (the first version).
 FOLLOWED = True
@@ -196,23 +266,30 @@ FOLLOWED = True
 
 def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                 times: np.ndarray, end: float, n: int, *, half_lives=HALF_LIVES,
-                converted: np.ndarray | None = None, followed: bool | None = None
+                converted: np.ndarray | None = None, followed: bool | None = None,
+                reach_half_lives=REACH_HALF_LIVES, next_contact: np.ndarray | None = None
                 ) -> np.ndarray:
     """The score's features at ``end``: decayed counts of the influence that moved someone.
 
-    :func:`decayed_influence` over the influence events before ``end`` that were
+    Columns ``R_h`` (one per ``half_lives``), then ``D_g`` (one per
+    ``reach_half_lives``: :func:`decayed_reach` over every influence event;
+    ``next_contact`` as there, aligned with the events that have a target).
+
+    ``R_h`` is :func:`decayed_influence` over the influence events before ``end`` that were
     *followed by activity* by ``end``, the backtest's test applied to the past:
     a ``reverse`` event always (it is the influenced customer's own act), a
     ``forward`` event when it converted or its target sent any event later
     (before ``end``). A share to someone who never acts is not influence: a
     customer who sends many shares that move nobody gets no credit for them.
-    ``followed=False`` counts every influence event. O(m), no sort.
+    ``followed=False`` counts every influence event. O(m), no sort (but one
+    for ``D_g`` when ``next_contact`` is not given).
 
     Examples
     --------
     >>> features_at(np.array([0, 0, 1]), np.array([1, 2, -1]), np.zeros(3, bool),
-    ...             np.array([0.0, 0.0, 1.0]), 2.0, 3, half_lives=(None,)).tolist()
-    [[1.0], [0.0], [0.0]]
+    ...             np.array([0.0, 0.0, 1.0]), 2.0, 3, half_lives=(None,),
+    ...             reach_half_lives=(None,)).tolist()
+    [[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]]
     """
     followed = FOLLOWED if followed is None else followed
     source = np.asarray(source, dtype=np.int64)
@@ -221,6 +298,8 @@ def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     reverse = np.asarray(reverse, dtype=bool)
     rows, by, to = influence_events(source, target, reverse)
     when = times[rows]
+    reach = decayed_reach(by, to, when, end, n, half_lives=reach_half_lives,
+                          next_contact=next_contact)
     if followed:
         before = times < end
         last_sent = np.full(n, -np.inf)
@@ -229,7 +308,7 @@ def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
         if converted is not None:
             keep |= np.asarray(converted, dtype=bool)[rows]
         by, when = by[keep], when[keep]
-    return decayed_influence(by, when, end, n, half_lives=half_lives)
+    return np.hstack([decayed_influence(by, when, end, n, half_lives=half_lives), reach])
 
 
 def later_influence(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
@@ -385,8 +464,10 @@ class ScoreModel:
     Attributes
     ----------
     weights : tuple of float
-        ``w_h`` per half-life, in expected events per unit of ``R_h``.
+        ``w_h`` per half-life, in expected events per unit of ``R_h``, then
+        ``v_g`` per reach half-life, per unit of ``D_g``.
     half_lives : tuple of float
+    reach_half_lives : tuple of float
     horizon_days : float
     method : {"fitted", "prior"}
         ``fitted``: calibrated on the history (possibly shrunk); ``prior``:
@@ -406,6 +487,7 @@ class ScoreModel:
     weights: tuple
     half_lives: tuple = HALF_LIVES
     horizon_days: float = HORIZON_DAYS
+    reach_half_lives: tuple = REACH_HALF_LIVES
     method: str = "prior"
     fitted: tuple | None = None
     shrink: float = 0.0
@@ -419,6 +501,7 @@ class ScoreModel:
         """JSON-ready summary."""
         return {"method": self.method, "horizon_days": self.horizon_days,
                 "half_lives": list(self.half_lives),
+                "reach_half_lives": list(self.reach_half_lives),
                 "weights": [round(float(w), 9) for w in self.weights],
                 "fitted": None if self.fitted is None else [round(float(w), 9)
                                                             for w in self.fitted],
@@ -436,11 +519,18 @@ def _first_seen(source: np.ndarray, target: np.ndarray, times: np.ndarray, n: in
     return first
 
 
+def _prior(horizon_days: float, half_lives, reach_half_lives) -> np.ndarray:
+    """:func:`prior_weights`, then no weight on the reach features."""
+    return np.r_[prior_weights(horizon_days, half_lives), np.zeros(len(reach_half_lives))]
+
+
 def _fit(features: np.ndarray, judged: np.ndarray, later: np.ndarray, *, split: float,
-         horizon_days: float, half_lives, shrinkage: float) -> ScoreModel:
+         horizon_days: float, half_lives, shrinkage: float,
+         reach_half_lives=REACH_HALF_LIVES) -> ScoreModel:
     """:func:`fit_weights` on the judged customers, shrunk toward the prior."""
-    prior = prior_weights(horizon_days, half_lives)
+    prior = _prior(horizon_days, half_lives, reach_half_lives)
     base: dict[str, Any] = dict(half_lives=tuple(half_lives), horizon_days=float(horizon_days),
+                                reach_half_lives=tuple(reach_half_lives),
                                 split=split, judged=int(judged.sum()))
     later = later[judged]
     spreaders = int((later > 0).sum())
@@ -455,16 +545,19 @@ def _fit(features: np.ndarray, judged: np.ndarray, later: np.ndarray, *, split: 
                       spreaders=spreaders, intercept=intercept, **base)
 
 
-def _short(horizon_days: float, half_lives, times: int) -> ScoreModel:
-    return ScoreModel(weights=tuple(prior_weights(horizon_days, half_lives)), method="prior",
-                      half_lives=tuple(half_lives), horizon_days=float(horizon_days),
+def _short(horizon_days: float, half_lives, times: int,
+           reach_half_lives=REACH_HALF_LIVES) -> ScoreModel:
+    return ScoreModel(weights=tuple(_prior(horizon_days, half_lives, reach_half_lives)),
+                      method="prior", half_lives=tuple(half_lives),
+                      reach_half_lives=tuple(reach_half_lives), horizon_days=float(horizon_days),
                       notes=[f"history shorter than {times} x {horizon_days:g} days"])
 
 
 def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
               times: np.ndarray, n: int, *, end: float | None = None,
               converted: np.ndarray | None = None, horizon_days: float = HORIZON_DAYS,
-              half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE) -> ScoreModel:
+              half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE,
+              reach_half_lives=REACH_HALF_LIVES) -> ScoreModel:
     """Fit the weights of the expected-influence score on the customers' own history.
 
     Features at ``split = end - horizon_days`` (events before it), judged by
@@ -484,6 +577,7 @@ def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     horizon_days : float, default=30
     half_lives : sequence of float, default=HALF_LIVES
     shrinkage : float, default=10
+    reach_half_lives : sequence of float, default=REACH_HALF_LIVES
 
     Returns
     -------
@@ -499,14 +593,14 @@ def calibrate(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
         end = float(times.max()) + 1.0 / 86400.0
     before = times < end
     if not before.any() or end - times[before].min() < 2 * horizon_days:
-        return _short(horizon_days, half_lives, 2)
+        return _short(horizon_days, half_lives, 2, reach_half_lives)
     split = end - horizon_days
     features = features_at(source, target, reverse, times, split, n, half_lives=half_lives,
-                           converted=converted)
+                           converted=converted, reach_half_lives=reach_half_lives)
     judged = _first_seen(source, target, times, n) < split
     later = later_influence(source, target, reverse, times, split, end, n, converted=converted)
     return _fit(features, judged, later, split=split, horizon_days=horizon_days,
-                half_lives=half_lives, shrinkage=shrinkage)
+                half_lives=half_lives, shrinkage=shrinkage, reach_half_lives=reach_half_lives)
 
 
 def top_k_metrics(score: np.ndarray, later: np.ndarray, k: int) -> dict:
@@ -605,7 +699,8 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                   times: np.ndarray, n: int, *, end: float | None = None,
                   converted: np.ndarray | None = None, horizon_days: float = HORIZON_DAYS,
                   half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE,
-                  ks=(100, 1000), self_check: bool = True) -> ScoreRun:
+                  ks=(100, 1000), self_check: bool = True,
+                  reach_half_lives=REACH_HALF_LIVES) -> ScoreRun:
     """The score at ``end`` and its self-check, with shared passes over the events.
 
     With ``H = horizon_days``, ``check = end - H`` and ``split = end - 2H``:
@@ -620,12 +715,13 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
       procedure that sets the score, since nothing after ``check`` was used.
 
     Three feature passes (``split``, ``check``, ``end``), two later-influence
-    passes and two fits, all O(m) but one sort for ``out_degree``.
+    passes and two fits, all O(m) but one sort for ``out_degree`` and one for
+    the reach features (shared by the three passes).
 
     Parameters
     ----------
     source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage
-        As for :func:`calibrate`.
+        As for :func:`calibrate`; ``reach_half_lives`` too.
     ks : sequence of int, default=(100, 1000)
     self_check : bool, default=True
         ``False`` skips the self-check (``check_summary = {"skipped": ...}``).
@@ -634,8 +730,11 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     -------
     ScoreRun
         The model is :func:`prior_weights` when the history is shorter than
-        two horizons; the check is skipped when it is shorter than three or
-        nobody exerted influence in the last horizon.
+        two horizons; the check is skipped when it is shorter than two
+        horizons (nothing to fit the checked score on), when it is shorter
+        than three (the checked score's own calibration period would reach
+        before the history), or when nobody exerted influence in the last
+        horizon.
     """
     source = np.asarray(source, dtype=np.int64)
     target = np.asarray(target, dtype=np.int64)
@@ -643,18 +742,26 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     times = np.asarray(times, dtype=np.float64)
     if end is None:
         end = float(times.max()) + 1.0 / 86400.0
+    nxt = None
+    if len(reach_half_lives):
+        rows, by, to = influence_events(source, target, reverse)
+        nxt = _next_contact(by, to, times[rows], n)
+
     def at(when: float) -> np.ndarray:
         return features_at(source, target, reverse, times, when, n, half_lives=half_lives,
-                           converted=converted)
+                           converted=converted, reach_half_lives=reach_half_lives,
+                           next_contact=nxt)
 
     features = at(end)
     first = _first_seen(source, target, times, n)
     seen = first[first < end]
     history = end - seen.min() if len(seen) else 0.0
-    fit = dict(horizon_days=horizon_days, half_lives=half_lives, shrinkage=shrinkage)
+    fit = dict(horizon_days=horizon_days, half_lives=half_lives, shrinkage=shrinkage,
+               reach_half_lives=reach_half_lives)
     if history < 2 * horizon_days:
-        return ScoreRun(_short(horizon_days, half_lives, 2), features, _empty_check(),
-                        {"skipped": f"history shorter than 3 x {horizon_days:g} days"})
+        return ScoreRun(_short(horizon_days, half_lives, 2, reach_half_lives), features,
+                        _empty_check(),
+                        {"skipped": f"history shorter than 2 x {horizon_days:g} days"})
     check = end - horizon_days
     at_check = at(check)
     judged = first < check
@@ -695,7 +802,8 @@ def self_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                times: np.ndarray, n: int, *, end: float | None = None,
                converted: np.ndarray | None = None, horizon_days: float = HORIZON_DAYS,
                half_lives=HALF_LIVES, shrinkage: float = SHRINKAGE, ks=(100, 1000),
-               extra: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, dict]:
+               extra: dict[str, np.ndarray] | None = None,
+               reach_half_lives=REACH_HALF_LIVES) -> tuple[pd.DataFrame, dict]:
     """How well the score would have predicted the last ``horizon_days``.
 
     The self-check part of :func:`fit_and_check`: the score set as of ``check
@@ -705,6 +813,7 @@ def self_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     Parameters
     ----------
     source, target, reverse, times, n, end, converted, horizon_days, half_lives, shrinkage, ks
+    reach_half_lives
         As for :func:`fit_and_check`.
     extra : dict of str to numpy.ndarray, optional
         More scores computed on the events before ``check`` (e.g. PageRank),
@@ -719,7 +828,7 @@ def self_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     """
     run = fit_and_check(source, target, reverse, times, n, end=end, converted=converted,
                         horizon_days=horizon_days, half_lives=half_lives,
-                        shrinkage=shrinkage, ks=ks)
+                        shrinkage=shrinkage, ks=ks, reach_half_lives=reach_half_lives)
     table, summary = run.check, run.check_summary
     if extra and not table.empty:
         times = np.asarray(times, dtype=np.float64)
@@ -737,7 +846,7 @@ def self_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
 
 
 def contributions(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Share of each customer's expected influence from each half-life (rows sum to 1, or 0)."""
+    """Share of each customer's expected influence from each feature (rows sum to 1, or 0)."""
     parts = np.asarray(features, dtype=np.float64) * np.asarray(weights, dtype=np.float64)
     total = parts.sum(axis=1, keepdims=True)
     return np.divide(parts, total, out=np.zeros_like(parts), where=total > 0)
@@ -748,23 +857,31 @@ _MEMORY = {7.0: "the last weeks", 30.0: "the last months", 90.0: "the last quart
 
 
 def reason_text(expected: np.ndarray, shares: np.ndarray, *, horizon_days: float = HORIZON_DAYS,
-                half_lives=HALF_LIVES, top: int = 2) -> np.ndarray:
+                half_lives=HALF_LIVES, top: int = 2,
+                reach_half_lives=REACH_HALF_LIVES) -> np.ndarray:
     """A reason fragment per customer: the expected influence and what drove it.
 
     ``"expected influence 12.3 in the next 30 days (71% from the last weeks,
     24% from the last quarters)"``: the ``top`` largest contributions of the
-    half-lives, each named by its memory (7 days: the last weeks, 30: months,
-    90: quarters, 365: years), shares rounded to whole percents; customers
-    with nothing expected read ``"no influence exerted yet"``.
+    features (:func:`contributions`), each half-life named by its memory (7
+    days: the last weeks, 30: months, 90: quarters, 365: years), a reach
+    feature by the customers reached in that memory ("the customers reached
+    in the last weeks"), shares rounded to whole percents; customers with
+    nothing expected read ``"no influence exerted yet"``.
 
     Examples
     --------
-    >>> reason_text(np.array([12.3, 0.0]), np.array([[0.71, 0.05, 0.24, 0.0], [0, 0, 0, 0]])
+    >>> reason_text(np.array([12.3, 0.0]),
+    ...             np.array([[0.61, 0.05, 0.24, 0.0, 0.1], [0, 0, 0, 0, 0]])
     ...             ).tolist()  # doctest: +NORMALIZE_WHITESPACE
-    ['expected influence 12.3 in the next 30 days (71% from the last weeks,
+    ['expected influence 12.3 in the next 30 days (61% from the last weeks,
       24% from the last quarters)', 'no influence exerted yet']
     """
-    names = np.array([_MEMORY.get(float(h), f"a {h:g}-day memory") for h in half_lives],
+    def span(h: float) -> str:
+        return _MEMORY.get(float(h), f"a {h:g}-day memory")
+
+    names = np.array([span(h) for h in half_lives]
+                     + [f"the customers reached in {span(h)}" for h in reach_half_lives],
                      dtype=object)
     expected = np.asarray(expected, dtype=np.float64)
     shares = np.asarray(shares, dtype=np.float64)
@@ -835,4 +952,5 @@ def score_arrays(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                          end=end.value / DAY_NS + 1.0 / 86_400.0, converted=converted,
                          horizon_days=config.horizon_days, half_lives=config.half_lives,
                          shrinkage=config.shrinkage, ks=config.check_k,
-                         self_check=config.self_check)
+                         self_check=config.self_check,
+                         reach_half_lives=config.reach_half_lives)
