@@ -222,7 +222,7 @@ def test_fit_and_check_skip_message_names_its_rule():
 def test_decayed_reach_counts_distinct_customers_by_last_contact():
     """D_g: each customer influenced counts once, aged by the last contact before the
     scoring time; the same whatever the order of the rows, with or without the
-    shared next-contact times."""
+    shared pair codes."""
     by = np.array([0, 0, 0, 0, 1, 1])
     to = np.array([1, 1, 2, 1, 0, 0])
     t = np.array([0.0, 7.0, 14.0, 30.0, 3.0, 3.0])
@@ -235,10 +235,10 @@ def test_decayed_reach_counts_distinct_customers_by_last_contact():
     again = score.decayed_reach(by[order], to[order], t[order], 14.0, 3,
                                 half_lives=(7.0, None))
     np.testing.assert_array_equal(again, got)
-    shared = score._next_contact(by, to, t, 3)
+    shared = score._pairs(by, to, 3)
     for end in (5.0, 14.0, 31.0):
         np.testing.assert_array_equal(
-            score.decayed_reach(by, to, t, end, 3, next_contact=shared),
+            score.decayed_reach(by, to, t, end, 3, pairs=shared),
             score.decayed_reach(by, to, t, end, 3))
     assert score.decayed_reach(by, to, t, 14.0, 3, half_lives=()).shape == (3, 0)
 

@@ -199,24 +199,19 @@ def decayed_influence(influencer: np.ndarray, times: np.ndarray, end: float, n: 
     return out
 
 
-def _next_contact(influencer: np.ndarray, influenced: np.ndarray, times: np.ndarray,
-                  n: int) -> np.ndarray:
-    """Time of the next influence event of the same (influencer, influenced) pair (``inf``: none).
-
-    One sort of the influence events; shared by every scoring time of a run.
-    """
+def _pairs(influencer: np.ndarray, influenced: np.ndarray, n: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Each influence event's (influencer, influenced) pair as a code, and each pair's
+    influencer: one hash pass (no sort), shared by every scoring time of a run."""
     key = np.asarray(influencer, dtype=np.int64) * np.int64(n) + np.asarray(influenced,
                                                                           dtype=np.int64)
-    order = np.lexsort((times, key))
-    nxt = np.full(len(key), np.inf)
-    same = key[order][1:] == key[order][:-1]
-    nxt[order[:-1][same]] = times[order][1:][same]
-    return nxt
+    codes, keys = pd.factorize(key)
+    return codes.astype(np.int64), np.asarray(keys, dtype=np.int64) // np.int64(n)
 
 
 def decayed_reach(influencer: np.ndarray, influenced: np.ndarray, times: np.ndarray,
                   end: float, n: int, *, half_lives=REACH_HALF_LIVES,
-                  next_contact: np.ndarray | None = None) -> np.ndarray:
+                  pairs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Distinct customers each customer influenced before ``end``, decayed by the last contact.
 
     ``D_g(u) = sum over customers v that u influenced before end of
@@ -235,28 +230,34 @@ def decayed_reach(influencer: np.ndarray, influenced: np.ndarray, times: np.ndar
     end : float
     n : int
     half_lives : sequence of float, default=REACH_HALF_LIVES
-    next_contact : numpy.ndarray of float64, optional
-        Time of each event's next event of the same pair (``inf``: none), to
-        share its one sort between scoring times; computed when omitted.
+    pairs : (numpy.ndarray, numpy.ndarray), optional
+        :func:`_pairs` of the events, to share its one hash pass between
+        scoring times; computed when omitted.
 
     Returns
     -------
     numpy.ndarray of float64, shape (n, len(half_lives))
 
+    Notes
+    -----
+    O(m), no sort; bit-identical whatever the order of the rows (the sums of
+    :func:`decayed_influence`).
+
     Examples
     --------
     >>> decayed_reach(np.array([0, 0, 0, 1]), np.array([1, 1, 2, 0]),
-    ...               np.array([0.0, 7.0, 0.0, 20.0]), 14.0, 2, half_lives=(7.0,)).tolist()
-    [[0.75], [0.0]]
+    ...               np.array([0.0, 7.0, 0.0, 20.0]), 14.0, 3, half_lives=(7.0,)).tolist()
+    [[0.75], [0.0], [0.0]]
     """
-    influencer = np.asarray(influencer, dtype=np.int64)
     times = np.asarray(times, dtype=np.float64)
     if not len(half_lives):
         return np.zeros((n, 0))
-    if next_contact is None:
-        next_contact = _next_contact(influencer, influenced, times, n)
-    last = (times < end) & (next_contact >= end)
-    return decayed_influence(influencer[last], times[last], end, n, half_lives=half_lives)
+    codes, owner = _pairs(influencer, influenced, n) if pairs is None else pairs
+    before = times < end
+    last = np.full(len(owner), -np.inf)
+    np.maximum.at(last, codes[before], times[before])
+    seen = np.flatnonzero(last > -np.inf)
+    return decayed_influence(owner[seen], last[seen], end, n, half_lives=half_lives)
 
 
 #: Whether the features count only influence events that were followed by activity
@@ -267,13 +268,13 @@ FOLLOWED = True
 def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
                 times: np.ndarray, end: float, n: int, *, half_lives=HALF_LIVES,
                 converted: np.ndarray | None = None, followed: bool | None = None,
-                reach_half_lives=REACH_HALF_LIVES, next_contact: np.ndarray | None = None
-                ) -> np.ndarray:
+                reach_half_lives=REACH_HALF_LIVES,
+                pairs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The score's features at ``end``: decayed counts of the influence that moved someone.
 
     Columns ``R_h`` (one per ``half_lives``), then ``D_g`` (one per
     ``reach_half_lives``: :func:`decayed_reach` over every influence event;
-    ``next_contact`` as there, aligned with the events that have a target).
+    ``pairs`` as there, aligned with the events that have a target).
 
     ``R_h`` is :func:`decayed_influence` over the influence events before ``end`` that were
     *followed by activity* by ``end``, the backtest's test applied to the past:
@@ -281,8 +282,7 @@ def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     ``forward`` event when it converted or its target sent any event later
     (before ``end``). A share to someone who never acts is not influence: a
     customer who sends many shares that move nobody gets no credit for them.
-    ``followed=False`` counts every influence event. O(m), no sort (but one
-    for ``D_g`` when ``next_contact`` is not given).
+    ``followed=False`` counts every influence event. O(m), no sort.
 
     Examples
     --------
@@ -298,8 +298,7 @@ def features_at(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     reverse = np.asarray(reverse, dtype=bool)
     rows, by, to = influence_events(source, target, reverse)
     when = times[rows]
-    reach = decayed_reach(by, to, when, end, n, half_lives=reach_half_lives,
-                          next_contact=next_contact)
+    reach = decayed_reach(by, to, when, end, n, half_lives=reach_half_lives, pairs=pairs)
     if followed:
         before = times < end
         last_sent = np.full(n, -np.inf)
@@ -715,8 +714,8 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
       procedure that sets the score, since nothing after ``check`` was used.
 
     Three feature passes (``split``, ``check``, ``end``), two later-influence
-    passes and two fits, all O(m) but one sort for ``out_degree`` and one for
-    the reach features (shared by the three passes).
+    passes and two fits, all O(m) but one sort for ``out_degree``; the reach
+    features' pairs are hashed once for the three passes.
 
     Parameters
     ----------
@@ -742,15 +741,15 @@ def fit_and_check(source: np.ndarray, target: np.ndarray, reverse: np.ndarray,
     times = np.asarray(times, dtype=np.float64)
     if end is None:
         end = float(times.max()) + 1.0 / 86400.0
-    nxt = None
+    pairs = None
     if len(reach_half_lives):
-        rows, by, to = influence_events(source, target, reverse)
-        nxt = _next_contact(by, to, times[rows], n)
+        _, by, to = influence_events(source, target, reverse)
+        pairs = _pairs(by, to, n)
 
     def at(when: float) -> np.ndarray:
         return features_at(source, target, reverse, times, when, n, half_lives=half_lives,
                            converted=converted, reach_half_lives=reach_half_lives,
-                           next_contact=nxt)
+                           pairs=pairs)
 
     features = at(end)
     first = _first_seen(source, target, times, n)
