@@ -426,7 +426,10 @@ def _time_scores(events: pd.DataFrame, ids: pd.Index, config: AnalysisConfig,
                  if CONVERTED in events else None)
     n = len(ids)
     base = score.baseline_scores(source, target, reverse, days, end, n)
-    model = score.calibrate(source, target, reverse, days, n, end=end, converted=converted)
+    sc = config.score  # the run's [score] settings, as analyze uses them
+    model = score.calibrate(source, target, reverse, days, n, end=end, converted=converted,
+                            horizon_days=sc.horizon_days, half_lives=sc.half_lives,
+                            shrinkage=sc.shrinkage, reach_half_lives=sc.reach_half_lives)
     features = score.features_at(source, target, reverse, days, end, n,
                                  half_lives=model.half_lives, converted=converted,
                                  reach_half_lives=model.reach_half_lives)

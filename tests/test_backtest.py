@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from influence import AnalysisConfig
+from influence import AnalysisConfig, config_from_dict
 from influence.backtest import backtest, downstream_spread, evaluate_scores
 from influence.cli import cli
 from influence.synth import generate_events
@@ -218,3 +218,15 @@ def test_propagator_row_picks_k_and_the_table_says_what_each_row_measured(tmp_pa
     picks = int(rows.loc["propagator_rank", "k"])
     if picks < 80:
         assert f"fewer for propagator_rank {picks}" in out.stdout
+
+
+def test_time_scores_use_the_runs_score_settings():
+    # expected_influence in a backtest is calibrated with the run's [score] settings, as in
+    # analyze (it used the library defaults whatever the config said)
+    events, _ = generate_events(400, days=120, seed=4)
+    default = backtest(events, "2026-04-01", horizon="30d", k=20)
+    config = config_from_dict({"score": {"half_lives": [365.0], "reach_half_lives": []}})
+    yearly = backtest(events, "2026-04-01", horizon="30d", k=20, config=config)
+    a = default.customers.set_index("customer_id")["expected_influence"]
+    b = yearly.customers.set_index("customer_id")["expected_influence"].loc[a.index]
+    assert not np.allclose(a.to_numpy(), b.to_numpy())
