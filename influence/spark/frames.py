@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .session import run_settings
+
 __all__ = ["collect_arrow", "frame_from_arrow", "scatter", "checkpoint",
            "iteration_checkpoint", "batched", "loop_partitions", "sum_in_order", "numpy_sum"]
 
@@ -133,10 +135,7 @@ def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
     settings = {"spark.sql.adaptive.enabled": "false",
                 "spark.sql.autoBroadcastJoinThreshold": "-1",
                 "spark.sql.shuffle.partitions": str(partitions)}
-    before = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
+    with run_settings(spark, settings):
         while done < max_iter:
             ks = list(range(done + 1, min(done + every, max_iter) + 1))
             current = frame.select(*state)
@@ -150,12 +149,6 @@ def batched(start, step, measure, *, max_iter: int, every: int, stop, state,
                     return frame, k, number
             done = ks[-1]
         return frame, max_iter, number
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def iteration_checkpoint(frame, step: int, every: int, directory: str | None):

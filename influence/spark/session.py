@@ -15,7 +15,7 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from typing import Any
 
@@ -296,7 +296,7 @@ def check_executors(spark) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_settings(spark, settings: dict[str, str | int | None]) -> Iterator[None]:
+def run_settings(spark, settings: Mapping[str, str | int | None]) -> Iterator[None]:
     """Set runtime SQL settings for one run and put the previous values back."""
     previous = {}
     for key, value in settings.items():
