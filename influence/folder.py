@@ -66,11 +66,14 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["locked", "staged", "prepare", "recover", "write_manifest", "with_outputs",
            "verify_files",
-           "update_file", "write_file", "checkpoint", "OUTPUT_NAMES", "MANIFEST"]
+           "update_file", "write_file", "checkpoint", "OUTPUT_NAMES", "MANIFEST", "PARTS"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: The folder that holds the customers table as part files (``part-00000.csv``, ...)
+#: when the executors wrote it (the Spark engine with the hand-off off).
+PARTS = "customers"
 _TABLE_NAMES = ("customers", "communities", "segments", "cascades", "kfactor", "snapshots",
                 "edges")
 #: Every file name ``influence`` writes into a results folder (any format).
@@ -305,9 +308,15 @@ def prepare(folder: str | Path) -> Path:
     if MANIFEST not in entries:
         foreign = entries
     else:
-        foreign = [name for name in entries
-                   if name not in listed and name not in OUTPUT_NAMES
-                   or (folder / name).is_dir()]
+        has_parts = any(name.startswith(f"{PARTS}/") for name in listed)
+
+        def ours(name: str) -> bool:
+            if name == PARTS and has_parts:  # the customers' part files
+                return (folder / name).is_dir() and all(
+                    f"{PARTS}/{part}" in listed for part in os.listdir(folder / name))
+            return (name in listed or name in OUTPUT_NAMES) and not (folder / name).is_dir()
+
+        foreign = [name for name in entries if not ours(name)]
     if foreign:
         shown = ", ".join(repr(name) for name in foreign[:3])
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
@@ -348,7 +357,7 @@ def staged(folder: str | Path, *, link: Iterable[str] = ()) -> Iterator[Path]:
         for name in link:
             source = folder / name
             if source.is_dir() and not source.is_symlink():
-                shutil.copytree(source, staging / name, symlinks=True)
+                shutil.copytree(source, staging / name, symlinks=True, copy_function=_link)
                 continue
             try:
                 os.link(source, staging / name, follow_symlinks=False)
@@ -358,12 +367,23 @@ def staged(folder: str | Path, *, link: Iterable[str] = ()) -> Iterator[Path]:
         if not (staging / MANIFEST).is_file():
             raise RuntimeError("staged(): the block wrote no manifest.json")
         for path in staging.iterdir():
+            if path.is_dir():  # the customers' parts
+                for inner in path.iterdir():
+                    _fsync(inner)
             _fsync(path)
         _fsync_dir(staging)
         _swap(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _link(source: str, target: str) -> None:
+    """A hard link, or a copy where the filesystem has none."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _swap(staging: Path, folder: Path) -> None:
@@ -527,7 +547,9 @@ def _ordered(names: Iterable[str]) -> list[str]:
                                     "kfactor", "snapshots", "edges") for fmt in
              ("csv", "parquet")] + [MANIFEST, "graph.gexf", "graph.graphml", "report.html"]
     rank = {name: i for i, name in enumerate(known)}
-    return sorted(dict.fromkeys(names), key=lambda n: (rank.get(n, len(rank)), n))
+    rank_of_parts = rank["customers.csv"]  # customers/part-*: where customers.csv would be
+    return sorted(dict.fromkeys(names), key=lambda n: (
+        rank_of_parts if n.startswith(f"{PARTS}/") else rank.get(n, len(rank)), n))
 
 
 def verify_files(folder: str | Path, manifest: Mapping[str, Any], *,

@@ -15,6 +15,7 @@ import importlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,14 @@ from .schema import CUSTOMER_ID
 if TYPE_CHECKING:
     from .graph import InfluenceGraph
 
-__all__ = ["Analysis", "OUTPUT_FORMATS", "WRITERS", "writer"]
+__all__ = ["Analysis", "CustomerParts", "OUTPUT_FORMATS", "WRITERS", "writer", "PARTS"]
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("csv", "parquet")
 _TABLES = ("segments", "cascades", "kfactor")
+#: The folder of a results folder that holds the customers as part files.
+PARTS = results_folder.PARTS
 
 #: Writers of what is derived from a saved folder, and the text views of a result:
 #: name -> ``"module:function"``, imported on first use (they sit above this module).
@@ -88,6 +91,84 @@ class _GraphFromEdges:
         analysis.__dict__["_graph"] = graph
 
 
+class CustomerParts:
+    """The customers table as part files, in rank order: what the Spark engine's
+    executors write when nothing per customer may come to the driver
+    (``docs/scale-out.md``), and what :meth:`Analysis.load` finds in a results
+    folder's ``customers/`` folder.
+
+    Parameters
+    ----------
+    folder : path
+        Holds the parts.
+    names : sequence of str
+        The part files, in order: concatenated, they are the customers sorted
+        by ``influence_rank``.
+    format : {"parquet", "csv"}
+    rows : sequence of int, optional
+        Rows of each part, checked when it is read (a results folder's manifest).
+    legacy : bool, default=False
+        CSV text escaped by the rule of folders written before it was recorded.
+    keep : object, optional
+        Held for as long as the parts are (a :class:`tempfile.TemporaryDirectory`
+        that removes them when the analysis is dropped).
+    """
+
+    def __init__(self, folder: str | Path, names, *, format: str = "parquet", rows=None,
+                 legacy: bool = False, keep: Any = None) -> None:
+        self.folder = Path(folder)
+        self.names = list(names)
+        self.format = format
+        self.rows = None if rows is None else list(rows)
+        self.legacy = legacy
+        self._keep = keep
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"CustomerParts({str(self.folder)!r}, {len(self.names)} {self.format} parts)"
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """Each part as a table (the dtypes ``analyze()`` returns), one at a time: the
+        memory of one part, whatever the number of customers."""
+        for i, name in enumerate(self.names):
+            table = _read_table(self.folder / name, "customers", self.format,
+                                legacy=self.legacy, shown=f"customers/{name}",
+                                folder=self.folder.parent)
+            if self.rows is not None and len(table) != self.rows[i]:
+                raise results_folder.mismatch(self.folder.parent,
+                                              f"customers/{name} has {len(table):,} rows, "
+                                              f"the manifest says {self.rows[i]:,}")
+            yield table
+
+    def read(self) -> pd.DataFrame:
+        """All parts as one table, sorted by rank (every customer in memory)."""
+        tables = list(self.frames())
+        if not tables:
+            raise InputError(f"{str(self.folder)!r} holds no customers part file")
+        return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+
+
+class _CustomersFromParts:
+    """``Analysis.customers``: the table given, else read from ``customer_parts`` on
+    first use (and kept). Assigning a table drops the parts."""
+
+    def __get__(self, analysis: Analysis | None, owner: type | None = None) -> pd.DataFrame:
+        if analysis is None:
+            raise AttributeError("customers")  # a required dataclass field: no default
+        table = analysis.__dict__.get("_customers")
+        parts = analysis.__dict__.get("customer_parts")
+        if table is None and parts is not None:
+            table = analysis.__dict__["_customers"] = parts.read()
+        return table
+
+    def __set__(self, analysis: Analysis, table: pd.DataFrame | None) -> None:
+        analysis.__dict__["_customers"] = table
+        if table is not None and analysis.__dict__.get("customer_parts") is not None:
+            analysis.__dict__["customer_parts"] = None
+
+
 @dataclass
 class Analysis:
     """Result of :func:`analyze`.
@@ -97,6 +178,8 @@ class Analysis:
     customers : pandas.DataFrame
         One row per customer, sorted by ``influence_rank``; columns in contract
         order (see ``docs/concepts.md``), then tiers, then customer attributes.
+        Read from ``customer_parts`` on first use when the analysis holds parts
+        (every customer then comes into memory).
     communities : pandas.DataFrame
         One row per community (:func:`influence.communities.community_profiles`).
     manifest : dict
@@ -122,9 +205,14 @@ class Analysis:
         One row per referral cascade (:func:`influence.reach.cascades_table`).
     kfactor : pandas.DataFrame or None
         Viral coefficients (:func:`influence.reach.viral_coefficients`).
+    customer_parts : CustomerParts or None
+        The customers as part files in rank order (the Spark engine with the
+        hand-off off, or a folder saved from such a run): :meth:`save` writes
+        them as ``customers/part-NNNNN.csv`` (or ``.parquet``), one part at a
+        time, never the whole table in memory.
     """
 
-    customers: pd.DataFrame
+    customers: _CustomersFromParts = _CustomersFromParts()  # pandas.DataFrame, see above
     communities: pd.DataFrame
     manifest: dict[str, Any]
     graph: _GraphFromEdges = _GraphFromEdges()  # InfluenceGraph | None, see the descriptor
@@ -133,6 +221,7 @@ class Analysis:
     edges: pd.DataFrame | None = field(default=None, repr=False)
     cascades: pd.DataFrame | None = field(default=None, repr=False)
     kfactor: pd.DataFrame | None = field(default=None, repr=False)
+    customer_parts: CustomerParts | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         graph = self.__dict__.get("_graph")  # the graph given, none rebuilt
@@ -232,16 +321,23 @@ class Analysis:
     def _write(self, staging: Path, format: str, *, report: bool,
                graph_format: str | None, clock: StageClock) -> None:
         """Every file into the (empty) staging folder, the manifest last."""
-        customers = self.customers
-        if format == "csv":
-            customers = customers.assign(**{c: _iso(customers[c])
-                                             for c in cols.TIME_COLUMNS if c in customers})
-        tables = [("customers", customers), ("communities", self.communities)]
+        parts = self.__dict__.get("customer_parts")
+        tables = [] if parts is not None else [("customers", self.customers)]
+        tables += [("communities", self.communities)]
         tables += [(name, getattr(self, name)) for name in _TABLES]
         tables += [("snapshots", self.snapshots), ("edges", self.edges)]
         rows = {}
         with clock.stage("save"):
+            if parts is not None:
+                (staging / PARTS).mkdir()
+                for i, part in enumerate(parts.frames()):
+                    file = f"{PARTS}/part-{i:05d}.{format}"
+                    write_table(_as_written(part, format), staging / file, format)
+                    rows[file] = len(part)
+                    results_folder.checkpoint(file)
             for name, table in tables:
+                if name == "customers":
+                    table = _as_written(table, format)
                 if table is None:
                     continue
                 file = f"{name}.{format}"
@@ -324,7 +420,9 @@ class Analysis:
         legacy = "csv_escape" not in outputs
         names = [f"{name}.{fmt}" for name in
                  ("customers", "communities", *_TABLES, "snapshots", "edges")]
-        checks = results_folder.verify_files(folder, manifest, hashed=names)
+        listed = outputs.get("files", [])
+        part_files = [f for f in listed if f.startswith(f"{PARTS}/")]
+        checks = results_folder.verify_files(folder, manifest, hashed=names + part_files)
         if checks is None:
             logger.warning("results folder %s was written before manifests recorded file "
                            "checks: its files are read unchecked (run 'influence analyze' "
@@ -350,25 +448,33 @@ class Analysis:
             return table
 
         tables: dict[str, pd.DataFrame] = {}
-        for name in ("customers", "communities", *_TABLES):
+        parts = None
+        if part_files and checks is not None:
+            # read on first use, one part at a time when saved again (CustomerParts)
+            parts = CustomerParts(folder / PARTS, [f.split("/", 1)[1] for f in part_files],
+                                  format=fmt, legacy=legacy,
+                                  rows=[checks[f].get("rows") for f in part_files])
+            tables["customers"] = None
+        for name in ("communities", *_TABLES) if parts is not None else \
+                ("customers", "communities", *_TABLES):
             file = f"{name}.{fmt}"
             if not present(file):
                 if name in _TABLES:
                     tables[name] = None
                     continue
                 raise InputError(f"results folder {str(folder)!r} has no {file}")
-            if fmt == "csv":
-                text = {column: "str" for column in cols.text_columns(name)}
-                table = read(file, lambda path, text=text: pd.read_csv(
-                    path, dtype=text, keep_default_na=False, na_values=[""]))
-                for column in table.columns:
-                    if pd.api.types.is_string_dtype(table[column].dtype):
-                        table[column] = restore_formulas(table[column], legacy=legacy)
-            else:
-                table = read(file, pd.read_parquet)
-            # the dtypes analyze() returned (CSV writes 2.0 as "2", datetimes as text)
-            table = cols.restore_dtypes(name, table)
+            table = _read_table(folder / file, name, fmt, legacy=legacy, shown=file,
+                                folder=folder)
+            expected = (checks or {}).get(file, {}).get("rows")
+            if expected is not None and len(table) != expected:
+                raise results_folder.mismatch(folder, f"{file} has {len(table):,} rows, the "
+                                                      f"manifest says {expected:,}")
             tables[name] = table
+        if parts is not None and isinstance(manifest.get("customers"), int) and \
+                sum(parts.rows) != manifest["customers"]:
+            raise results_folder.mismatch(folder, f"the {PARTS}/ parts have "
+                                                  f"{sum(parts.rows):,} rows, the manifest "
+                                                  f"counts {manifest['customers']:,} customers")
         if checks is None and isinstance(manifest.get("customers"), int) and \
                 len(tables["customers"]) != manifest["customers"]:
             raise results_folder.mismatch(folder, f"customers.{fmt} has "
@@ -394,7 +500,7 @@ class Analysis:
         return cls(customers=tables["customers"], communities=tables["communities"],
                    manifest=manifest, segments=tables["segments"],
                    snapshots=snapshots, edges=edges, cascades=tables["cascades"],
-                   kfactor=tables["kfactor"])
+                   kfactor=tables["kfactor"], customer_parts=parts)
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -409,6 +515,34 @@ class Analysis:
     def _repr_html_(self) -> str:
         """Compact HTML summary for Jupyter (every value escaped)."""
         return writer("summary_html")(self)
+
+
+def _as_written(customers: pd.DataFrame, format: str) -> pd.DataFrame:
+    """The customers table as written: times as ISO text in CSV."""
+    if format != "csv":
+        return customers
+    return customers.assign(**{c: _iso(customers[c]) for c in cols.TIME_COLUMNS
+                               if c in customers})
+
+
+def _read_table(path: Path, name: str, fmt: str, *, legacy: bool, shown: str,
+                folder: Path) -> pd.DataFrame:
+    """One table file of a results folder, with the dtypes ``analyze()`` returned."""
+    try:
+        if fmt == "csv":
+            text = {column: "str" for column in cols.text_columns(name)}
+            table = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+            for column in table.columns:
+                if pd.api.types.is_string_dtype(table[column].dtype):
+                    table[column] = restore_formulas(table[column], legacy=legacy)
+        else:
+            table = pd.read_parquet(path)
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read {shown} of results folder {str(folder)!r} "
+                         f"({_first_line(exc)}); the folder is damaged: run "
+                         "'influence analyze' again") from None
+    # CSV writes 2.0 as "2", datetimes as text
+    return cols.restore_dtypes(name, table)
 
 
 def _stamp(folder: Path) -> tuple | None:
