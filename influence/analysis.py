@@ -146,16 +146,16 @@ def analyze(events: Any, *,
     if engine == "spark":
         from .spark.engine import run_spark
 
-        run = run_spark(events, spark=spark, customers=customers, config=config,
-                        input_format=input_format, clock=clock)
+        # the finish runs in the Spark session (on the executors above the hand-off)
+        result = run_spark(events, spark=spark, customers=customers, config=config,
+                           input_format=input_format, clock=clock)
     else:
         from .local import run_local
+        from .pipeline import finish
 
         run = run_local(events, customers=customers, config=config,
                         input_format=input_format, clock=clock)
-    from .pipeline import finish
-
-    result = finish(run, config, clock)
+        result = finish(run, config, clock)
     if every is not None:
         _add_snapshots(result, events, every=every, window=window, config=config,
                        customers=customers, input_format=input_format, clock=clock)

@@ -160,6 +160,9 @@ class EngineRun:
         The expected-influence features, their calibrated weights and the
         self-check (:func:`influence.metrics.score.fit_and_check`); ``None``
         without timestamps (the rank then uses the composite score).
+    total_weight : float, optional
+        The out-strengths' exact sum, where ``metrics`` is empty because the
+        per-customer table stayed on the executors (:mod:`influence.spark.outputs`).
     """
 
     engine: str
@@ -186,6 +189,7 @@ class EngineRun:
     versions: dict[str, str]
     engine_section: dict[str, Any] | None = None
     score: Any = None
+    total_weight: float | None = None
 
     def section(self, key: str) -> Any:
         """The manifest section ``key`` supplied by one of the stages (``None`` if none)."""

@@ -109,7 +109,8 @@ def build_manifest(run, config, *, plans, segments: pd.DataFrame, kfactor: pd.Da
         "edges": run.n_edges,
         # one definition for every engine: the out-strengths summed exactly (math.fsum:
         # correctly rounded, so the same number in any order and on any engine)
-        "total_weight": math.fsum(run.metrics["out_strength"].to_numpy(dtype=np.float64)),
+        "total_weight": (run.total_weight if run.total_weight is not None else
+                         math.fsum(run.metrics["out_strength"].to_numpy(dtype=np.float64))),
         "has_timestamps": acc.has_timestamps,
         "window": acc.window(config),
         "seed": config.communities.seed,

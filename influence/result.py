@@ -156,7 +156,7 @@ class _CustomersFromParts:
 
     def __get__(self, analysis: Analysis | None, owner: type | None = None) -> pd.DataFrame:
         if analysis is None:
-            raise AttributeError("customers")  # a required dataclass field: no default
+            raise AttributeError("customers")  # the class attribute: none
         table = analysis.__dict__.get("_customers")
         parts = analysis.__dict__.get("customer_parts")
         if table is None and parts is not None:
@@ -212,7 +212,7 @@ class Analysis:
         time, never the whole table in memory.
     """
 
-    customers: _CustomersFromParts = _CustomersFromParts()  # pandas.DataFrame, see above
+    customers: pd.DataFrame  # read from customer_parts on first use: see below the class
     communities: pd.DataFrame
     manifest: dict[str, Any]
     graph: _GraphFromEdges = _GraphFromEdges()  # InfluenceGraph | None, see the descriptor
@@ -470,10 +470,11 @@ class Analysis:
                 raise results_folder.mismatch(folder, f"{file} has {len(table):,} rows, the "
                                                       f"manifest says {expected:,}")
             tables[name] = table
+        listed_rows = sum(row or 0 for row in parts.rows or ()) if parts is not None else 0
         if parts is not None and isinstance(manifest.get("customers"), int) and \
-                sum(parts.rows) != manifest["customers"]:
+                listed_rows != manifest["customers"]:
             raise results_folder.mismatch(folder, f"the {PARTS}/ parts have "
-                                                  f"{sum(parts.rows):,} rows, the manifest "
+                                                  f"{listed_rows:,} rows, the manifest "
                                                   f"counts {manifest['customers']:,} customers")
         if checks is None and isinstance(manifest.get("customers"), int) and \
                 len(tables["customers"]) != manifest["customers"]:
@@ -515,6 +516,10 @@ class Analysis:
     def _repr_html_(self) -> str:
         """Compact HTML summary for Jupyter (every value escaped)."""
         return writer("summary_html")(self)
+
+
+# installed after the dataclass is made, so that ``customers`` stays a required field
+Analysis.customers = _CustomersFromParts()
 
 
 def _as_written(customers: pd.DataFrame, format: str) -> pd.DataFrame:

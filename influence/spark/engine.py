@@ -1,13 +1,15 @@
-"""The Spark engine: events -> :class:`~influence.engine.EngineRun`, with the
+"""The Spark engine: events -> :class:`~influence.result.Analysis`, with the
 event-scale stages as Spark DataFrame jobs.
 
 Stages, each timed once (the manifest's ``engine.stages`` says where each ran):
-read -> validate -> graph -> centrality -> activity -> referrals -> reach ->
-communities -> propagators. Events never come to the driver; per-customer
-results (one row per customer) and, below ``[spark] driver_edges_max``, the
-aggregated edge list do, through Arrow. The rest (rank, spread, segments,
-profiles, manifest) is the shared pipeline's (:mod:`influence.pipeline`), as for
-the local engine; :func:`influence.analyze` with ``engine="spark"`` runs both.
+read -> validate -> graph -> centrality -> activity -> score -> referrals ->
+reach -> communities -> propagators, then the finish. Events never come to the
+driver. Below ``[spark] driver_edges_max`` (the hand-off) the aggregated edge
+list and the per-customer results come to the driver through Arrow, and the
+finish (rank, spread, segments, profiles, manifest) is the shared pipeline's
+(:mod:`influence.pipeline`), as for the local engine. Above it, the per-customer
+results stay on the executors, which rank, segment and write the customers as
+part files (:mod:`influence.spark.outputs`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..progress import StageClock
 from ..reach import cascades_table
 from ..reach.cascades import cycle_days, referral_columns
 from ..reach.propagators import seed_set
+from ..result import Analysis
 from ..schema import CUSTOMER_ID
 
 __all__ = ["run_spark", "ENGINE_NAME"]
@@ -46,9 +49,10 @@ ENGINE_NAME = "spark"
 
 def run_spark(events: Any, *, spark: Any = None, customers: Any = None,
               config: AnalysisConfig, input_format: str | None = None,
-              clock: StageClock) -> EngineRun:
-    """Compute everything the Spark engine computes; see :func:`influence.analyze`
-    (``engine="spark"``) and ``docs/scale-out.md``.
+              clock: StageClock) -> Analysis:
+    """Run the analysis on Spark: see :func:`influence.analyze` (``engine="spark"``)
+    and ``docs/scale-out.md``. The finish runs inside the Spark session (above the
+    hand-off threshold it runs on the executors, which need the session).
 
     Raises
     ------
@@ -124,13 +128,12 @@ def _stamp(nanos: int | None) -> pd.Timestamp | None:
 
 
 def _run(spark, events, customers, config: AnalysisConfig, input_format,
-         clock: StageClock) -> EngineRun:
+         clock: StageClock) -> Analysis:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from . import activity as act
     from .communities import community_parts, handoff_graph, label_propagation
-    from .customers import activity_columns, lifecycle
     from .frames import collect_arrow, loop_partitions, scatter
     from .graph import build_edges, code_events, pagerank, reach, strengths
     from .referrals import referral_forest
@@ -149,11 +152,6 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
     with clock.stage("validate"):
         clean = clean_events(spark, raw, config, info, storage=storage)
         ids_frame, n = customer_ids(spark, clean.universe, table, storage=storage)
-        got = collect_arrow(ids_frame)
-        names = np.empty(n, dtype=object)
-        names[got.column("vid").to_numpy().astype(np.int64)] = \
-            got.column(CUSTOMER_ID).to_numpy(zero_copy_only=False)
-        ids = pd.Index(names.astype(str), dtype="str", name=CUSTOMER_ID)
     placement["validate"] = ("executors (row parsing in Python workers, accounting as "
                              "DataFrame jobs)")
     has_time = clean.has_timestamps
@@ -167,6 +165,8 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         edge_types = edge_types.persist(storage)
         handoff = n_edges <= sc.driver_edges_max
         graph: Any = None  # the InfluenceGraph under the hand-off (mypy cannot follow `handoff`)
+        # customer ids come to the driver only with the graph
+        ids = _collect_ids(ids_frame, n) if handoff else pd.RangeIndex(n)
         if handoff:
             vid = "int" if n < 2**31 else "long"  # 4-byte vertices halve the transfer
             graph = handoff_graph(
@@ -179,10 +179,11 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                           "Arrow" if handoff else "executors")
     with clock.stage("centrality"):
         degree = strengths(edges).persist(storage)
-        got = collect_arrow(degree)
-        out_strength = scatter(got, "out_strength", n, fill=0.0)
-        in_strength = scatter(got, "in_strength", n, fill=0.0)
-        reach_1 = scatter(got, "reach_1", n, fill=0)
+        if handoff:
+            got = collect_arrow(degree)
+            out_strength = scatter(got, "out_strength", n, fill=0.0)
+            in_strength = scatter(got, "in_strength", n, fill=0.0)
+            reach_1 = scatter(got, "reach_1", n, fill=0)
         cen = config.centrality
         if handoff and sc.pagerank_on_driver:
             pr = local_pagerank(graph, damping=cen.damping)
@@ -194,8 +195,10 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                 max_iter=sc.pagerank_iterations, tol=sc.pagerank_tolerance,
                 every=sc.checkpoint_every, checkpoint_dir=directory,
                 partitions=loop_partitions(spark, n_edges), storage=storage)
-            pr = scatter(collect_arrow(ranks), "pagerank", n, fill=0.0)
-        degree.unpersist()
+            if handoff:
+                pr = scatter(collect_arrow(ranks), "pagerank", n, fill=0.0)
+        if handoff:
+            degree.unpersist()
         if handoff:
             core = coreness(graph)
             hub, authority = hits(graph)
@@ -216,32 +219,17 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                                + ("coreness, HITS and betweenness on the driver (local "
                                   "engine)" if handoff else
                                   "coreness, HITS and betweenness skipped"))
+    types = sorted(config.types)
     with clock.stage("activity"):
-        types = sorted(config.types)
-        source = collect_arrow(act.by_source(coded, types, end_ns, config.lifecycle,
-                                             clean.has_value, clean.has_converted))
-        target = collect_arrow(act.by_target(coded))
-        contact = collect_arrow(act.contacts(coded))
-        sent = scatter(source, "events_sent", n, fill=0)
-        days = first_ns = last_ns = None
-        if has_time:
-            days = scatter(collect_arrow(act.active_days(coded)), "active_days", n, fill=0)
-            nat = np.iinfo(np.int64).min
-            first_ns = scatter(source, "first_ns", n, fill=nat, dtype=np.int64)
-            last_ns = scatter(source, "last_ns", n, fill=nat, dtype=np.int64)
-        activity = activity_columns(sent, scatter(target, "events_received", n, fill=0),
-                                    scatter(contact, "distinct_contacts", n, fill=0),
-                                    days, first_ns, last_ns, end_ns)
-        by_type = pd.DataFrame({f"sent_{t}": scatter(source, f"sent_{t}", n, fill=0)
-                                for t in types})
-        if has_time:
-            assert end_ns is not None  # the events have times
-            activity["lifecycle_stage"] = pd.array(
-                lifecycle(activity, scatter(source, "n_recent", n, fill=0),
-                          scatter(source, "n_before", n, fill=0), end_ns,
-                          config.lifecycle).astype(str), dtype="str")
+        if handoff:
+            source, activity, by_type = _driver_activity(coded, types, end_ns, config, clean,
+                                                         n)
+        else:
+            frames = _activity_frames(coded, types, end_ns, config, clean, storage)
     placement["activity"] = ("executors (per-customer aggregates); recency, frequency and "
-                             "lifecycle rules on the driver")
+                             "lifecycle rules on the driver" if handoff else
+                             "executors (per-customer aggregates, kept there; recency, "
+                             "frequency and lifecycle rules in the finish)")
     score_run = None
     if has_time:
         assert end_ns is not None  # every timestamped input has an end date
@@ -254,31 +242,38 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
         forest = referral_forest(spark, coded, n, has_time=has_time, on_driver=handoff,
                                  every=sc.checkpoint_every, checkpoint_dir=directory,
                                  storage=storage)
-        invites = scatter(source, "referrals_sent", n, fill=0)
-        conversions = (scatter(source, "referrals_converted", n, fill=0)
-                       if clean.has_converted else None)
-        referrals = referral_columns(
-            forest, ids, sent=invites, converted=conversions,
-            value=scatter(source, "referral_value", n, fill=0.0) if clean.has_value else None)
         cascades = cascades_table(forest, ids, has_converted=clean.has_converted,
                                   has_value=clean.has_value)
-        cycle = np.full(n, np.nan)
-        if has_time and forest.referral_events:
-            cycle = cycle_days(invites, scatter(source, "first_referral_ns", n,
-                                                fill=np.iinfo(np.int64).max, dtype=np.int64),
-                               forest)
-        cohort = None
-        if has_time:
-            cohort = cohort_months(scatter(collect_arrow(act.first_seen(coded)),
-                                           "first_seen_ns", n, fill=np.iinfo(np.int64).min,
-                                           dtype=np.int64))
+        if not handoff:  # roots named by the executors: one row per cascade
+            cascades["root"] = _names(spark, ids_frame, cascades["root"])
+        else:
+            invites = scatter(source, "referrals_sent", n, fill=0)
+            conversions = (scatter(source, "referrals_converted", n, fill=0)
+                           if clean.has_converted else None)
+            referrals = referral_columns(
+                forest, ids, sent=invites, converted=conversions,
+                value=(scatter(source, "referral_value", n, fill=0.0) if clean.has_value
+                       else None))
+            cycle = np.full(n, np.nan)
+            if has_time and forest.referral_events:
+                cycle = cycle_days(invites, scatter(source, "first_referral_ns", n,
+                                                    fill=np.iinfo(np.int64).max,
+                                                    dtype=np.int64), forest)
+            cohort = None
+            if has_time:
+                cohort = cohort_months(scatter(collect_arrow(act.first_seen(coded)),
+                                               "first_seen_ns", n,
+                                               fill=np.iinfo(np.int64).min, dtype=np.int64))
     placement["referrals"] = ("executors (kept referrer); roots, generations and subtree "
                               "totals on the driver (local engine), as the cascades table"
                               if handoff else
                               "executors (kept referrer, pointer doubling, one job per "
                               "generation for subtree totals); cascades table on the driver")
     with clock.stage("reach"):
-        reach_2 = scatter(collect_arrow(reach(edges, sc.reach_rsd)), "reach_2", n, fill=0)
+        if handoff:
+            reach_2 = scatter(collect_arrow(reach(edges, sc.reach_rsd)), "reach_2", n, fill=0)
+        else:
+            frames["reach_2"] = reach(edges, sc.reach_rsd).persist(storage)
     placement["reach"] = "executors (reach_1 exact, reach_2 HyperLogLog++)"
     with clock.stage("communities"):
         cc = config.communities
@@ -322,17 +317,21 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                                               "Carlo spread need the whole graph on one "
                                               "machine")
         placement["propagators"] = "driver (local engine)" if handoff else "skipped"
-    placement["segments"] = ("driver: tiers, rules and reasons by the local engine on the "
-                             "collected per-customer table; K-factor inputs from the executors")
-    placement["profiles"] = "driver"
-    for frame in (coded, edges, edge_types, ids_frame):
-        frame.unpersist()
-
-    metrics = customer_table(
-        ids, pagerank=pr, in_strength=in_strength, out_strength=out_strength, coreness=core,
-        betweenness=between_scores, hub=hub, authority=authority, membership=membership,
-        roles=roles, reach_1=reach_1, reach_2=reach_2, confidence=confidence,
-        cross_influence=cross, parts=(activity, referrals, by_type))
+    if handoff:
+        placement["segments"] = ("driver: tiers, rules and reasons by the local engine on the "
+                                 "collected per-customer table; K-factor inputs from the "
+                                 "executors")
+        placement["profiles"] = "driver"
+    else:
+        placement["rank"] = ("executors: one per-customer DataFrame (the stages' aggregates "
+                             "joined on the vertex id; recency, frequency, lifecycle and "
+                             "referral columns by the local code in mapInArrow), ranks by "
+                             "range partitioning")
+        placement["segments"] = ("executors: tiers, rules and reasons by the local code in "
+                                 "mapInArrow from global counts; customers written as Parquet "
+                                 "part files by the executors")
+        placement["profiles"] = ("executors (segment profiles: one aggregate); community "
+                                 "profiles and K-factor on the driver from four columns")
     accounting = Accounting(
         input=info, rows_read=clean.rows_read, rows_used=clean.rows_used,
         dropped=clean.dropped, events_by_type=clean.events_by_type,
@@ -367,17 +366,159 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                   stability_runs=cc.stability_runs if handoff else 0,
                   process="main" if handoff else "executors")}),
     )
-    return EngineRun(
+    section = _engine_section(spark, config, handoff=handoff, n_edges=n_edges,
+                              placement=placement, pr_info=pr_info,
+                              community_method=community_method)
+    if not handoff:
+        from .outputs import ExecutorInputs, finish_on_executors
+
+        driver = _driver_columns(forest, membership, roles, score_run, has_time=has_time)
+        inputs = ExecutorInputs(
+            ids=ids_frame, n=n, degree=degree, ranks=ranks, driver=driver, types=types,
+            has_time=has_time, has_converted=clean.has_converted, has_value=clean.has_value,
+            end_ns=end_ns, attributes=table, spread=propagation is not None, **frames)
+        run = EngineRun(
+            engine=ENGINE_NAME, ids=ids, metrics=pd.DataFrame(),
+            by_type=tuple(f"sent_{t}" for t in types), attributes=table,
+            customers_input=customers_input(customers, table), forest=forest,
+            cascades=cascades, membership=membership, modularity=q, community_sums=edge_sums,
+            graph=None, n_edges=n_edges, invites=np.empty(0, np.int64), conversions=None,
+            cycle_days=np.empty(0), cohort_month=None, propagation=propagation,
+            accounting=accounting, stages=stages, timings=clock.timings,
+            versions=_versions(spark), score=score_run, engine_section=section)
+        try:
+            return finish_on_executors(spark, inputs, run, config, clock,
+                                       parts_dir=sc.checkpoint_dir)
+        finally:
+            for frame in (coded, edges, edge_types, ids_frame, degree, *frames.values()):
+                frame.unpersist()
+    for frame in (coded, edges, edge_types, ids_frame):
+        frame.unpersist()
+
+    metrics = customer_table(
+        ids, pagerank=pr, in_strength=in_strength, out_strength=out_strength, coreness=core,
+        betweenness=between_scores, hub=hub, authority=authority, membership=membership,
+        roles=roles, reach_1=reach_1, reach_2=reach_2, confidence=confidence,
+        cross_influence=cross, parts=(activity, referrals, by_type))
+    from ..pipeline import finish
+
+    return finish(EngineRun(
         engine=ENGINE_NAME, ids=ids, metrics=metrics, by_type=tuple(by_type.columns),
         attributes=table, customers_input=customers_input(customers, table), forest=forest,
         cascades=cascades, membership=membership, modularity=q, community_sums=edge_sums,
         graph=graph, n_edges=n_edges, invites=invites, conversions=conversions,
         cycle_days=cycle, cohort_month=cohort, propagation=propagation,
         accounting=accounting, stages=stages, timings=clock.timings,
-        versions=_versions(spark), score=score_run,
-        engine_section=_engine_section(spark, config, handoff=handoff, n_edges=n_edges,
-                                       placement=placement, pr_info=pr_info,
-                                       community_method=community_method))
+        versions=_versions(spark), score=score_run, engine_section=section), config, clock)
+
+
+def _collect_ids(ids_frame, n: int) -> pd.Index:
+    """Every customer id, in vertex order, on the driver (the hand-off)."""
+    from .frames import collect_arrow
+
+    got = collect_arrow(ids_frame)
+    names = np.empty(n, dtype=object)
+    names[got.column("vid").to_numpy().astype(np.int64)] = \
+        got.column(CUSTOMER_ID).to_numpy(zero_copy_only=False)
+    return pd.Index(names.astype(str), dtype="str", name=CUSTOMER_ID)
+
+
+def _names(spark, ids_frame, vids: pd.Series) -> pd.Series:
+    """The customer ids of some vertices (given as text, as ``cascades_table`` writes
+    them with a :class:`pandas.RangeIndex`), looked up on the executors."""
+    import pyarrow as pa
+
+    from .frames import collect_arrow
+
+    wanted = vids.astype(np.int64).to_numpy()
+    got = collect_arrow(ids_frame.join(
+        spark.createDataFrame(pa.table({"vid": pa.array(np.unique(wanted))})), "vid"))
+    lookup = pd.Series(got.column(CUSTOMER_ID).to_numpy(zero_copy_only=False),
+                       index=got.column("vid").to_numpy())
+    return pd.Series(pd.array(lookup.loc[wanted].to_numpy(), dtype="str"), index=vids.index,
+                     name=vids.name)
+
+
+def _activity_frames(coded, types, end_ns, config, clean, storage) -> dict:
+    """The activity aggregates, kept on the executors (:class:`~influence.spark.outputs.
+    ExecutorInputs`' ``source``, ``target``, ``contact``, ``days``, ``first_seen``)."""
+    from . import activity as act
+
+    frames = {"source": act.by_source(coded, types, end_ns, config.lifecycle,
+                                      clean.has_value, clean.has_converted),
+              "target": act.by_target(coded), "contact": act.contacts(coded),
+              "days": None, "first_seen": None}
+    if clean.has_timestamps:
+        frames["days"] = act.active_days(coded)
+        frames["first_seen"] = act.first_seen(coded)
+    return {name: None if frame is None else frame.persist(storage)
+            for name, frame in frames.items()}
+
+
+def _driver_columns(forest, membership, roles, score_run, *, has_time: bool):
+    """What the stages left on the driver, per vertex, as one Arrow table for the
+    executors: the community and its role, the referral forest, the score."""
+    import pyarrow as pa
+
+    from .finish import SCORE_TEXT
+
+    n = len(membership)
+    columns = {"vid": pa.array(np.arange(n, dtype=np.int64)),
+               "community": pa.array(np.asarray(membership, dtype=np.int64)),
+               "community_role": pa.array(roles["community_role"].to_numpy(dtype=object),
+                                          type=pa.string()),
+               "_parent": pa.array(forest.parent.astype(np.int64)),
+               "_downstream": pa.array(forest.downstream.astype(np.int64)),
+               "_height": pa.array(forest.height.astype(np.int64)),
+               "_downstream_conversions": pa.array(
+                   forest.downstream_conversions.astype(np.int64)),
+               "_downstream_value": pa.array(forest.downstream_value.astype(np.float64))}
+    if has_time and forest.time is not None:
+        columns["_referral_ns"] = pa.array(forest.time.astype(np.int64))
+    if score_run is not None:
+        from ..metrics.score import contributions, expected_influence, reason_text
+
+        model = score_run.model
+        expected = expected_influence(score_run.features, model.weights)
+        columns["expected_influence"] = pa.array(expected)
+        columns[SCORE_TEXT] = pa.array(reason_text(
+            expected, contributions(score_run.features, model.weights),
+            horizon_days=model.horizon_days, half_lives=model.half_lives,
+            reach_half_lives=model.reach_half_lives), type=pa.string())
+    return pa.table(columns)
+
+
+def _driver_activity(coded, types, end_ns, config, clean, n):
+    """The activity columns on the driver (the hand-off): per-customer aggregates from
+    the executors, the formulas here. Returns ``(source, activity, by_type)``."""
+    from . import activity as act
+    from .customers import activity_columns, lifecycle
+    from .frames import collect_arrow, scatter
+
+    has_time = clean.has_timestamps
+    source = collect_arrow(act.by_source(coded, types, end_ns, config.lifecycle,
+                                         clean.has_value, clean.has_converted))
+    target = collect_arrow(act.by_target(coded))
+    contact = collect_arrow(act.contacts(coded))
+    sent = scatter(source, "events_sent", n, fill=0)
+    days = first_ns = last_ns = None
+    if has_time:
+        days = scatter(collect_arrow(act.active_days(coded)), "active_days", n, fill=0)
+        nat = np.iinfo(np.int64).min
+        first_ns = scatter(source, "first_ns", n, fill=nat, dtype=np.int64)
+        last_ns = scatter(source, "last_ns", n, fill=nat, dtype=np.int64)
+    activity = activity_columns(sent, scatter(target, "events_received", n, fill=0),
+                                scatter(contact, "distinct_contacts", n, fill=0),
+                                days, first_ns, last_ns, end_ns)
+    by_type = pd.DataFrame({f"sent_{t}": scatter(source, f"sent_{t}", n, fill=0)
+                            for t in types})
+    if has_time:
+        assert end_ns is not None  # the events have times
+        activity["lifecycle_stage"] = pd.array(
+            lifecycle(activity, scatter(source, "n_recent", n, fill=0),
+                      scatter(source, "n_before", n, fill=0), end_ns,
+                      config.lifecycle).astype(str), dtype="str")
+    return source, activity, by_type
 
 
 def _score(coded, config: AnalysisConfig, end_ns: int, n: int, *, has_converted: bool):
