@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 from .graph import InfluenceGraph
 
 __all__ = ["detect_communities", "modularity", "community_profiles", "community_edge_sums",
-           "profiles_from_sums", "community_roles", "roles_from_strengths", "renumber",
-           "community_confidence", "community_links", "community_link_weights", "ROLES",
-           "cross_community_influence"]
+           "profiles_from_sums", "profiles_from_counts", "community_roles",
+           "roles_from_strengths", "renumber", "community_confidence", "community_links",
+           "community_link_weights", "ROLES", "cross_community_influence"]
 
 #: Values of ``community_role``.
 ROLES = ("local_leader", "connector", "member", "peripheral", "isolated")
@@ -212,30 +212,55 @@ def profiles_from_sums(membership: np.ndarray, rank: np.ndarray, ids: pd.Index,
     members: size, density, leader, top members, segment shares."""
     n_comm = int(membership.max()) + 1 if len(membership) else 0
     size = np.bincount(membership, minlength=n_comm)
-    pairs = size.astype(np.float64) * (size - 1)
-    internal_edges = sums["internal_edges"].to_numpy(dtype=np.float64)
-    density = np.divide(internal_edges, pairs, out=np.zeros(n_comm), where=pairs > 0)
     order = np.lexsort((rank, membership))
     ordered_comm = membership[order]
     starts = np.flatnonzero(np.r_[True, ordered_comm[1:] != ordered_comm[:-1]])
     ranked_ids = np.asarray(ids.to_numpy(), dtype=object)[order]
     ends = np.r_[starts[1:], len(order)]
     tops = [";".join(ranked_ids[s:min(e, s + top)]) for s, e in zip(starts, ends)]
+    shares = None
+    if segment is not None:
+        shares = {name: np.bincount(membership[segment == name], minlength=n_comm)
+                  for name in segment_names}
+    return profiles_from_counts(size, ranked_ids[starts], tops, sums, segment_counts=shares)
+
+
+def profiles_from_counts(size: np.ndarray, leaders: Sequence[str] | np.ndarray,
+                         tops: Sequence[str], sums: pd.DataFrame, *,
+                         segment_counts: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The :func:`profiles_from_sums` table from per-community numbers (both engines).
+
+    Parameters
+    ----------
+    size : numpy.ndarray
+        Members of each community ``0 .. n - 1``.
+    leaders, tops : sequence or numpy.ndarray of str
+        Best-ranked member and the ``;``-joined top members of each community.
+    sums : pandas.DataFrame
+        :func:`community_edge_sums`, one row per community.
+    segment_counts : dict of str to numpy.ndarray, optional
+        Segment -> members of each community in it: a ``share_<segment>`` column
+        each (6 decimals), in this order.
+    """
+    n_comm = len(size)
+    size = np.asarray(size, dtype=np.int64)
+    pairs = size.astype(np.float64) * (size - 1)
+    internal_edges = sums["internal_edges"].to_numpy(dtype=np.float64)
+    density = np.divide(internal_edges, pairs, out=np.zeros(n_comm), where=pairs > 0)
     table = pd.DataFrame({
         "community": np.arange(n_comm, dtype=np.int64),
-        "size": size.astype(np.int64),
+        "size": size,
         "internal_weight": sums["internal_weight"].to_numpy(dtype=np.float64),
         "external_weight": sums["external_weight"].to_numpy(dtype=np.float64),
         "density": density,
-        "leader": pd.array(ranked_ids[starts], dtype="str"),
-        "top_members": pd.array(tops, dtype="str"),
+        "leader": pd.array(np.asarray(leaders, dtype=object), dtype="str"),
+        "top_members": pd.array(list(tops), dtype="str"),
         "dominant_type": pd.array(sums["dominant_type"].astype(str).to_numpy(), dtype="str"),
     })
-    if segment is not None:
+    if segment_counts is not None:
         sizes = np.maximum(size, 1).astype(np.float64)
-        for name in segment_names:
-            table[f"share_{name}"] = np.round(
-                np.bincount(membership[segment == name], minlength=n_comm) / sizes, 6)
+        for name, counts in segment_counts.items():
+            table[f"share_{name}"] = np.round(np.asarray(counts) / sizes, 6)
     return table
 
 

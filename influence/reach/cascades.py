@@ -16,6 +16,7 @@ root. The number of cycles broken goes into the manifest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,8 @@ from ..schema import CONVERTED, TIMESTAMP, TYPE, VALUE
 
 __all__ = ["ReferralForest", "referral_forest", "forest_from_links", "referral_metrics",
            "referral_columns", "cascades_table", "viral_coefficients", "kfactor_table",
-           "referral_counts", "cycle_days", "cycle_cuts", "cut_links", "CASCADE_COLUMNS",
-           "KFACTOR_COLUMNS"]
+           "kfactor_from_sums", "referral_counts", "cycle_days", "cycle_cuts", "cut_links",
+           "CASCADE_COLUMNS", "KFACTOR_COLUMNS"]
 
 #: Columns of ``cascades.csv``.
 CASCADE_COLUMNS = ("root", "size", "depth", "referrals", "conversions", "value",
@@ -496,18 +497,42 @@ def kfactor_table(invites: np.ndarray, conversions: np.ndarray | None,
         parts["invites"].append(sums_i)
         parts["conversions"].append(sums_c)
         parts["cycle_time_days"].append(medians)
+    return kfactor_from_sums(
+        parts["group"], parts["key"], np.concatenate(parts["referrers"]),
+        np.concatenate(parts["invites"]), np.concatenate(parts["conversions"]),
+        np.concatenate(parts["cycle_time_days"]), has_conversions=conversions is not None)
+
+
+def kfactor_from_sums(group: Sequence[str], key: Sequence[str], referrers: np.ndarray,
+                      invites: np.ndarray, conversions: np.ndarray, cycle: np.ndarray, *,
+                      has_conversions: bool) -> pd.DataFrame:
+    """The :func:`kfactor_table` from its sums, one row per (group, key) in the given order.
+
+    Parameters
+    ----------
+    group, key : sequence of str
+    referrers, invites, conversions : numpy.ndarray
+        Customers who sent a referral, referrals they sent, of them converted
+        (integers; ``conversions`` is ignored without ``has_conversions``).
+    cycle : numpy.ndarray
+        Median cycle time in days (NaN where none).
+    has_conversions : bool
+        False without a ``converted`` column: conversions and rates are then NaN.
+    """
     table = pd.DataFrame({
-        "group": pd.array(parts["group"], dtype="str"),
-        "key": pd.array(parts["key"], dtype="str"),
-        **{name: np.concatenate(parts[name]) for name in
-           ("referrers", "invites", "conversions", "cycle_time_days")}})
+        "group": pd.array(list(group), dtype="str"),
+        "key": pd.array(list(key), dtype="str"),
+        "referrers": np.asarray(referrers, dtype=np.int64),
+        "invites": np.asarray(invites, dtype=np.int64),
+        "conversions": np.asarray(conversions, dtype=np.int64),
+        "cycle_time_days": np.asarray(cycle, dtype=np.float64)})
     refs = table["referrers"].to_numpy(float)
     inv = table["invites"].to_numpy(float)
     con = table["conversions"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         table["invites_per_referrer"] = np.where(refs > 0, inv / np.maximum(refs, 1), np.nan)
         table["conversion_rate"] = np.where(inv > 0, con / np.maximum(inv, 1), np.nan)
-    if conversions is None:
+    if not has_conversions:
         table["conversions"] = np.nan
         table["conversion_rate"] = np.nan
     table["k_factor"] = table["invites_per_referrer"] * table["conversion_rate"]
