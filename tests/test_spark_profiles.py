@@ -238,3 +238,13 @@ def test_community_profiles_frame_refuses_numbers_the_sums_do_not_have(spark, re
     frame = frame.assign(community=frame["community"] + 1)
     with pytest.raises(ValueError, match="numbered 0 .. "):
         community_profiles_frame(_spark_frame(spark, frame), run.community_sums)
+
+
+def test_kfactor_frame_refuses_a_floating_group_key(spark, referred):
+    # Spark spells doubles unlike str() (1.0E20 for 1e+20): refused, not mis-keyed
+    from influence.spark.profiles import kfactor_frame
+
+    _, frame, _ = referred
+    data = _spark_frame(spark, frame.assign(community=frame["community"].astype(float)))
+    with pytest.raises(TypeError, match="'community' is floating point"):
+        kfactor_frame(data, has_converted=True)
