@@ -192,12 +192,20 @@ def test_kfactor_frame_when_nobody_referred(spark, generated):
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
 
 
-def test_kfactor_frame_is_one_spark_job(spark, referred):
+def test_kfactor_frame_is_one_spark_job_on_the_engines_columns(spark, referred):
+    # as the engine's per-customer frame has them: the cohort in ``_cohort_month``,
+    # conversions as doubles
     from influence.spark.profiles import kfactor_frame
 
     _, frame, _ = referred
-    data = _spark_frame(spark, frame)
-    _, jobs = _jobs(spark, lambda: kfactor_frame(data, has_converted=True))
+    want = _want_kfactor(frame)
+    engine = frame.rename(columns={"cohort_month": "_cohort_month"}).astype(
+        {"referrals_converted": np.float64})
+    data = _spark_frame(spark, engine)
+    got, jobs = _jobs(spark, lambda: kfactor_frame(data, groups={
+        "community": "community", "segment": "segment", "cohort_month": "_cohort_month"},
+        has_converted=True))
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     assert jobs == 1
 
 

@@ -14,7 +14,7 @@ on generated data (tested: counts and strings exactly, floats to 1e-12).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ def _key(frame, column: str):
     return value.cast("string")
 
 
-def kfactor_frame(customers, *, groups: Sequence[str] = KFACTOR_GROUPS,
+def kfactor_frame(customers, *, groups: Sequence[str] | Mapping[str, str] = KFACTOR_GROUPS,
                   has_converted: bool) -> pd.DataFrame:
     """:func:`influence.reach.cascades.kfactor_table` of a per-customer Spark DataFrame.
 
@@ -63,10 +63,12 @@ def kfactor_frame(customers, *, groups: Sequence[str] = KFACTOR_GROUPS,
         One row per customer: ``referrals_sent``, ``referrals_converted`` (read only
         with ``has_converted``), ``_cycle_days`` (double, NaN or null where none) and
         the group columns.
-    groups : sequence of str
-        Group columns, in the table's order; those ``customers`` lacks are left out
+    groups : sequence of str, or mapping of str to str
+        Group columns, in the table's order, or group name -> column (e.g.
+        ``{"cohort_month": "_cohort_month"}``); those ``customers`` lacks are left out
         (the local finish groups by ``community``, ``segment`` and, with timestamps,
-        ``cohort_month``).
+        ``cohort_month``). Integer, string or boolean columns (a floating-point one
+        raises ``TypeError``: Spark does not spell doubles as ``str`` does).
     has_converted : bool
         Whether the events have a ``converted`` column (without it conversions and
         rates are NaN).
@@ -91,14 +93,15 @@ def kfactor_frame(customers, *, groups: Sequence[str] = KFACTOR_GROUPS,
     """
     from pyspark.sql import functions as F
 
-    present = [g for g in groups if g in customers.columns]
+    columns = dict(groups) if isinstance(groups, Mapping) else {g: g for g in groups}
+    present = {g: c for g, c in columns.items() if c in customers.columns}
     sent = F.col("referrals_sent").cast("long")
     converted = (F.col("referrals_converted").cast("long") if has_converted
                  else F.lit(0).cast("long"))
     cycle = F.col(CYCLE_DAYS).cast("double")
     memberships = [F.struct(F.lit("overall").alias("g"), F.lit("all").alias("k"))]
-    memberships += [F.struct(F.lit(g).alias("g"), _key(customers, g).alias("k"))
-                    for g in present]
+    memberships += [F.struct(F.lit(g).alias("g"), _key(customers, c).alias("k"))
+                    for g, c in present.items()]
     rows = (customers.where(sent > 0)
             .select(sent.alias("i"), converted.alias("c"),
                     F.when(~F.isnan(cycle), cycle).alias("t"),
