@@ -66,3 +66,18 @@ def pg_database(postgres, request):
 
     name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
     return postgres_server.create_database(postgres, name)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the whole test run (skipped, with the reason, where
+    pyspark or Java is missing); stopped at the end if it was started here."""
+    from spark_support import start_session, why_no_spark
+
+    why = why_no_spark()
+    if why is not None:
+        pytest.skip(why)
+    session, created = start_session()
+    yield session
+    if created:
+        session.stop()

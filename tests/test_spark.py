@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from spark_support import why_no_spark
 
 import influence
 from influence.cli import cli
@@ -28,38 +29,11 @@ from influence.synth import generate_events
 from influence.validation import clean_events as local_clean_events
 from influence.validation import customer_universe
 
-
-def _why_no_spark() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'influence[spark]')"
-    from influence.spark.session import find_java
-
-    if find_java() is None:
-        return "no Java found (the Spark engine needs Java 17 on PATH or JAVA_HOME)"
-    return None
-
-
-WHY = _why_no_spark()
+WHY = why_no_spark()
 # pyspark 4 warns that pandas 3 is not fully supported; the engine converts through Arrow
 pytestmark = pytest.mark.filterwarnings(
     "ignore:PySpark does not yet fully support pandas:FutureWarning")
 needs_spark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
-
-
-@pytest.fixture(scope="session")
-def spark():
-    if WHY is not None:
-        pytest.skip(WHY)
-    from influence.spark import spark_session
-
-    session, created = spark_session("local[2]", driver_memory="2g", extra={
-        "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
-        "spark.sql.adaptive.enabled": "false"})
-    yield session
-    if created:
-        session.stop()
 
 
 def _generated(folder: Path, customers: int, gold: int) -> dict:
@@ -651,6 +625,47 @@ def test_above_the_threshold_saves_without_edges(above, tmp_path):
     folder = remote.save(tmp_path / "above", report=True)
     assert (folder / "report.html").is_file() and not (folder / "edges.csv").exists()
     assert influence.Analysis.load(folder).customers["coreness"].isna().all()
+
+
+@needs_spark
+def test_above_the_threshold_the_executors_write_the_customers_as_parts(above, tmp_path):
+    # nothing per customer is finished on the driver: the executors rank, segment and write
+    # part files; saved as customers/part-NNNNN.csv, read back as one table sorted by rank
+    from influence.metrics.score import score_percentile
+
+    local, remote = above
+    parts = remote.customer_parts
+    assert parts is not None and len(parts) > 1
+    assert "executors" in remote.manifest["engine"]["stages"]["segments"]
+    customers = remote.customers
+    n = len(local.customers)
+    assert customers["customer_id"].is_unique and len(customers) == n
+    assert set(customers["customer_id"]) == set(local.customers["customer_id"])
+    assert customers["influence_rank"].tolist() == list(range(1, n + 1))
+    assert list(customers.columns) == list(local.customers.columns)
+    assert (customers.dtypes == local.customers.dtypes).all()
+    # the score is the percentile of expected influence over every customer, as locally
+    np.testing.assert_array_equal(customers["influence_score"],
+                                  score_percentile(customers["expected_influence"].to_numpy()))
+    # what does not depend on PageRank or the communities is the local engine's
+    a = local.customers.set_index("customer_id")
+    b = customers.set_index("customer_id").loc[a.index]
+    same = ["events_sent", "events_received", "distinct_contacts", "active_days",
+            "first_active", "last_active", "recency_days", "frequency", "lifecycle_stage",
+            "in_strength", "out_strength", "reach_1", "expected_influence", "tier",
+            *[c for c in a.columns if c.startswith("sent_")]]
+    for column in same:
+        pd.testing.assert_series_equal(b[column], a[column], obj=column)
+    assert remote.manifest["total_weight"] == local.manifest["total_weight"]
+    sizes = customers["segment"].value_counts().to_dict()
+    assert remote.manifest["segments"]["sizes"] == {k: sizes.get(k, 0) for k in
+                                                    remote.manifest["segments"]["sizes"]}
+    assert remote.kfactor.iloc[0]["invites"] == local.kfactor.iloc[0]["invites"]
+    folder = remote.save(tmp_path / "parts")
+    written = sorted(p.name for p in (folder / "customers").iterdir())
+    assert written == [f"part-{i:05d}.csv" for i in range(len(parts))]
+    assert not (folder / "customers.csv").exists()
+    pd.testing.assert_frame_equal(influence.Analysis.load(folder).customers, customers)
 
 
 @needs_spark

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from spark_support import why_no_spark
 
 from influence.communities import profiles_from_sums
 from influence.config import AnalysisConfig
@@ -20,37 +21,11 @@ from influence.progress import StageClock
 from influence.reach.cascades import kfactor_table
 from influence.synth import generate_events
 
-
-def _why_no_spark() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'influence[spark]')"
-    from influence.spark.session import find_java
-
-    if find_java() is None:
-        return "no Java found (the Spark engine needs Java 17 on PATH or JAVA_HOME)"
-    return None
-
-
-WHY = _why_no_spark()
+WHY = why_no_spark()
 pytestmark = [
     pytest.mark.skipif(WHY is not None, reason=WHY or ""),
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
 ]
-
-
-@pytest.fixture(scope="session")
-def spark():
-    # the same session as tests/test_spark.py (reused when that file started it)
-    from influence.spark import spark_session
-
-    session, created = spark_session("local[2]", driver_memory="2g", extra={
-        "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
-        "spark.sql.adaptive.enabled": "false"})
-    yield session
-    if created:
-        session.stop()
 
 
 def _local(events: pd.DataFrame):

@@ -6,13 +6,13 @@ DataFrames keyed by the vertex id) are joined into **one per-customer
 DataFrame** (:func:`customer_frame`); the formulas the local engine applies to
 them per row (recency, frequency, lifecycle, the referral columns) run in
 ``mapInArrow`` with the local code; then :mod:`influence.spark.finish` ranks,
-tiers and segments it with global numbers computed on the executors, the
+tiers and segments it with global numbers computed on the executors; the
 segment and community profiles and the K-factor come to the driver as one row
-per segment, community or group, and the executors write the customers as
-Parquet part files in rank order (:func:`finish_on_executors`). The
-:class:`~influence.result.Analysis` returned holds those parts
-(:class:`~influence.result.CustomerParts`), which ``save`` copies into the
-results folder's ``customers/`` one part at a time.
+per segment, community or group (:mod:`influence.spark.profiles`); and the
+executors write the customers as Parquet part files in rank order
+(:func:`finish_on_executors`). The :class:`~influence.result.Analysis` returned
+holds those parts (:class:`~influence.result.CustomerParts`), which ``save``
+copies into the results folder's ``customers/`` one part at a time.
 
 What still comes to the driver per customer (arrays, not the table): the
 community of each customer and its role (label propagation's result), the
@@ -294,12 +294,11 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
     :class:`~influence.engine.EngineRun` without per-customer tables (accounting,
     stages, forest counts, cascades, community sums). Returns the
     :class:`~influence.result.Analysis`."""
-    from ..communities import profiles_from_sums
     from ..manifest import build_manifest
-    from ..reach.cascades import kfactor_table
     from ..result import Analysis, CustomerParts
     from ..segments import check_rule_columns, plan_rules, suppress_segments
     from .finish import finish_segments, rank_customers, segment_profiles, write_customers
+    from .profiles import community_profiles_frame, kfactor_frame
 
     check_rule_columns(config.segments, types=config.types,
                        attributes=() if run.attributes is None else run.attributes.columns)
@@ -316,29 +315,12 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
         plans = plan_rules(config.segments, set(customers.columns))
         segment_order = [cast(str, p.rule.segment) for p in plans] + [config.segments.default]
         segment_names = list(dict.fromkeys(segment_order))
-        groups = ["community", "segment"] + (["_cohort_month"] if inputs.has_time else [])
-        small = customers.select(
-            "referrals_sent", *(["referrals_converted"] if inputs.has_converted else []),
-            "_cycle_days", *groups).toArrow().to_pandas()
-        kfactor = kfactor_table(
-            small["referrals_sent"].to_numpy(),
-            small["referrals_converted"].to_numpy() if inputs.has_converted else None,
-            small["_cycle_days"].to_numpy(np.float64),
-            {"community": small["community"].to_numpy(),
-             "segment": small["segment"].to_numpy(object),
-             **({"cohort_month": small["_cohort_month"].to_numpy(object)}
-                if inputs.has_time else {})})
-        del small
+        kfactor = kfactor_frame(customers, has_converted=inputs.has_converted, groups={
+            "community": "community", "segment": "segment",
+            **({"cohort_month": "_cohort_month"} if inputs.has_time else {})})
     with clock.stage("profiles"):
-        members = customers.select(ROW, "community", "influence_rank", CUSTOMER_ID,
-                                   "segment").toArrow().to_pandas().sort_values(ROW)
-        profiles = profiles_from_sums(members["community"].to_numpy(np.int64),
-                                      members["influence_rank"].to_numpy(np.int64),
-                                      pd.Index(members[CUSTOMER_ID].astype(str)),
-                                      run.community_sums,
-                                      segment=members["segment"].to_numpy(object),
-                                      segment_names=segment_names)
-        del members
+        profiles = community_profiles_frame(customers, run.community_sums,
+                                            segment_names=segment_names)
         segments = segment_profiles(customers, min_segment_size=config.privacy.min_segment_size,
                                     order=segment_order)
         kfactor, profiles = suppress_segments(segments, kfactor=kfactor, communities=profiles)
