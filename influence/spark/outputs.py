@@ -32,6 +32,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..columns import is_computed
 from ..config import AnalysisConfig
@@ -82,9 +83,10 @@ def _arrow_type(spark_type: str) -> pa.DataType:
 
 
 def _map_table(frame, fn, columns: list[tuple[str, str]]):
-    """``frame.mapInArrow`` with the columns ``columns`` (name, Spark type) of the
-    pandas table ``fn(batch as pandas)``; nothing of ``frame`` kept but what ``fn``
-    returns."""
+    """``frame.mapInArrow`` with the columns ``columns`` (name, Spark type) of
+    ``fn(batch)``, a mapping of name to pandas column, numpy or Arrow array (``batch``:
+    a :class:`pyarrow.RecordBatch`, so 64-bit integers with nulls stay integers);
+    nothing of ``frame`` kept but what ``fn`` returns."""
     from pyspark.sql.types import (
         DoubleType,
         LongType,
@@ -103,11 +105,13 @@ def _map_table(frame, fn, columns: list[tuple[str, str]]):
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            table = fn(batch.to_pandas())
+            table = fn(batch)
             arrays = []
             for name, kind in columns:
                 values = table[name]
-                if kind == "timestamp":
+                if isinstance(values, pa.Array):
+                    arrays.append(values.cast(arrow.field(name).type))
+                elif kind == "timestamp":
                     arrays.append(pa.array(values, type=pa.timestamp("ns", tz="UTC"),
                                            from_pandas=True).cast(arrow.field(name).type,
                                                                   safe=False))
@@ -164,9 +168,14 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
     lc = config.lifecycle
     has_time, has_converted, has_value = i.has_time, i.has_converted, i.has_value
 
-    def rows(t: pd.DataFrame) -> pd.DataFrame:
+    def rows(t: pa.RecordBatch) -> pd.DataFrame:
         def ints(column, fill=0):
-            return t[column].fillna(fill).to_numpy().astype(np.int64)
+            values = pc.fill_null(t.column(column), pa.scalar(fill, pa.int64()))
+            return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+        def floats(column):
+            values = pc.fill_null(t.column(column), pa.scalar(0.0, pa.float64()))
+            return values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
         sent = ints("events_sent")
         days = first_ns = last_ns = None
@@ -179,7 +188,7 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
             assert end_ns is not None  # timestamped input has an end date
             out["lifecycle_stage"] = lifecycle(out, ints("n_recent"), ints("n_before"),
                                                end_ns, lc).astype(str)
-        n = len(t)
+        n = t.num_rows
         missing = np.full(n, np.nan)
         for typ in types:
             out[f"sent_{typ}"] = ints(f"sent_{typ}")
@@ -189,11 +198,11 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
                                       if has_converted else missing)
         out["referral_downstream"] = ints("_downstream")
         out["referral_depth"] = ints("_height")
-        out["referral_value"] = (t["referral_value"].fillna(0.0).to_numpy(np.float64)
+        out["referral_value"] = (floats("referral_value")
                                  if has_value else missing.copy())
         out["downstream_conversions"] = (ints("_downstream_conversions").astype(np.float64)
                                          if has_converted else missing.copy())
-        out["downstream_value"] = (t["_downstream_value"].fillna(0.0).to_numpy(np.float64)
+        out["downstream_value"] = (floats("_downstream_value")
                                    if has_value else missing.copy())
         # the viral cycle (reach.cascades.cycle_days) and the cohort, for the K-factor
         cycle = np.full(n, np.nan)
@@ -229,10 +238,10 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
         else []
     kept_types = dict(frame.select(*kept).dtypes)
 
-    def both(t: pd.DataFrame) -> pd.DataFrame:
-        out = rows(t)
+    def both(t: pa.RecordBatch) -> dict:
+        out: dict = dict(rows(t).items())
         for column in kept:
-            out[column] = t[column].to_numpy()
+            out[column] = t.column(column)  # passed through as Arrow
         return out
 
     spark_types = {"bigint": "long", "int": "long", "double": "double", "string": "string"}
