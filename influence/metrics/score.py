@@ -59,7 +59,7 @@ __all__ = ["HALF_LIVES", "REACH_HALF_LIVES", "HORIZON_DAYS", "SHRINKAGE", "influ
            "ScoreModel", "ScoreRun", "calibrate", "fit_and_check", "top_k_metrics",
            "baseline_scores", "self_check", "contributions", "reason_text", "event_arrays",
            "DAY_NS", "expected_influence_run", "score_percentile", "features_at", "FOLLOWED",
-           "decayed_reach"]
+           "decayed_reach", "minimize_poisson", "shrunk_model", "POISSON_FLOOR"]
 
 #: Half-lives (days) of the decayed influence counts: a week, a month, a quarter, a year.
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
@@ -406,9 +406,6 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
     of rows with a non-zero feature (the others share the intercept and enter
     as one weighted term); deterministic.
     """
-    from scipy.optimize import minimize
-    from threadpoolctl import threadpool_limits
-
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(later, dtype=np.float64)
     m, p = x.shape
@@ -421,7 +418,7 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
     some = x.any(axis=1)
     zero_count, zero_later = float((~some).sum()), float(y[~some].sum())
     xs, y = x[some] / scale, y[some]
-    floor = 1e-12
+    floor = POISSON_FLOOR
 
     def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
         mu = np.maximum(xs @ v[:p] + v[p], floor)
@@ -430,13 +427,47 @@ def fit_weights(features: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, fl
         value = mu.sum() - y @ np.log(mu) + zero_count * b - zero_later * np.log(b)
         return float(value), np.r_[ratio @ xs, ratio.sum() + zero_count - zero_later / b]
 
-    start = np.r_[np.full(p, y.mean() / p), 0.1 * y.mean()]
+    weights, intercept = minimize_poisson(loss, p=p, mean_later=y.mean())
+    return weights / scale, intercept
+
+
+#: Lower bound of the Poisson mean and of the intercept in :func:`fit_weights`.
+POISSON_FLOOR = 1e-12
+
+
+def minimize_poisson(loss, *, p: int, mean_later: float) -> tuple[np.ndarray, float]:
+    """The L-BFGS-B minimisation of :func:`fit_weights`, on any loss.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(v) -> (value, gradient)`` of the negative Poisson log-likelihood
+        at ``v`` (``p`` scaled weights, then the intercept), over the rows with
+        a non-zero feature plus the zero-feature rows as one weighted term:
+        in memory in :func:`fit_weights`, one Spark aggregate per call in
+        :func:`influence.spark.score.score_frame`.
+    p : int
+        Number of features.
+    mean_later : float
+        Mean later influence of the rows with a non-zero feature (the start
+        point: ``w = mean / p``, ``b`` = a tenth of the mean).
+
+    Returns
+    -------
+    weights : numpy.ndarray of float64, shape (p,)
+        Scaled weights (divide by the feature scale).
+    intercept : float
+    """
+    from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
+
+    start = np.r_[np.full(p, mean_later / p), 0.1 * mean_later]
     # BLAS on a handful of parameters: its threads only spin (3-4x the CPU and the wall
     # time of the fit at 100k customers on 2 busy cores), and one thread sums in one order
     with threadpool_limits(limits=1, user_api="blas"):
         fit = minimize(loss, start, jac=True, method="L-BFGS-B",
-                       bounds=[(0.0, None)] * p + [(floor, None)])
-    return fit.x[:p] / scale, float(fit.x[p])
+                       bounds=[(0.0, None)] * p + [(POISSON_FLOOR, None)])
+    return fit.x[:p], float(fit.x[p])
 
 
 def expected_influence(features: np.ndarray, weights: npt.ArrayLike) -> np.ndarray:
@@ -527,16 +558,35 @@ def _fit(features: np.ndarray, judged: np.ndarray, later: np.ndarray, *, split: 
          horizon_days: float, half_lives, shrinkage: float,
          reach_half_lives=REACH_HALF_LIVES) -> ScoreModel:
     """:func:`fit_weights` on the judged customers, shrunk toward the prior."""
+    later = later[judged]
+    return shrunk_model(lambda: fit_weights(features[judged], later),
+                        judged=int(judged.sum()), spreaders=int((later > 0).sum()),
+                        split=split, horizon_days=horizon_days, half_lives=half_lives,
+                        shrinkage=shrinkage, reach_half_lives=reach_half_lives)
+
+
+def shrunk_model(fit, *, judged: int, spreaders: int, split: float, horizon_days: float,
+                 half_lives, shrinkage: float, reach_half_lives=REACH_HALF_LIVES) -> ScoreModel:
+    """The :class:`ScoreModel` of one calibration, shrunk toward the prior.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit() -> (weights, intercept)``: :func:`fit_weights` on the judged
+        customers (called only when ``spreaders > 0``).
+    judged, spreaders : int
+        Customers active before ``split``, and those of them with later influence.
+    split, horizon_days, half_lives, shrinkage, reach_half_lives
+        As for :func:`calibrate`.
+    """
     prior = _prior(horizon_days, half_lives, reach_half_lives)
     base: dict[str, Any] = dict(half_lives=tuple(half_lives), horizon_days=float(horizon_days),
                                 reach_half_lives=tuple(reach_half_lives),
-                                split=split, judged=int(judged.sum()))
-    later = later[judged]
-    spreaders = int((later > 0).sum())
+                                split=split, judged=judged)
     if spreaders == 0:
         return ScoreModel(weights=tuple(prior), method="prior", **base,
                           notes=["no customer exerted influence in the calibration period"])
-    fitted, intercept = fit_weights(features[judged], later)
+    fitted, intercept = fit()
     shrink = spreaders / (spreaders + shrinkage)
     weights = shrink * fitted + (1.0 - shrink) * prior
     return ScoreModel(weights=tuple(float(w) for w in weights), method="fitted",
@@ -670,8 +720,10 @@ class ScoreRun:
     ----------
     model : ScoreModel
         The weights for the score at ``end``.
-    features : numpy.ndarray, shape (n, len(half_lives))
-        ``R_h`` at ``end``; ``expected_influence(features, model.weights)`` is the score.
+    features : numpy.ndarray, shape (n, len(half_lives) + len(reach_half_lives)), or None
+        The features at ``end``; ``expected_influence(features, model.weights)``
+        is the score. ``None`` from :func:`influence.spark.score.score_frame`:
+        on the Spark executors the features stay there.
     check : pandas.DataFrame
         One row per (score, k): ``score`` (``expected_influence``, ``received``,
         ``received_7d``, ``out_degree``, ``events``, ``oracle``), ``k``,
@@ -683,7 +735,7 @@ class ScoreRun:
     """
 
     model: ScoreModel
-    features: np.ndarray
+    features: np.ndarray | None
     check: pd.DataFrame
     check_summary: dict
 
