@@ -315,8 +315,8 @@ def score_frame(coded, config, end_ns: int, n: int, *, has_converted: bool,
     def fit(name: str) -> Any:
         w, y, at = fits[name]
         return sc.shrunk_model(
-            lambda: _fit_weights(customers, stats, name, [f"{w}_{f}" for f in features], y,
-                                 at, storage),
+            lambda: _fit_weights(customers, stats, name, features, column=w, later=y,
+                                 before=at, storage=storage),
             judged=int(stats[f"{name}_judged"]), spreaders=int(stats[f"{name}_spreaders"]),
             split=at, **fit_args)
 
@@ -338,18 +338,21 @@ def score_frame(coded, config, end_ns: int, n: int, *, has_converted: bool,
     return result(model, table, summary)
 
 
-def _fit_weights(customers, stats: dict, name: str, x: list[str], y: str, at: float,
-                 storage) -> tuple[np.ndarray, float]:
+def _fit_weights(customers, stats: dict, name: str, features: list[str], *, column: str,
+                 later: str, before: float, storage) -> tuple[np.ndarray, float]:
     """:func:`influence.metrics.score.fit_weights` on the customers first seen before
-    ``at``: the same scaling, start point, bounds and zero-feature term, each loss and
-    gradient one Spark aggregate over the cached rows with a non-zero feature."""
+    ``before`` (features ``{column}_{feature}``, target ``later``; ``stats`` the counts
+    and sums of fit ``name``): the same scaling, start point, bounds and zero-feature
+    term, each loss and gradient one Spark job over the cached rows with a non-zero
+    feature."""
     from pyspark.sql import functions as F
 
+    x = [f"{column}_{f}" for f in features]
+    y, at = later, before
     p = len(x)
     judged = int(stats[f"{name}_judged"])
     if judged == 0 or not stats[f"{name}_later_total"]:
         return np.zeros(p), 0.0
-    features = [f.removeprefix(f"{name}_") for f in x]
     scale = np.array([float(stats[f"{name}_sum_{f}"] or 0.0) for f in features]) / judged
     scale[scale <= 0] = 1.0
     zero_count = float(stats[f"{name}_zero_count"])
