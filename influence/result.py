@@ -35,7 +35,8 @@ from .schema import CUSTOMER_ID
 if TYPE_CHECKING:
     from .graph import InfluenceGraph
 
-__all__ = ["Analysis", "CustomerParts", "OUTPUT_FORMATS", "WRITERS", "writer", "PARTS"]
+__all__ = ["Analysis", "CustomerParts", "OUTPUT_FORMATS", "WRITERS", "writer", "PARTS",
+           "PART_ROWS"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ OUTPUT_FORMATS = ("csv", "parquet")
 _TABLES = ("segments", "cascades", "kfactor")
 #: The folder of a results folder that holds the customers as part files.
 PARTS = results_folder.PARTS
+#: Rows per saved part file: the parts a save writes depend on the rows only, not on
+#: how the executors partitioned them (same rows, same files).
+PART_ROWS = 250_000
 
 #: Writers of what is derived from a saved folder, and the text views of a result:
 #: name -> ``"module:function"``, imported on first use (they sit above this module).
@@ -208,8 +212,9 @@ class Analysis:
     customer_parts : CustomerParts or None
         The customers as part files in rank order (the Spark engine with the
         hand-off off, or a folder saved from such a run): :meth:`save` writes
-        them as ``customers/part-NNNNN.csv`` (or ``.parquet``), one part at a
-        time, never the whole table in memory.
+        them as ``customers/part-NNNNN.csv`` (or ``.parquet``) of
+        :data:`PART_ROWS` rows each (the last one shorter), one part at a time,
+        never the whole table in memory.
     """
 
     customers: pd.DataFrame  # read from customer_parts on first use: see below the class
@@ -330,7 +335,7 @@ class Analysis:
         with clock.stage("save"):
             if parts is not None:
                 (staging / PARTS).mkdir()
-                for i, part in enumerate(parts.frames()):
+                for i, part in enumerate(_rechunked(parts.frames(), PART_ROWS)):
                     file = f"{PARTS}/part-{i:05d}.{format}"
                     write_table(_as_written(part, format), staging / file, format)
                     rows[file] = len(part)
@@ -520,6 +525,32 @@ class Analysis:
 
 # installed after the dataclass is made, so that ``customers`` stays a required field
 Analysis.customers = _CustomersFromParts()
+
+
+def _rechunked(tables: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``tables``, in order, as tables of ``size`` rows (the last one
+    shorter; one empty table when there is no row); at most about two parts in memory."""
+    held: list[pd.DataFrame] = []
+    count = 0
+    last = None
+    emitted = False
+    for table in tables:
+        last = table
+        while len(table):
+            take = min(size - count, len(table))
+            held.append(table.iloc[:take])
+            count += take
+            table = table.iloc[take:]
+            if count == size:
+                yield pd.concat(held, ignore_index=True) if len(held) > 1 else \
+                    held[0].reset_index(drop=True)
+                emitted = True
+                held, count = [], 0
+    if held:
+        yield pd.concat(held, ignore_index=True) if len(held) > 1 else \
+            held[0].reset_index(drop=True)
+    elif not emitted and last is not None:
+        yield last.iloc[:0]
 
 
 def _as_written(customers: pd.DataFrame, format: str) -> pd.DataFrame:

@@ -43,17 +43,18 @@ def _as_parts(result, folder, sizes) -> influence.Analysis:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_parts_save_and_load_as_the_whole_table(result, tmp_path, fmt):
+def test_parts_save_and_load_as_the_whole_table(result, tmp_path, fmt, monkeypatch):
+    monkeypatch.setattr("influence.result.PART_ROWS", 70)
     n = len(result.customers)
     analysis = _as_parts(result, tmp_path / "parts", [n // 3, n // 3, n - 2 * (n // 3)])
     out = analysis.save(tmp_path / "out", fmt)
     written = sorted(p.name for p in (out / "customers").iterdir())
-    assert written == [f"part-{i:05d}.{fmt}" for i in range(3)]
+    assert written == [f"part-{i:05d}.{fmt}" for i in range(3)]  # 70 + 70 + 60 rows
     assert not (out / f"customers.{fmt}").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     files = manifest["outputs"]["files"]
     assert files[:3] == [f"customers/part-{i:05d}.{fmt}" for i in range(3)]
-    assert sum(manifest["outputs"]["checks"][f]["rows"] for f in files[:3]) == n
+    assert [manifest["outputs"]["checks"][f]["rows"] for f in files[:3]] == [70, 70, n - 140]
     loaded = influence.Analysis.load(out)
     pd.testing.assert_frame_equal(loaded.customers, result.customers)
     # the same table as a whole save gives, formulas neutralised in each part
@@ -62,11 +63,16 @@ def test_parts_save_and_load_as_the_whole_table(result, tmp_path, fmt):
     if fmt == "csv":
         text = "".join((out / "customers" / name).read_text() for name in written)
         assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text.replace(",=", "\n=")
-    # saved again from the loaded folder: still parts, byte for byte
+    # saved again from the loaded folder: still parts, byte for byte; and the files do not
+    # depend on how the parts came in (the executors' partitioning)
     again = loaded.save(tmp_path / "again", fmt)
+    other = _as_parts(result, tmp_path / "other", [7, n - 8, 1]).save(tmp_path / "o", fmt)
     for name in written:
         assert (again / "customers" / name).read_bytes() == \
             (out / "customers" / name).read_bytes()
+        assert (other / "customers" / name).read_bytes() == \
+            (out / "customers" / name).read_bytes()
+
 
 
 def test_a_folder_of_parts_may_be_replaced_and_gets_a_report(result, tmp_path):
@@ -93,13 +99,13 @@ def test_a_foreign_file_among_the_parts_is_not_deleted(result, tmp_path):
 def test_a_damaged_or_missing_part_is_refused(result, tmp_path):
     analysis = _as_parts(result, tmp_path / "parts", [40, len(result.customers) - 40])
     out = analysis.save(tmp_path / "out")
-    part = out / "customers" / "part-00001.csv"
+    part = out / "customers" / "part-00000.csv"
     text = part.read_text()
     part.write_text(text.replace(",", ";", 1))
-    with pytest.raises(InputError, match="part-00001.csv.*sha256"):
+    with pytest.raises(InputError, match="part-00000.csv.*sha256"):
         influence.Analysis.load(out)
     part.unlink()
-    with pytest.raises(InputError, match="part-00001.csv is missing"):
+    with pytest.raises(InputError, match="part-00000.csv is missing"):
         influence.Analysis.load(out)
 
 

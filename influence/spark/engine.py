@@ -230,14 +230,24 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                              "lifecycle rules on the driver" if handoff else
                              "executors (per-customer aggregates, kept there; recency, "
                              "frequency and lifecycle rules in the finish)")
-    score_run = None
+    score_run = spark_score = None
     if has_time:
         assert end_ns is not None  # every timestamped input has an end date
         with clock.stage("score"):
-            score_run = _score(coded, config, end_ns, n, has_converted=clean.has_converted)
+            if handoff:
+                score_run = _score(coded, config, end_ns, n, has_converted=clean.has_converted)
+            else:
+                from .score import score_frame
+
+                spark_score = score_frame(coded, config, end_ns, n,
+                                          has_converted=clean.has_converted, storage=storage)
+                score_run = spark_score.run
         placement["score"] = ("driver: the events with a target (vertex codes, type, time, "
                               "converted) collected through Arrow, the local engine's "
-                              "expected influence and self-check on them")
+                              "expected influence and self-check on them" if handoff else
+                              "executors: features per influencer (the local functions in "
+                              "mapInArrow), one Spark job per L-BFGS-B evaluation of the fit "
+                              "on the driver, the self-check's top k to the driver")
     with clock.stage("referrals"):
         forest = referral_forest(spark, coded, n, has_time=has_time, on_driver=handoff,
                                  every=sc.checkpoint_every, checkpoint_dir=directory,
@@ -372,9 +382,10 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
     if not handoff:
         from .outputs import ExecutorInputs, finish_on_executors
 
-        driver = _driver_columns(forest, membership, roles, score_run, has_time=has_time)
+        driver = _driver_columns(forest, membership, roles, has_time=has_time)
         inputs = ExecutorInputs(
             ids=ids_frame, n=n, degree=degree, ranks=ranks, driver=driver, types=types,
+            score=None if spark_score is None else spark_score.customers,
             has_time=has_time, has_converted=clean.has_converted, has_value=clean.has_value,
             end_ns=end_ns, attributes=table, spread=propagation is not None, **frames)
         run = EngineRun(
@@ -391,7 +402,10 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
                                        parts_dir=sc.checkpoint_dir)
         finally:
             for frame in (coded, edges, edge_types, ids_frame, degree, *frames.values()):
-                frame.unpersist()
+                if frame is not None:
+                    frame.unpersist()
+            if spark_score is not None:
+                spark_score.release()
     for frame in (coded, edges, edge_types, ids_frame):
         frame.unpersist()
 
@@ -455,12 +469,10 @@ def _activity_frames(coded, types, end_ns, config, clean, storage) -> dict:
             for name, frame in frames.items()}
 
 
-def _driver_columns(forest, membership, roles, score_run, *, has_time: bool):
+def _driver_columns(forest, membership, roles, *, has_time: bool):
     """What the stages left on the driver, per vertex, as one Arrow table for the
-    executors: the community and its role, the referral forest, the score."""
+    executors: the community and its role (label propagation), the referral forest."""
     import pyarrow as pa
-
-    from .finish import SCORE_TEXT
 
     n = len(membership)
     columns = {"vid": pa.array(np.arange(n, dtype=np.int64)),
@@ -475,18 +487,7 @@ def _driver_columns(forest, membership, roles, score_run, *, has_time: bool):
                "_downstream_value": pa.array(forest.downstream_value.astype(np.float64))}
     if has_time and forest.time is not None:
         columns["_referral_ns"] = pa.array(forest.time.astype(np.int64))
-    if score_run is not None:
-        from ..metrics.score import contributions, expected_influence, reason_text
-
-        model = score_run.model
-        expected = expected_influence(score_run.features, model.weights)
-        columns["expected_influence"] = pa.array(expected)
-        columns[SCORE_TEXT] = pa.array(reason_text(
-            expected, contributions(score_run.features, model.weights),
-            horizon_days=model.horizon_days, half_lives=model.half_lives,
-            reach_half_lives=model.reach_half_lives), type=pa.string())
     return pa.table(columns)
-
 
 def _driver_activity(coded, types, end_ns, config, clean, n):
     """The activity columns on the driver (the hand-off): per-customer aggregates from

@@ -15,9 +15,9 @@ holds those parts (:class:`~influence.result.CustomerParts`), which ``save``
 copies into the results folder's ``customers/`` one part at a time.
 
 What still comes to the driver per customer (arrays, not the table): the
-community of each customer and its role (label propagation's result), the
-referral forest's arrays (kept referrer, generation, subtree totals), and the
-score (``docs/scale-out.md`` says how much).
+community of each customer and its role (label propagation's result) and the
+referral forest's arrays (kept referrer, generation, subtree totals);
+``docs/scale-out.md`` says how much.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class ExecutorInputs:
     Every frame has ``vid`` (the vertex id) and one row per customer it concerns
     (customers missing from a frame get the local engine's fill: 0, or missing).
     ``driver`` holds the per-vertex arrays the stages left on the driver
-    (community, role, referral forest, score), one row per vertex.
+    (community, role, referral forest), one row per vertex; ``score`` the
+    expected influence and its reason text (:func:`influence.spark.score.score_frame`).
     """
 
     ids: Any  # vid, customer_id: every customer
@@ -72,6 +73,7 @@ class ExecutorInputs:
     has_converted: bool
     has_value: bool
     end_ns: int | None
+    score: Any = None  # vid, expected_influence, score_text (timestamps only)
     attributes: pd.DataFrame | None = None
     spread: bool = False
     extra: dict = field(default_factory=dict)
@@ -158,6 +160,9 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
              .join(keyed(i.contact, ["distinct_contacts"]), ROW, "left")
              .join(keyed(i.reach_2, ["reach_2"]), ROW, "left")
              .join(spark.createDataFrame(i.driver).withColumnRenamed("vid", ROW), ROW, "left"))
+    if i.score is not None:
+        frame = frame.join(i.score.select(F.col("vid").alias(ROW), "expected_influence",
+                                          F.col("score_text").alias(SCORE_TEXT)), ROW, "left")
     if i.has_time:
         frame = (frame.join(keyed(i.days, ["active_days"]), ROW, "left")
                  .join(keyed(i.first_seen, ["first_seen_ns"]), ROW, "left"))
@@ -234,8 +239,7 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
         computed.append(("_cohort_month", "string"))
     kept = [ROW, CUSTOMER_ID, "pagerank", "in_strength", "out_strength", "reach_1",
             "reach_2", "community", "community_role", "referred_by"]
-    kept += ["expected_influence", SCORE_TEXT] if "expected_influence" in i.driver.column_names \
-        else []
+    kept += ["expected_influence", SCORE_TEXT] if i.score is not None else []
     kept_types = dict(frame.select(*kept).dtypes)
 
     def both(t: pa.RecordBatch) -> dict:
