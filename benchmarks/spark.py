@@ -17,7 +17,10 @@ from /proc, with the driver's and the JVM's own peaks. For the Spark engine it
 also reports the driver's memory growth over the ``graph`` stage (the edge list
 handed to the driver: Arrow table, pandas edges and per-type weights, the
 directed and undirected igraph graphs) divided by the number of edges: the
-bytes per edge the driver needs for the hand-off.
+bytes per edge the driver needs for the hand-off. The driver's peak is also
+given for the analysis and the save apart, per customer and per edge, and, for
+each engine and hand-off mode, how it grows from one size to the next
+(issue 17's bar: at most 1.25x for 4x the customers with the hand-off off).
 
 ``--shuffle-partitions`` defaults to the engine's own choice (4 per core of the
 cluster, see ``docs/scale-out.md``); ``--shuffle-partitions 200`` reproduces
@@ -172,7 +175,13 @@ def _worker(engine: str, path: str, out: str, master: str, memory: str,
            "peak_driver_mb": round(sampler.peak_driver), "peak_jvm_mb": round(sampler.peak_jvm),
            "communities": m["communities"]["count"],
            "modularity": m["communities"]["modularity"],
-           "shuffle_partitions": m.get("engine", {}).get("shuffle_partitions")}
+           "shuffle_partitions": m.get("engine", {}).get("shuffle_partitions"),
+           "handoff": m.get("engine", {}).get("driver_handoff"),
+           # the analysis alone, and the save alone (parts are read one at a time)
+           "peak_driver_analyze_mb": round(max(
+               [rss for t, rss in sampler.series if t <= saved_at] or [0.0])),
+           "peak_driver_save_mb": round(max(
+               [rss for t, rss in sampler.series if t >= saved_at] or [0.0]))}
     if spark is not None:
         row["shuffle"] = _shuffle_by_stage(spark)
         spark.stop()
@@ -232,14 +241,16 @@ def _generate(n: int, data: Path) -> Path:
 
 
 def _table(rows: list[dict]) -> str:
-    stages = ["read", "validate", "graph", "centrality", "activity", "referrals", "reach",
-              "communities", "propagators", "rank", "spread", "segments", "profiles"]
-    head = (["engine", "rows", "customers", "edges"] + [f"{s} s" for s in stages]
+    stages = ["read", "validate", "graph", "centrality", "activity", "score", "referrals",
+              "reach", "communities", "propagators", "rank", "spread", "segments", "profiles"]
+    head = (["engine", "hand-off", "rows", "customers", "edges"] + [f"{s} s" for s in stages]
             + ["analyze s", "save s", "process s", "jobs", "tasks", "peak tree MiB",
-               "driver MiB", "driver KiB/customer", "JVM MiB", "hand-off B/edge"])
+               "driver MiB", "driver analyze / save MiB", "driver KiB/customer",
+               "driver B/edge", "JVM MiB", "hand-off B/edge"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["engine"], f"{r['rows']:,}", f"{r['customers']:,}", f"{r['edges']:,}"]
+        mode = {True: "on", False: "off"}.get(r.get("handoff"), "")
+        cells = [r["engine"], mode, f"{r['rows']:,}", f"{r['customers']:,}", f"{r['edges']:,}"]
         cells += [f"{r['timings'].get(s, float('nan')):.1f}" for s in stages]
         shuffle = r.get("shuffle") or {}
         jobs = sum(g["jobs"] for g in shuffle.values()) if shuffle else ""
@@ -247,11 +258,35 @@ def _table(rows: list[dict]) -> str:
         cells += [f"{r['analyze_s']:.1f}", f"{r['save_s']:.1f}", f"{r.get('process_s', 0):.1f}",
                   str(jobs), str(tasks), f"{r['peak_tree_mb']:,}",
                   f"{r['peak_driver_mb']:,}",
+                  f"{r.get('peak_driver_analyze_mb', 0):,} / {r.get('peak_driver_save_mb', 0):,}",
                   f"{r['peak_driver_mb'] * 1024 / max(r['customers'], 1):.1f}",
+                  f"{r['peak_driver_mb'] * 2**20 / max(r['edges'], 1):,.0f}",
                   f"{r['peak_jvm_mb']:,}",
                   str(r.get("handoff_bytes_per_edge", ""))]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _growth(rows)
     return "\n".join(lines)
+
+
+def _growth(rows: list[dict]) -> list[str]:
+    """How the driver's peak grows with the customers, per engine and hand-off mode
+    (the issue's bar: at most 1.25x for 4x the customers with the hand-off off)."""
+    out = []
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["engine"], r.get("handoff")), []).append(r)
+    for (engine, handoff), group in groups.items():
+        group = sorted(group, key=lambda r: r["customers"])
+        for a, b in zip(group, group[1:]):
+            mode = {True: ", hand-off on", False: ", hand-off off"}.get(handoff, "")
+            for key, what in (("peak_driver_mb", "driver peak"),
+                              ("peak_driver_analyze_mb", "driver peak (analysis)")):
+                if not a.get(key) or not b.get(key):
+                    continue
+                out.append(f"\n{engine}{mode}: {what} {a[key]:,} -> {b[key]:,} MiB for "
+                           f"{b['customers'] / max(a['customers'], 1):.1f}x the customers "
+                           f"({b[key] / max(a[key], 1):.2f}x)")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -641,7 +641,8 @@ def segment_profiles(customers, *, min_segment_size: int = 1, order=None) -> pd.
     return profile_table(rows, order=order)
 
 
-def write_customers(customers, folder, *, by_type=(), attributes=()) -> list[str]:
+def write_customers(customers, folder, *, by_type=(), attributes=(),
+                    part_rows: int | None = None) -> list[str]:
     """Write the finished customers as a Parquet dataset of part files, by the executors.
 
     Parameters
@@ -654,6 +655,10 @@ def write_customers(customers, folder, *, by_type=(), attributes=()) -> list[str
         The ``sent_<type>`` columns, in order (as :func:`influence.columns.customer_order`).
     attributes : sequence of str
         Customers-table attributes, written last in this order.
+    part_rows : int, optional
+        About how many rows a part file holds at most (the parts are at least the
+        shuffle partitions): what reads one part at a time needs memory for this
+        many rows, whatever the number of customers.
 
     Returns
     -------
@@ -675,11 +680,14 @@ def write_customers(customers, folder, *, by_type=(), attributes=()) -> list[str
     computed = [c for c in customers.columns if c not in attributes and not c.startswith("_")]
     columns = customer_order(computed, by_type=by_type) + attributes
     spark = customers.sparkSession
+    parts = _partitions(customers)
+    if part_rows:
+        parts = max(parts, math.ceil(customers.count() / part_rows))
     previous = spark.conf.get("spark.sql.parquet.outputTimestampType")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     try:
         (customers.select(*columns)
-         .repartitionByRange(_partitions(customers), F.col("influence_rank"))
+         .repartitionByRange(parts, F.col("influence_rank"))
          .sortWithinPartitions("influence_rank")
          .write.mode("errorifexists").parquet(str(folder)))
     finally:

@@ -308,7 +308,7 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
     stages, forest counts, cascades, community sums). Returns the
     :class:`~influence.result.Analysis`."""
     from ..manifest import build_manifest
-    from ..result import Analysis, CustomerParts
+    from ..result import PART_ROWS, Analysis, CustomerParts
     from ..segments import check_rule_columns, plan_rules, suppress_segments
     from .finish import finish_segments, rank_customers, segment_profiles, write_customers
     from .profiles import community_profiles_frame, kfactor_frame
@@ -341,7 +341,7 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
         keep = tempfile.TemporaryDirectory(prefix="influence-customers-", dir=parts_dir)
         folder = f"{keep.name}/customers"
         write_customers(customers, folder, by_type=tuple(f"sent_{t}" for t in inputs.types),
-                        attributes=attributes)
+                        attributes=attributes, part_rows=PART_ROWS)
         names = sorted(p.name for p in Path(folder).glob("part-*.parquet"))
     total_weight = exact_sum(customers, "out_strength")
     run = _with(run, total_weight=total_weight)
