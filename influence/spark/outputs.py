@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
@@ -76,7 +76,6 @@ class ExecutorInputs:
     score: Any = None  # vid, expected_influence, score_text (timestamps only)
     attributes: pd.DataFrame | None = None
     spread: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def _arrow_type(spark_type: str) -> pa.DataType:
@@ -166,7 +165,7 @@ def customer_frame(spark, inputs: ExecutorInputs, config: AnalysisConfig):
     if i.has_time:
         frame = (frame.join(keyed(i.days, ["active_days"]), ROW, "left")
                  .join(keyed(i.first_seen, ["first_seen_ns"]), ROW, "left"))
-    # the kept referrer's name (referred_by) and the time of the kept referral
+    # the kept referrer's name (referred_by)
     parents = i.ids.select(F.col("vid").alias("_parent"), F.col(CUSTOMER_ID).alias("referred_by"))
     frame = frame.join(parents, "_parent", "left")
     end_ns = i.end_ns
