@@ -490,6 +490,50 @@ def write_table(table: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
     return path
 
 
+def write_table_batches(tables, path: Path, fmt: str = "csv", *,
+                        schema: pa.Schema | None = None) -> int:
+    """:func:`write_table` of the rows of ``tables`` (an iterable of tables with the same
+    columns) in order, one table in memory at a time; returns the rows written.
+
+    CSV: the bytes :func:`write_table` writes for their concatenation (one header,
+    the same cell text). Parquet: one row group per table. Each table is cast to the
+    first one's Arrow types; a column that is empty (all missing) there takes its
+    type from ``schema`` (the source's) when given, else text.
+    """
+    path = Path(path)
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"unknown output format {fmt!r}; expected 'csv' or 'parquet'")
+    writer = target = None
+    rows = 0
+    try:
+        for table in tables:
+            safe = table
+            if fmt == "csv":
+                safe = table.copy(deep=False)
+                for column in safe.columns:
+                    safe[column] = neutralize_formulas(safe[column])
+            arrow = pa.Table.from_pandas(safe, preserve_index=False)
+            if writer is None:
+                fields = []
+                for field in arrow.schema:
+                    if pa.types.is_null(field.type):
+                        source = (schema.field(field.name) if schema is not None
+                                  and field.name in schema.names else None)
+                        field = field.with_type(pa.large_string() if source is None
+                                                else source.type)
+                    fields.append(field)
+                target = pa.schema(fields)
+                writer = (pacsv.CSVWriter(path, target, write_options=pacsv.WriteOptions(
+                    quoting_style="needed")) if fmt == "csv"
+                    else pq.ParquetWriter(path, target, compression="zstd"))
+            writer.write_table(arrow.cast(target))
+            rows += len(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
 def read_result_csv(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read back a numeric result table that :func:`write_table` wrote as CSV, with pyarrow.
 

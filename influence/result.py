@@ -28,7 +28,7 @@ import pyarrow.compute as pac
 from . import columns as cols
 from . import folder as results_folder
 from .errors import InputError
-from .io import read_result_csv, restore_formulas, write_table
+from .io import read_result_csv, restore_formulas, write_table, write_table_batches
 from .progress import Reporter, StageClock
 from .schema import CUSTOMER_ID
 
@@ -47,6 +47,8 @@ PARTS = results_folder.PARTS
 #: Rows per saved part file: the parts a save writes depend on the rows only, not on
 #: how the executors partitioned them (same rows, same files).
 PART_ROWS = 250_000
+#: Rows read and written at a time when the customers are part files.
+BATCH_ROWS = 20_000
 
 #: Writers of what is derived from a saved folder, and the text views of a result:
 #: name -> ``"module:function"``, imported on first use (they sit above this module).
@@ -145,6 +147,44 @@ class CustomerParts:
                                               f"customers/{name} has {len(table):,} rows, "
                                               f"the manifest says {self.rows[i]:,}")
             yield table
+
+    def batches(self, size: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+        """The rows in order as tables of at most ``size`` rows (Parquet parts are read
+        ``size`` rows at a time; a CSV part, at most :data:`PART_ROWS` rows, whole)."""
+        import pyarrow.parquet as pq
+
+        if self.format != "parquet":
+            for table in self.frames():
+                for start in range(0, len(table), size):
+                    yield table.iloc[start:start + size]
+            return
+        total = 0
+        for i, name in enumerate(self.names):
+            count = 0
+            try:
+                for batch in pq.ParquetFile(self.folder / name).iter_batches(batch_size=size):
+                    table = batch.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+                    count += len(table)
+                    yield cols.restore_dtypes("customers", table)
+            except (ValueError, OSError, pa.ArrowException) as exc:
+                raise InputError(f"cannot read customers/{name} of "
+                                 f"{str(self.folder.parent)!r} ({_first_line(exc)})") from None
+            if self.rows is not None and count != self.rows[i]:
+                raise results_folder.mismatch(self.folder.parent,
+                                              f"customers/{name} has {count:,} rows, "
+                                              f"the manifest says {self.rows[i]:,}")
+            total += count
+        if not total and self.names:  # no customer: the columns still make a header
+            yield cols.restore_dtypes("customers", pq.read_table(
+                self.folder / self.names[0]).to_pandas())
+
+    def schema(self) -> pa.Schema | None:
+        """The Arrow schema of the Parquet parts (``None`` for CSV parts)."""
+        import pyarrow.parquet as pq
+
+        if self.format != "parquet" or not self.names:
+            return None
+        return pq.read_schema(self.folder / self.names[0])
 
     def read(self) -> pd.DataFrame:
         """All parts as one table, sorted by rank (every customer in memory)."""
@@ -335,10 +375,14 @@ class Analysis:
         with clock.stage("save"):
             if parts is not None:
                 (staging / PARTS).mkdir()
-                for i, part in enumerate(_rechunked(parts.frames(), PART_ROWS)):
+                schema = parts.schema()
+                # fixed batches (Parquet row groups): the files depend on the rows only
+                batches_in = _rebatched(parts.batches(BATCH_ROWS), BATCH_ROWS)
+                for i, batches in _split(batches_in, PART_ROWS):
                     file = f"{PARTS}/part-{i:05d}.{format}"
-                    write_table(_as_written(part, format), staging / file, format)
-                    rows[file] = len(part)
+                    rows[file] = write_table_batches(
+                        (_as_written(batch, format) for batch in batches), staging / file,
+                        format, schema=schema)
                     results_folder.checkpoint(file)
             for name, table in tables:
                 if name == "customers":
@@ -527,30 +571,61 @@ class Analysis:
 Analysis.customers = _CustomersFromParts()
 
 
-def _rechunked(tables: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
-    """The rows of ``tables``, in order, as tables of ``size`` rows (the last one
-    shorter; one empty table when there is no row); at most about two parts in memory."""
+def _rebatched(tables: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``tables``, in order, as tables of exactly ``size`` rows (the last one
+    shorter); one empty table when no table has a row (its columns make a header)."""
     held: list[pd.DataFrame] = []
     count = 0
-    last = None
+    empty = None
     emitted = False
     for table in tables:
-        last = table
+        if not len(table):
+            empty = table if empty is None else empty
+            continue
         while len(table):
             take = min(size - count, len(table))
             held.append(table.iloc[:take])
             count += take
             table = table.iloc[take:]
             if count == size:
-                yield pd.concat(held, ignore_index=True) if len(held) > 1 else \
-                    held[0].reset_index(drop=True)
+                yield pd.concat(held, ignore_index=True)
                 emitted = True
                 held, count = [], 0
     if held:
-        yield pd.concat(held, ignore_index=True) if len(held) > 1 else \
-            held[0].reset_index(drop=True)
-    elif not emitted and last is not None:
-        yield last.iloc[:0]
+        yield pd.concat(held, ignore_index=True)
+    elif not emitted and empty is not None:
+        yield empty
+
+
+def _split(tables: Iterator[pd.DataFrame], size: int):
+    """The rows of ``tables``, in order, as parts of ``size`` rows (the last one
+    shorter): ``(index, iterator of tables)``, each part's tables to be consumed before
+    the next part is asked for. A first table with no rows still makes a part."""
+    tables = iter(tables)
+    pending: list[pd.DataFrame] = []
+
+    def part() -> Iterator[pd.DataFrame]:
+        room = size
+        while room:
+            table = pending.pop() if pending else next(tables, None)
+            if table is None:
+                return
+            if len(table) > room:
+                pending.append(table.iloc[room:])
+                table = table.iloc[:room]
+            room -= len(table)
+            yield table
+            if not len(table):
+                return
+
+    index = 0
+    while True:
+        first = pending.pop() if pending else next(tables, None)
+        if first is None or (index and not len(first)):
+            return
+        pending.append(first)
+        yield index, part()
+        index += 1
 
 
 def _as_written(customers: pd.DataFrame, format: str) -> pd.DataFrame:

@@ -47,7 +47,9 @@ def test_parts_save_and_load_as_the_whole_table(result, tmp_path, fmt, monkeypat
     monkeypatch.setattr("influence.result.PART_ROWS", 70)
     n = len(result.customers)
     analysis = _as_parts(result, tmp_path / "parts", [n // 3, n // 3, n - 2 * (n // 3)])
+    monkeypatch.setattr("influence.result.BATCH_ROWS", 25)
     out = analysis.save(tmp_path / "out", fmt)
+    assert analysis.__dict__["_customers"] is None  # saved batch by batch, never whole
     written = sorted(p.name for p in (out / "customers").iterdir())
     assert written == [f"part-{i:05d}.{fmt}" for i in range(3)]  # 70 + 70 + 60 rows
     assert not (out / f"customers.{fmt}").exists()
