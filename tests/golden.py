@@ -51,14 +51,14 @@ def versions(spark: bool = False) -> dict[str, str]:
 def digest(folder: Path) -> dict[str, str]:
     """sha256 of each file of a results folder; the manifest less its volatile keys."""
     digests = {}
-    for path in sorted(folder.iterdir()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):  # customers/ parts too
         data = path.read_bytes()
         if path.name == "manifest.json":
             manifest = json.loads(data)
             for key in VOLATILE:
                 manifest.pop(key, None)
             data = json.dumps(manifest, sort_keys=True).encode()
-        digests[path.name] = hashlib.sha256(data).hexdigest()
+        digests[path.relative_to(folder).as_posix()] = hashlib.sha256(data).hexdigest()
     return digests
 
 

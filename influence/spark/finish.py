@@ -641,6 +641,10 @@ def segment_profiles(customers, *, min_segment_size: int = 1, order=None) -> pd.
     return profile_table(rows, order=order)
 
 
+#: Row-group size of the customers' part files (bytes, before compression).
+_ROW_GROUP_BYTES = 8 * 2**20
+
+
 def write_customers(customers, folder, *, by_type=(), attributes=(),
                     part_rows: int | None = None) -> list[str]:
     """Write the finished customers as a Parquet dataset of part files, by the executors.
@@ -670,7 +674,7 @@ def write_customers(customers, folder, *, by_type=(), attributes=(),
     The rows are range-partitioned by ``influence_rank`` and sorted within each
     part, so the parts in name order (``part-00000-...``) hold the customers sorted
     by rank, as ``customers.parquet`` does. Timestamps are written as microseconds
-    (UTC).
+    (UTC); row groups are about 8 MiB, so a reader needs memory for one of them.
     """
     from pyspark.sql import functions as F
 
@@ -689,7 +693,9 @@ def write_customers(customers, folder, *, by_type=(), attributes=(),
         (customers.select(*columns)
          .repartitionByRange(parts, F.col("influence_rank"))
          .sortWithinPartitions("influence_rank")
-         .write.mode("errorifexists").parquet(str(folder)))
+         # small row groups: a reader holds one row group, not a whole part
+         .write.mode("errorifexists").option("parquet.block.size", _ROW_GROUP_BYTES)
+         .parquet(str(folder)))
     finally:
         spark.conf.set("spark.sql.parquet.outputTimestampType", previous)
     return columns
