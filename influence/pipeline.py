@@ -48,7 +48,8 @@ from .segments import (
     suppress_segments,
 )
 
-__all__ = ["finish", "rank_customers", "ranked_metrics", "with_attributes"]
+__all__ = ["finish", "finished_manifest", "rank_customers", "ranked_metrics",
+           "with_attributes"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,21 +190,29 @@ def finish(run: EngineRun, config: AnalysisConfig, clock: StageClock) -> Analysi
                                     order=segment_order)
         kfactor, profiles = suppress_segments(segments, kfactor=kfactor, communities=profiles)
 
-    manifest = build_manifest(
+    manifest = finished_manifest(
         run, config, plans=plans, segments=segments, kfactor=kfactor,
         attribute_columns=[c for c in customers.columns if c not in metrics.columns],
         propagators=propagators, caps=caps, timings=clock.timings)
-    for message in run.accounting.warnings:
-        logger.warning(message)
-    for plan in plans:
-        if plan.skipped and not plan.builtin:
-            logger.warning("segment rule %r skipped: the results have no column %s",
-                           plan.rule.name, ", ".join(repr(c) for c in plan.missing))
     assert profiles is not None  # suppress_segments returns the communities it was given
     community_columns = list(COMMUNITY_COLUMNS) + [f"share_{name}" for name in segment_names]
     return Analysis(customers=customers, communities=profiles[community_columns],
                     manifest=manifest, graph=run.graph, segments=segments,
                     cascades=run.cascades, kfactor=kfactor)
+
+
+def finished_manifest(run: EngineRun, config: AnalysisConfig, **parts) -> dict:
+    """:func:`influence.manifest.build_manifest` of a finished run (``parts`` as there),
+    and the run's warnings logged: the input's, and each custom segment rule skipped
+    for a missing column (every finisher ends here)."""
+    manifest = build_manifest(run, config, **parts)
+    for message in run.accounting.warnings:
+        logger.warning(message)
+    for plan in parts["plans"]:
+        if plan.skipped and not plan.builtin:
+            logger.warning("segment rule %r skipped: the results have no column %s",
+                           plan.rule.name, ", ".join(repr(c) for c in plan.missing))
+    return manifest
 
 
 def with_attributes(metrics: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:

@@ -18,34 +18,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:PySpark does not yet fully support pandas:FutureWarning")
 
 
-def _why_no_spark() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'influence[spark]')"
-    from influence.spark.session import find_java
-
-    if find_java() is None:
-        return "no Java found (the Spark engine needs Java 17 on PATH or JAVA_HOME)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark():
-    why = _why_no_spark()
-    if why is not None:
-        pytest.skip(why)
-    from influence.spark import spark_session
-
-    # the same settings as tests/test_spark.py: the session is shared when both run
-    session, created = spark_session("local[2]", driver_memory="2g", extra={
-        "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
-        "spark.sql.adaptive.enabled": "false"})
-    yield session
-    if created:
-        session.stop()
-
-
 #: customers with no event at all, after the generated ones (scored 0, as locally)
 QUIET = 3
 

@@ -22,7 +22,6 @@ referral forest's arrays (kept referrer, generation, subtree totals);
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,8 +39,6 @@ from ..schema import COMMUNITY_COLUMNS, CUSTOMER_ID
 from .finish import ROW, SCORE_TEXT
 
 __all__ = ["ExecutorInputs", "customer_frame", "finish_on_executors", "exact_sum"]
-
-logger = logging.getLogger(__name__)
 
 _NAT = np.iinfo(np.int64).min
 
@@ -306,7 +303,7 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
     :class:`~influence.engine.EngineRun` without per-customer tables (accounting,
     stages, forest counts, cascades, community sums). Returns the
     :class:`~influence.result.Analysis`."""
-    from ..manifest import build_manifest
+    from ..pipeline import finished_manifest
     from ..result import PART_ROWS, Analysis, CustomerParts
     from ..segments import check_rule_columns, plan_rules, suppress_segments
     from .finish import finish_segments, rank_customers, segment_profiles, write_customers
@@ -344,15 +341,9 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
         names = sorted(p.name for p in Path(folder).glob("part-*.parquet"))
     total_weight = exact_sum(customers, "out_strength")
     run = _with(run, total_weight=total_weight)
-    manifest = build_manifest(run, config, plans=plans, segments=segments, kfactor=kfactor,
-                              attribute_columns=attributes, propagators=propagators,
-                              caps=got.caps, timings=clock.timings)
-    for message in run.accounting.warnings:
-        logger.warning(message)
-    for plan in plans:
-        if plan.skipped and not plan.builtin:
-            logger.warning("segment rule %r skipped: the results have no column %s",
-                           plan.rule.name, ", ".join(repr(c) for c in plan.missing))
+    manifest = finished_manifest(run, config, plans=plans, segments=segments, kfactor=kfactor,
+                                 attribute_columns=attributes, propagators=propagators,
+                                 caps=got.caps, timings=clock.timings)
     assert profiles is not None  # suppress_segments returns the communities it was given
     community_columns = list(COMMUNITY_COLUMNS) + [f"share_{name}" for name in segment_names]
     return Analysis(customers=None, communities=profiles[community_columns], manifest=manifest,

@@ -78,6 +78,17 @@ class SparkScore:
 _WHEN = ("end", "check", "split")
 
 
+def _table_of(batches):
+    """A partition's Arrow batches as one table (``None`` when it has no row)."""
+    import pyarrow as pa
+
+    batches = list(batches)
+    if not batches:
+        return None
+    table = pa.Table.from_batches(batches)
+    return table if table.num_rows else None
+
+
 def _feature_names(config) -> list[str]:
     p = len(config.half_lives) + len(config.reach_half_lives)
     return [f"f{j}" for j in range(p)]
@@ -92,11 +103,8 @@ def _by_influencer(batches, *, ends: dict[str, float], n: int, half_lives, reach
 
     from ..arrays import sorted_unique
 
-    batches = list(batches)
-    if not batches:
-        return
-    table = pa.Table.from_batches(batches)
-    if table.num_rows == 0:
+    table = _table_of(batches)
+    if table is None:
         return
 
     def column(name: str, fill: Any = None) -> np.ndarray:
@@ -410,11 +418,8 @@ def _loss_partials(batches, *, v: np.ndarray, p: int, floor: float):
     import pyarrow as pa
     from threadpoolctl import threadpool_limits
 
-    batches = list(batches)
-    if not batches:
-        return
-    table = pa.Table.from_batches(batches)
-    if table.num_rows == 0:
+    table = _table_of(batches)
+    if table is None:
         return
     xs = np.column_stack([table.column(f"x{j}").to_numpy() for j in range(p)])
     y = table.column("y").to_numpy()
