@@ -47,8 +47,8 @@ PARTS = results_folder.PARTS
 #: Rows per saved part file: the parts a save writes depend on the rows only, not on
 #: how the executors partitioned them (same rows, same files).
 PART_ROWS = 250_000
-#: Rows read and written at a time when the customers are part files.
-BATCH_ROWS = 20_000
+#: Rows read and written at a time when the customers are part files (a few MiB).
+BATCH_ROWS = 5_000
 
 #: Writers of what is derived from a saved folder, and the text views of a result:
 #: name -> ``"module:function"``, imported on first use (they sit above this module).

@@ -528,6 +528,10 @@ def test_bad_spark_config_is_exit_4(spark, tmp_path, small_events):
 #: default 1e-9: about a third fewer iterations (one Spark job each), and the distance to
 #: the exact scores stays below 1e-6 * d / (1 - d) < 1e-5 (checked against PRPACK below).
 ABOVE = {"driver_edges_max": 0, "shuffle_partitions": 3, "pagerank_tolerance": 1e-6}
+#: Their score skips the self-check (about 30 Spark jobs: a second fit and the top k per
+#: score; tests/test_spark_score.py checks it against the local one). The score itself
+#: is the same with or without it.
+ABOVE_SCORE = {"self_check": False}
 
 
 @pytest.fixture(scope="module")
@@ -545,7 +549,7 @@ def above(spark, small_data):
     from influence.spark import analyze_spark
 
     local = influence.analyze(small_data["events"], customers=small_data["customers"], seed=0)
-    config = config_from_dict({"spark": ABOVE})
+    config = config_from_dict({"spark": ABOVE, "score": ABOVE_SCORE})
     remote = analyze_spark(str(small_data["events"]), spark=spark, config=config, seed=0,
                            customers=small_data["customers"])
     return local, remote
@@ -797,7 +801,9 @@ def test_standalone_cluster_agrees_with_local_mode(standalone, above, small_data
     # hand-off off: distributed PageRank, label propagation and referral forest; the files
     # are the local[2] run's byte for byte
     config = tmp_path / "c.toml"
-    config.write_text("[spark]\n" + "".join(f"{k} = {v}\n" for k, v in ABOVE.items()))
+    config.write_text("[spark]\n" + "".join(f"{k} = {v}\n" for k, v in ABOVE.items())
+                      + "[score]\n" + "".join(f"{k} = {str(v).lower()}\n"
+                                              for k, v in ABOVE_SCORE.items()))
     out = tmp_path / "cluster"
     env = {**_bare_environment(tmp_path), "PYSPARK_PYTHON": sys.executable}
     done = subprocess.run(

@@ -642,7 +642,7 @@ def segment_profiles(customers, *, min_segment_size: int = 1, order=None) -> pd.
 
 
 #: Row-group size of the customers' part files (bytes, before compression).
-_ROW_GROUP_BYTES = 8 * 2**20
+_ROW_GROUP_BYTES = 2 * 2**20
 
 
 def write_customers(customers, folder, *, by_type=(), attributes=(),
@@ -674,7 +674,7 @@ def write_customers(customers, folder, *, by_type=(), attributes=(),
     The rows are range-partitioned by ``influence_rank`` and sorted within each
     part, so the parts in name order (``part-00000-...``) hold the customers sorted
     by rank, as ``customers.parquet`` does. Timestamps are written as microseconds
-    (UTC); row groups are about 8 MiB, so a reader needs memory for one of them.
+    (UTC); row groups are about 2 MiB, so a reader needs memory for one of them.
     """
     from pyspark.sql import functions as F
 
