@@ -198,8 +198,7 @@ def _run(spark, events, customers, config: AnalysisConfig, input_format,
             if handoff:
                 pr = scatter(collect_arrow(ranks), "pagerank", n, fill=0.0)
         if handoff:
-            degree.unpersist()
-        if handoff:
+            degree.unpersist()  # above the threshold the finish reads it
             core = coreness(graph)
             hub, authority = hits(graph)
             between = betweenness(graph, budget=cen.betweenness_budget,

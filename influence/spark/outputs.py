@@ -22,6 +22,7 @@ referral forest's arrays (kept referrer, generation, subtree totals);
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -339,8 +340,7 @@ def finish_on_executors(spark, inputs: ExecutorInputs, run, config: AnalysisConf
         write_customers(customers, folder, by_type=tuple(f"sent_{t}" for t in inputs.types),
                         attributes=attributes, part_rows=PART_ROWS)
         names = sorted(p.name for p in Path(folder).glob("part-*.parquet"))
-    total_weight = exact_sum(customers, "out_strength")
-    run = _with(run, total_weight=total_weight)
+    run = dataclasses.replace(run, total_weight=exact_sum(customers, "out_strength"))
     manifest = finished_manifest(run, config, plans=plans, segments=segments, kfactor=kfactor,
                                  attribute_columns=attributes, propagators=propagators,
                                  caps=got.caps, timings=clock.timings)
@@ -361,8 +361,3 @@ def _attribute_names(attributes: pd.DataFrame | None, columns) -> list[str]:
                               for c in attributes.columns if c != CUSTOMER_ID)
             if name in present]
 
-
-def _with(run, **changes):
-    import dataclasses
-
-    return dataclasses.replace(run, **changes)
